@@ -1,0 +1,78 @@
+import type { EventMap, EventType, WebhookEvent } from '@vouchflow/schema';
+import type { Logger } from '@vouchflow/core';
+import type { PermanentError } from './errors/permanent-error.js';
+import type { RetryLaterError } from './errors/retry-later-error.js';
+
+/**
+ * What a handler subscribes to: an event name, or a prefix ending in `*`
+ * (`customer.voucher.loyalty_card.*`; `*` alone is every known event).
+ */
+export type EventPattern = EventType | `${string}*`;
+
+/** The event names a pattern matches, so `handle` receives exactly those types. */
+export type MatchedEvent<P extends string> = P extends `${infer Prefix}*`
+  ? Extract<EventType, `${Prefix}${string}`>
+  : Extract<EventType, P>;
+
+/** Everything a handler gets besides the event. It imports nothing from the worker. */
+export interface HandlerContext {
+  /** Scoped to this unit of work: eventId, eventType, handler, jobId, attempt. */
+  logger: Logger;
+  /** Aborted when the handler's timeout passes or the worker shuts down; pass it to fetch and friends. */
+  signal: AbortSignal;
+  /** 1 on the first try. Retries after a `RetryLaterError` keep the same number. */
+  attempt: number;
+  /**
+   * Stable for the business fact (the loyalty transaction id, else the event
+   * id) and this handler. Send it to downstreams that accept one.
+   */
+  idempotencyKey: string;
+  /** When the change happened (transaction time, else event time), for refusing out-of-order updates. */
+  occurredAt: Date;
+  /** The error classes, handed over so a plain-JavaScript handler needs no import. */
+  errors: { PermanentError: typeof PermanentError; RetryLaterError: typeof RetryLaterError };
+}
+
+/** A run may finish without doing its effect on purpose (no e-mail address, an older update): say why. */
+export interface HandlerOutcome {
+  skipped: string;
+}
+
+/** Optional limit on how often a handler starts, across all worker processes. */
+export interface RateLimit {
+  /** Runs allowed per window. */
+  max: number;
+  /** Window length in milliseconds. */
+  durationMs: number;
+}
+
+/**
+ * A handler: one side effect, done idempotently. A plain object; `defineHandler`
+ * only adds types.
+ */
+export interface Handler<P extends EventPattern = EventPattern> {
+  /** Unique and stable: it names the handler's queue, its metrics and its dead letters. Lowercase, `-`, `_`. */
+  name: string;
+  /** Events it subscribes to. */
+  events: readonly P[];
+  handle(event: EventMap[MatchedEvent<P>], ctx: HandlerContext): Promise<HandlerOutcome | void>;
+  /** Units of work run at once per worker process. @defaultValue 10 */
+  concurrency?: number;
+  rateLimit?: RateLimit;
+  /** After this the signal aborts and the try counts as failed. @defaultValue 30 seconds */
+  timeoutMs?: number;
+}
+
+/**
+ * A handler of any events, as the worker holds them. `handle` is a method, so
+ * a handler of some events is assignable here (method parameters are bivariant).
+ */
+export interface AnyHandler extends Omit<Handler, 'events' | 'handle'> {
+  events: readonly string[];
+  handle(event: WebhookEvent, ctx: HandlerContext): Promise<HandlerOutcome | void>;
+}
+
+/** Types a handler: `event` is narrowed to the events it subscribes to. */
+export function defineHandler<const P extends EventPattern>(handler: Handler<P>): Handler<P> {
+  return handler;
+}

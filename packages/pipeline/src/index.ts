@@ -1,0 +1,2 @@
+export { IntakeJobData, intakeJobId, openIntakeQueue, type QueueSettings } from './intake.js';
+export { HandlerJobData, handlerJobId, openHandlerQueue } from './handler-jobs.js';

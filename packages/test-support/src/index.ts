@@ -1,0 +1,5 @@
+export { freePort } from './ports.js';
+export { startRedisServer, type RedisServer, type RedisServerOptions } from './redis-server.js';
+export { uniquePrefix, deletePrefix } from './keys.js';
+export { startApp, type AppProcess, type LogLine } from './app-process.js';
+export { testRedisUrl } from './test-redis.js';

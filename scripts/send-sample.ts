@@ -1,0 +1,58 @@
+/*
+ * `pnpm sample`: signs a delivery the way Voucherify does and posts it to the
+ * ingress, printing the answer. By default it sends the seed event
+ * (customer.voucher.loyalty_card.points_added) with a fresh event id, so every
+ * run is new rather than a duplicate.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { signBody, SIGNATURE_HEADER } from '@vouchflow/schema';
+import { ROOT, devSecret, loadEnv } from './dev-env.js';
+
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string' },
+    file: { type: 'string', default: join(ROOT, 'packages/schema/fixtures/points_added.json') },
+    'same-id': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (values.help) {
+  console.log(`Usage: pnpm sample [--url URL] [--file delivery.json] [--same-id]
+
+Signs a delivery with VOUCHERIFY_WEBHOOK_SECRET (or the development secret
+that \`pnpm start\` created) and posts it to the ingress.
+
+  --url      where to post   (default http://127.0.0.1:$PORT/webhooks/voucherify)
+  --file     the delivery    (default the points_added fixture)
+  --same-id  keep the file's event id (shows duplicate handling)`);
+  process.exit(0);
+}
+
+const env = loadEnv();
+const secret = env['VOUCHERIFY_WEBHOOK_SECRET']?.split(',')[0]?.trim() || devSecret(false);
+if (!secret) {
+  console.error('No secret: set VOUCHERIFY_WEBHOOK_SECRET, or run `pnpm start` once to create the development secret.');
+  process.exit(2);
+}
+const delivery = JSON.parse(readFileSync(values.file, 'utf8')) as { event: { id: string } };
+if (!values['same-id']) delivery.event.id = `evcus_sample_${randomBytes(8).toString('hex')}`;
+// Compact JSON, as Voucherify's SDKs sign it.
+const body = JSON.stringify(delivery);
+const url = values.url ?? `http://127.0.0.1:${env['PORT'] ?? '3000'}/webhooks/voucherify`;
+
+try {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signBody(body, secret) },
+    body,
+  });
+  console.log(`${res.status} ${await res.text()}`);
+  process.exit(res.ok ? 0 : 1);
+} catch (err) {
+  console.error(`Could not reach ${url}: ${(err as Error).message}. Is \`pnpm start\` running?`);
+  process.exit(1);
+}
