@@ -1,7 +1,9 @@
 import { CommaList, IntFromString, commonEnv, decodeEnv, type ConfigOf } from '@vouchflow/core';
+import { handlersEnv } from '@vouchflow/handlers';
 
 export const workerEnv = {
   ...commonEnv,
+  ...handlersEnv,
   /** Handlers to run: built-in names and module specifiers, comma-separated. Unset: the built-ins whose settings are present. */
   HANDLERS: { codec: CommaList },
   /** Tries per (event, handler) before it is dead-lettered. */

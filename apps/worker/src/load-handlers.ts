@@ -1,6 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import { builtInHandlers } from '@vouchflow/handlers';
+import type { BuiltIns } from '@vouchflow/handlers';
 import { buildRegistry, HandlerRegistryError } from './registry.js';
 import type { AnyHandler } from '@vouchflow/handler-kit';
 
@@ -10,11 +10,11 @@ const looksLikePath = (spec: string) => spec.startsWith('.') || spec.startsWith(
  * Resolves `HANDLERS`: built-in names, or module specifiers (a path or a
  * package) whose default export is a handler or a list of handlers.
  */
-export async function loadHandlers(names: readonly string[] | undefined, cwd = process.cwd()): Promise<AnyHandler[]> {
-  const specs = names && names.length > 0 ? names : ['log'];
+export async function loadHandlers(names: readonly string[] | undefined, builtIns: BuiltIns, cwd = process.cwd()): Promise<AnyHandler[]> {
+  const specs = names && names.length > 0 ? names : builtIns.defaults;
   const entries: Array<{ handler: unknown; origin: string }> = [];
   for (const spec of specs) {
-    const builtIn = builtInHandlers[spec];
+    const builtIn = builtIns.all[spec];
     if (builtIn) {
       entries.push({ handler: builtIn, origin: `built-in "${spec}"` });
       continue;

@@ -2,14 +2,16 @@ import { closeRedis, createLogger, createRedis, createShutdown, exitOnSignals, C
 import { loadWorkerConfig } from './config.js';
 import { createWorker } from './create-worker.js';
 import { loadHandlers } from './load-handlers.js';
+import { createBuiltInHandlers } from '@vouchflow/handlers';
 import { HandlerRegistryError } from './registry.js';
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);
   const logger = createLogger({ level: config.LOG_LEVEL, json: config.NODE_ENV === 'production', defaultMeta: { app: 'worker' } });
-  const handlers = await loadHandlers(config.HANDLERS);
   const redis = createRedis({ urls: config.REDIS_URL, cluster: config.REDIS_CLUSTER, role: 'worker', connectionName: 'vouchflow-worker' });
   redis.on('error', (err: Error) => logger.debug('redis connection error', { error: err.message }));
+  const builtIns = createBuiltInHandlers({ config, redis, queuePrefix: config.QUEUE_PREFIX, logger });
+  const handlers = await loadHandlers(config.HANDLERS, builtIns);
 
   const worker = createWorker({
     connection: redis,
