@@ -4,7 +4,17 @@ import { bullPrefix, handlerQueueName } from '@vouchflow/core';
 import { IntakeJobData, type QueueSettings } from './intake.js';
 
 /** One unit of work: a delivery for one handler. Carries the delivery itself so it stands alone. */
-export const HandlerJobData = t.intersection([IntakeJobData, t.type({ handler: t.string })], 'HandlerJobData');
+export const HandlerJobData = t.intersection(
+  [
+    IntakeJobData,
+    t.type({ handler: t.string }),
+    t.partial({
+      /** Set by an operator's replay: run even if this handler already completed this business fact. */
+      replay: t.boolean,
+    }),
+  ],
+  'HandlerJobData',
+);
 export type HandlerJobData = t.TypeOf<typeof HandlerJobData>;
 
 /** Deterministic, so fanning out the same delivery twice (a retried intake job) adds nothing new. */

@@ -1,2 +1,3 @@
 export { IntakeJobData, intakeJobId, openIntakeQueue, type QueueSettings } from './intake.js';
 export { HandlerJobData, handlerJobId, openHandlerQueue } from './handler-jobs.js';
+export type { DeadLetter, DeadLetterFilter, DeadLetterStore, Progress } from './dead-letters.js';
