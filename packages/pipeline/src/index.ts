@@ -1,3 +1,13 @@
 export { IntakeJobData, intakeJobId, openIntakeQueue, type QueueSettings } from './intake.js';
 export { HandlerJobData, handlerJobId, openHandlerQueue } from './handler-jobs.js';
 export type { DeadLetter, DeadLetterFilter, DeadLetterStore, Progress } from './dead-letters.js';
+export {
+  createDeadLetterStore,
+  deadLetterId,
+  parseDeadLetterId,
+  firstFailureKey,
+  recordFirstFailure,
+  type RedisDeadLetterStore,
+} from './dead-letter-store.js';
+export { RegisteredHandler, handlerRegistryKey, registerHandlers, readHandlerRegistry } from './handler-registry.js';
+export { onceKey, onceRecords, type ClaimResult, type OnceRecords } from './once.js';
