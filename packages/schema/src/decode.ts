@@ -4,7 +4,10 @@ import { Envelope, type EventMeta } from './codecs/envelope.js';
 import { EVENT_DATA, isKnownEventType, type EventType } from './events.js';
 import { formatErrors } from './report.js';
 
-/** A decoded delivery of event `K`: the envelope with `data` typed for that event. */
+/**
+ * A decoded delivery of event `K`: the envelope with `data` typed for that
+ * event and `event.type` narrowed to `K`. What a handler receives.
+ */
 export type WebhookEvent<K extends EventType = EventType> = {
   [P in K]: Omit<Envelope, 'data' | 'event'> & {
     data: t.TypeOf<(typeof EVENT_DATA)[P]>;
@@ -22,32 +25,73 @@ export type EventMap = { [K in EventType]: WebhookEvent<K> };
  */
 export type UnknownWebhookEvent = Envelope;
 
+/** The outcome of decoding: a known event, typed, or an unfamiliar one with its envelope checked. */
 export type DecodedDelivery = { known: true; event: WebhookEvent } | { known: false; event: UnknownWebhookEvent };
+
+/**
+ * What kind of undecodable delivery it was, for a metric or a dead-letter
+ * reason: not a JSON object, the 2018-08-01 envelope, a payload without the
+ * 2024-01-01 envelope (custom or trimmed in the payload designer), an envelope
+ * with wrong values, or a known event whose `data` does not match its codec.
+ */
+export type DecodeFailureKind = 'not-an-object' | 'legacy-envelope' | 'not-an-envelope' | 'invalid-envelope' | 'invalid-data';
 
 /** Why a delivery did not decode: one readable line per failing path. It will never decode, so it is not retried. */
 export class DeliveryDecodeError extends Error {
   override readonly name = 'DeliveryDecodeError';
-  constructor(readonly problems: readonly string[]) {
+  constructor(
+    readonly problems: readonly string[],
+    readonly kind: DecodeFailureKind = 'invalid-data',
+  ) {
     super(`Delivery does not decode: ${problems.join('; ')}`);
   }
 }
 
-const LEGACY_HINT =
-  'this looks like a 2018-08-01 webhook (top-level object "event"); only version 2024-01-01 envelopes are accepted: upgrade the webhook version in Voucherify';
+const ENVELOPE_KEYS = ['id', 'project_id', 'created_at', 'type', 'data', 'source', 'event'] as const;
 
-/** Decodes a parsed JSON delivery: the envelope first, then `data` by `event.type`. Never throws. */
+/** A first line saying what the payload is, when it is not a 2024-01-01 envelope at all. */
+function diagnose(input: unknown): { kind: DecodeFailureKind; hint?: string } {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    const got = input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input;
+    return { kind: 'not-an-object', hint: `(root): expected a Voucherify webhook delivery (a JSON object), got ${got}` };
+  }
+  const record = input as Record<string, unknown>;
+  const missing = ENVELOPE_KEYS.filter((k) => !Object.hasOwn(record, k));
+  if (record['object'] === 'event' || Object.hasOwn(record, 'webhook_id'))
+    return {
+      kind: 'legacy-envelope',
+      hint:
+        `(root): a 2018-08-01 webhook envelope (top-level object "event"), missing ${missing.join(', ') || 'nothing'}; ` +
+        'only version 2024-01-01 is accepted: switch the webhook to that version in Voucherify',
+    };
+  if (missing.length > 0)
+    return {
+      kind: 'not-an-envelope',
+      hint:
+        `(root): not a complete Voucherify 2024-01-01 delivery, missing ${missing.join(', ')}; ` +
+        "a distribution's payload designer may have sent a custom or trimmed payload: send the complete, unedited payload",
+    };
+  return { kind: 'invalid-envelope' };
+}
+
+/**
+ * Decodes a parsed JSON delivery: the envelope first, then `data` by
+ * `event.type` (never the top-level `type`, free text for distributions).
+ * An unfamiliar `event.type` is `{ known: false }`, not an error. Every
+ * failing path is reported, not only the first. Never throws.
+ */
 export function decodeDelivery(input: unknown): Either<DeliveryDecodeError, DecodedDelivery> {
   const envelope = Envelope.decode(input);
   if (isLeft(envelope)) {
-    const problems = formatErrors(envelope.left);
-    if (typeof input === 'object' && input !== null && (input as Record<string, unknown>)['object'] === 'event')
-      problems.unshift(LEGACY_HINT);
-    return left(new DeliveryDecodeError(problems));
+    const { kind, hint } = diagnose(input);
+    const problems = kind === 'not-an-object' ? [] : formatErrors(envelope.left);
+    if (hint) problems.unshift(hint);
+    return left(new DeliveryDecodeError(problems, kind));
   }
   const delivery = envelope.right;
   const type = delivery.event.type;
   if (!isKnownEventType(type)) return right({ known: false, event: delivery });
   const data = (EVENT_DATA[type] as t.Mixed).decode(delivery.data);
-  if (isLeft(data)) return left(new DeliveryDecodeError(formatErrors(data.left, 'data')));
+  if (isLeft(data)) return left(new DeliveryDecodeError(formatErrors(data.left, 'data'), 'invalid-data'));
   return right({ known: true, event: { ...delivery, data: data.right } as WebhookEvent });
 }

@@ -13,6 +13,16 @@ function show(value: unknown): string {
   return text.length > MAX_ACTUAL ? `${text.slice(0, MAX_ACTUAL)}…` : text;
 }
 
+// io-ts names its record codecs after themselves; a reader thinks in JSON.
+const READABLE: Record<string, string> = { UnknownRecord: 'object', UnknownArray: 'array', '{ [K in string]: unknown }': 'object' };
+const MAX_EXPECTED = 80;
+
+function expectedName(context: t.Context): string {
+  const name = context[context.length - 1]?.type.name ?? 'a value';
+  const readable = READABLE[name] ?? name;
+  return readable.length > MAX_EXPECTED ? `${readable.slice(0, MAX_EXPECTED)}…` : readable;
+}
+
 /** `data.buckets[0].id`: the path a person reads, without the union/intersection branches io-ts records. */
 export function pathOf(context: t.Context, base = ''): string {
   let path = base;
@@ -35,7 +45,7 @@ export function pathOf(context: t.Context, base = ''): string {
 export function formatErrors(errors: t.Errors, base = ''): string[] {
   const items = errors.map((e) => {
     const path = pathOf(e.context, base);
-    const expected = e.message ?? `expected ${e.context[e.context.length - 1]?.type.name ?? 'a value'}, got ${show(e.value)}`;
+    const expected = e.message ?? `expected ${expectedName(e.context)}, got ${show(e.value)}`;
     return { path, expected, line: e.message ? `${path}: ${e.message}` : `${path}: ${expected}` };
   });
   const deeper = (a: string, b: string) => b.startsWith(`${a}.`) || b.startsWith(`${a}[`) || (a === (base || '(root)') && b !== a);

@@ -1,10 +1,25 @@
 import * as t from 'io-ts';
 
 /** A value that may be sent as `null`. */
-export const nullable = <C extends t.Mixed>(codec: C) => t.union([codec, t.null]);
+export const nullable = <C extends t.Mixed>(codec: C) => t.union([codec, t.null], `${codec.name} | null`);
 
 /** `{ ...required, ...optional }` in one codec. */
 export const struct = <R extends t.Props, O extends t.Props>(name: string, required: R, optional: O) =>
   t.intersection([t.type(required, name), t.partial(optional, name)], name);
 
+/** Free-form key/value pairs a Voucherify user attaches; any keys, never drift. */
 export const Metadata = t.UnknownRecord;
+
+/**
+ * A string field whose documented values Voucherify may extend. Any string
+ * decodes (a new value must not dead-letter a good event); the type still
+ * lists the known values so editors complete them and a `switch` reads well.
+ * Built on `t.Type` itself, the stable core of io-ts.
+ */
+export const openString = <K extends string>(name: string, _known: readonly K[]) =>
+  new t.Type<K | (string & {}), string, unknown>(
+    name,
+    (u): u is K | (string & {}) => typeof u === 'string',
+    (u, c) => (typeof u === 'string' ? t.success(u) : t.failure(u, c)),
+    t.identity,
+  );

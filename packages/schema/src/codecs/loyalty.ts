@@ -1,160 +1,12 @@
+/* The loyalty-card events: points added and expired, pending points, transactions. */
 import * as t from 'io-ts';
-import { nullable, struct, Metadata } from './common.js';
-
-/** The simplified customer; every field optional, `email` often absent or null. */
-export const SimpleCustomer = t.partial(
-  {
-    id: t.string,
-    name: nullable(t.string),
-    email: nullable(t.string),
-    source_id: nullable(t.string),
-    metadata: nullable(Metadata),
-    object: t.literal('customer'),
-  },
-  'SimpleCustomer',
-);
-export type SimpleCustomer = t.TypeOf<typeof SimpleCustomer>;
-
-export const CodeConfig = struct(
-  'CodeConfig',
-  {},
-  {
-    length: t.number,
-    // Real payloads omit prefix and postfix although the spec marks them required.
-    prefix: nullable(t.string),
-    postfix: nullable(t.string),
-    charset: t.string,
-    pattern: t.string,
-    initial_count: t.number,
-  },
-);
-
-export const RedemptionCounts = t.partial(
-  {
-    /** null means unlimited. */
-    quantity: nullable(t.number),
-    redeemed_quantity: t.number,
-    // Sent although the spec lacks it.
-    redeemed_points: t.number,
-  },
-  'RedemptionCounts',
-);
-
-/** The simplified campaign; every field optional. */
-export const SimpleCampaign = t.partial(
-  {
-    id: t.string,
-    name: t.string,
-    /** `AUTO_UPDATE | STATIC | STANDALONE`, kept a string: a new campaign kind must not fail the event. */
-    type: t.string,
-    /** Open-ended (`LOYALTY_PROGRAM`, `DISCOUNT_COUPONS`, …): a string, never an enum. */
-    campaign_type: t.string,
-    voucher: t.partial({
-      type: t.string,
-      loyalty_card: t.UnknownRecord,
-      redemption: RedemptionCounts,
-      code_config: CodeConfig,
-    }),
-    category_id: nullable(t.string),
-    category: nullable(t.string),
-    start_date: nullable(t.string),
-    expiration_date: nullable(t.string),
-    description: nullable(t.string),
-    metadata: nullable(Metadata),
-    created_at: t.string,
-    updated_at: nullable(t.string),
-    object: t.literal('campaign'),
-  },
-  'SimpleCampaign',
-);
-export type SimpleCampaign = t.TypeOf<typeof SimpleCampaign>;
-
-export const LoyaltyCardState = struct(
-  'LoyaltyCardState',
-  { points: t.number },
-  {
-    balance: t.number,
-    next_expiration_date: nullable(t.string),
-    next_expiration_points: nullable(t.number),
-    pending_points: nullable(t.number),
-    expired_points: nullable(t.number),
-    subtracted_points: nullable(t.number),
-  },
-);
-
-/** The simplified voucher. */
-export const SimpleVoucher = t.partial(
-  {
-    id: t.string,
-    code: t.string,
-    type: t.string,
-    campaign: nullable(t.string),
-    campaign_id: nullable(t.string),
-    holder_id: nullable(t.string),
-    category_id: nullable(t.string),
-    active: nullable(t.boolean),
-    created_at: t.string,
-    updated_at: nullable(t.string),
-    start_date: nullable(t.string),
-    expiration_date: nullable(t.string),
-    metadata: nullable(Metadata),
-    object: t.literal('voucher'),
-    redemption: RedemptionCounts,
-    loyalty_card: LoyaltyCardState,
-  },
-  'SimpleVoucher',
-);
-export type SimpleVoucher = t.TypeOf<typeof SimpleVoucher>;
-
-/** A loyalty card balance after a change: `points` is the change, `balance` spendable, `total` lifetime. */
-export const LoyaltyBalance = t.type(
-  {
-    type: t.literal('loyalty_card'),
-    total: t.number,
-    object: t.literal('balance'),
-    points: t.number,
-    balance: t.number,
-    related_object: t.type({ id: t.string, type: t.literal('voucher') }),
-  },
-  'LoyaltyBalance',
-);
-export type LoyaltyBalance = t.TypeOf<typeof LoyaltyBalance>;
+import { nullable, struct } from './common.js';
+import { LoyaltyBalance, LoyaltyTransaction, SimpleCampaign, SimpleCustomer, SimpleOrder, SimpleVoucher } from './entities.js';
 
 /**
- * A loyalty transaction. `type` and `source` are kept as strings: Voucherify
- * extends both lists (gift cards added `CREDITS_*`), and a new value must not
- * turn a good event into a dead letter. `LOYALTY_TRANSACTION_TYPES` lists the
- * known types for handlers that switch on them.
+ * `data` of `customer.voucher.loyalty_card.points_added` (and its project twin):
+ * all five keys required, four nullable.
  */
-export const LoyaltyTransaction = struct(
-  'LoyaltyTransaction',
-  { id: t.string, created_at: t.string },
-  {
-    source_id: nullable(t.string),
-    voucher_id: t.string,
-    campaign_id: t.string,
-    source: nullable(t.string),
-    reason: nullable(t.string),
-    type: t.string,
-    details: nullable(t.UnknownRecord),
-    related_transaction_id: nullable(t.string),
-  },
-);
-export type LoyaltyTransaction = t.TypeOf<typeof LoyaltyTransaction>;
-
-export const LOYALTY_TRANSACTION_TYPES = [
-  'PENDING_POINTS_ACTIVATION',
-  'POINTS_ACCRUAL',
-  'POINTS_REDEMPTION',
-  'POINTS_REFUND',
-  'POINTS_ADDITION',
-  'POINTS_REMOVAL',
-  'POINTS_EXPIRATION',
-  'POINTS_TRANSFER_IN',
-  'POINTS_TRANSFER_OUT',
-] as const;
-
-/** `data` of `customer.voucher.loyalty_card.points_added`: all five keys required, four nullable. */
 export const PointsAddedData = t.type(
   {
     customer: nullable(SimpleCustomer),
@@ -165,4 +17,124 @@ export const PointsAddedData = t.type(
   },
   'PointsAddedData',
 );
+/** Points were added to a loyalty card: `balance.points` is how many, `balance.balance` the spendable balance after. */
 export type PointsAddedData = t.TypeOf<typeof PointsAddedData>;
+
+/** A dated batch of points on a card (`lopb_…`); expiry works bucket by bucket. */
+export const PointsBucket = struct(
+  'PointsBucket',
+  {
+    id: t.string,
+    voucher_id: t.string,
+    campaign_id: t.string,
+    bucket: t.type({ total_points: t.number }, 'PointsBucketContent'),
+    // `ACTIVE`, …: WEBHOOKS.md does not list the values, so any string.
+    status: t.string,
+    /** A date (`2024-03-14`), not a date-time. */
+    expires_at: t.string,
+    created_at: t.string,
+    object: t.literal('loyalty_points_bucket'),
+  },
+  { updated_at: nullable(t.string) },
+);
+export type PointsBucket = t.TypeOf<typeof PointsBucket>;
+
+/**
+ * `data` of `…loyalty_card.points_expired`: no top-level `balance`; `points` is
+ * the number expired, `buckets` the batches they came from; the transaction
+ * has `type: POINTS_EXPIRATION` and a negative `details.balance.points`.
+ */
+export const PointsExpiredData = t.type(
+  {
+    customer: nullable(SimpleCustomer),
+    campaign: nullable(SimpleCampaign),
+    voucher: nullable(SimpleVoucher),
+    points: t.number,
+    buckets: t.array(PointsBucket),
+    transaction: nullable(LoyaltyTransaction),
+  },
+  'PointsExpiredData',
+);
+/** Points expired on a loyalty card: `points` expired, from `buckets`. */
+export type PointsExpiredData = t.TypeOf<typeof PointsExpiredData>;
+
+/**
+ * Points promised for an order and activated later (`lopp_…`). WEBHOOKS.md
+ * names the object but not its fields: all optional, typed where the meaning
+ * is plain.
+ */
+export const PendingPoints = t.partial(
+  {
+    id: t.string,
+    voucher_id: t.string,
+    campaign_id: t.string,
+    customer_id: nullable(t.string),
+    order_id: nullable(t.string),
+    points: t.number,
+    activates_at: nullable(t.string),
+    details: nullable(t.UnknownRecord),
+    created_at: t.string,
+    updated_at: nullable(t.string),
+    object: t.string,
+  },
+  'PendingPoints',
+);
+export type PendingPoints = t.TypeOf<typeof PendingPoints>;
+
+/** The card's pending-points balance after the change; fields not documented, all optional. */
+export const PendingPointsBalance = t.partial(
+  {
+    type: t.string,
+    object: t.string,
+    points: t.number,
+    total: t.number,
+    balance: t.number,
+    related_object: t.partial({ id: t.string, type: t.string }, 'PendingPointsRelatedObject'),
+  },
+  'PendingPointsBalance',
+);
+export type PendingPointsBalance = t.TypeOf<typeof PendingPointsBalance>;
+
+const pendingPointsProps = {
+  customer: nullable(SimpleCustomer),
+  campaign: nullable(SimpleCampaign),
+  voucher: nullable(SimpleVoucher),
+  voucher_pending_points_balance: PendingPointsBalance,
+  order: nullable(SimpleOrder),
+  pending_points: PendingPoints,
+};
+
+/**
+ * `data` of `…loyalty_card.pending_points.{added,canceled,updated}`. The six
+ * keys WEBHOOKS.md lists are required, so a payload a user trimmed in the
+ * payload designer is refused instead of half-handled.
+ */
+export const PendingPointsData = t.type(pendingPointsProps, 'PendingPointsData');
+/** Pending points were added, canceled or changed; none are spendable yet. */
+export type PendingPointsData = t.TypeOf<typeof PendingPointsData>;
+
+/** `data` of `…loyalty_card.pending_points.activated`: pending points became real, so a balance and a transaction come too. */
+export const PendingPointsActivatedData = t.type(
+  { ...pendingPointsProps, balance: LoyaltyBalance, transaction: nullable(LoyaltyTransaction) },
+  'PendingPointsActivatedData',
+);
+/** Pending points were activated: `balance` is the card after, `transaction` the `PENDING_POINTS_ACTIVATION`. */
+export type PendingPointsActivatedData = t.TypeOf<typeof PendingPointsActivatedData>;
+
+/**
+ * `data` of `voucher.loyalty_card.transaction.created` (project webhooks only).
+ * WEBHOOKS.md names the event, not its data: the transaction is its subject and
+ * required; the usual companions are optional.
+ */
+export const LoyaltyTransactionCreatedData = struct(
+  'LoyaltyTransactionCreatedData',
+  { transaction: LoyaltyTransaction },
+  {
+    customer: nullable(SimpleCustomer),
+    campaign: nullable(SimpleCampaign),
+    voucher: nullable(SimpleVoucher),
+    balance: nullable(LoyaltyBalance),
+  },
+);
+/** A loyalty transaction was recorded; the same `transaction.id` arrives with the points event it belongs to. */
+export type LoyaltyTransactionCreatedData = t.TypeOf<typeof LoyaltyTransactionCreatedData>;
