@@ -10,4 +10,6 @@ export {
 } from './handler.js';
 export { PermanentError } from './errors/permanent-error.js';
 export { RetryLaterError } from './errors/retry-later-error.js';
+export { classifyError, type ErrorKind } from './errors/classify.js';
+export { patternMatches, subscribesTo } from './matches.js';
 export type { EventMap, EventType, WebhookEvent } from '@vouchflow/schema';

@@ -1,19 +1,37 @@
 import type { AnyHandler } from '@vouchflow/handler-kit';
-import type { ConfigOf, Logger, RedisClient } from '@vouchflow/core';
+import type { Logger, RedisClient } from '@vouchflow/core';
 import { logHandler } from './log.js';
+import { handlersEnv, type HandlersConfig } from './env.js';
+import { createEmailHandler } from './email/email-handler.js';
+import { createCustomerLookup } from './email/customer-lookup.js';
+import { createOutboxSender, createSmtpSender } from './email/mail-sender.js';
+import { loadTemplates } from './email/templates.js';
+import { createCrmHandler } from './crm/crm-handler.js';
 
-export { logHandler };
-
-/**
- * The environment variables of the built-in handlers. The worker's config.ts
- * spreads this into its own spec, so they are decoded once with the rest.
- */
-export const handlersEnv = {};
-
-export type HandlersConfig = ConfigOf<typeof handlersEnv>;
+export { logHandler, handlersEnv, type HandlersConfig };
+export { createEmailHandler, templateKindOf, type EmailHandlerOptions } from './email/email-handler.js';
+export { createCustomerLookup, type CustomerLookup, type CustomerLookupOptions, type LookupResult } from './email/customer-lookup.js';
+export { createSmtpSender, createOutboxSender, type MailSender, type OutgoingMail } from './email/mail-sender.js';
+export {
+  loadTemplates,
+  render,
+  escapeHtml,
+  DEFAULT_TEMPLATES,
+  TEMPLATE_KINDS,
+  TEMPLATE_VALUES,
+  TemplateError,
+  type TemplateSet,
+} from './email/templates.js';
+export { createCrmHandler, type CrmHandlerOptions } from './crm/crm-handler.js';
+export { upsertContacts, type ContactUpsert, type HubSpotSettings } from './crm/hubspot-client.js';
+export { CRM_PROPERTY_DEFAULTS, type CrmPropertyKey } from './crm/properties.js';
+export { BALANCE_EVENT_NAMES, EMAIL_EVENT_NAMES } from './event-names.js';
+export { loyaltyFacts, type LoyaltyFacts } from './loyalty-facts.js';
+export { DownstreamError } from './http/downstream-error.js';
 
 export interface BuiltInDeps {
-  config: HandlersConfig;
+  /** The decoded settings; the worker passes its whole config, of which `NODE_ENV` is read too. */
+  config: HandlersConfig & { NODE_ENV?: string };
   /** For caches and ordering records; owned by the worker. */
   redis: RedisClient;
   queuePrefix: string;
@@ -25,9 +43,53 @@ export interface BuiltIns {
   all: Record<string, AnyHandler>;
   /** The names that run when `HANDLERS` is unset. */
   defaults: string[];
+  /** Built-ins that exist but lack settings, with what to set: named in HANDLERS, they stop the worker with this. */
+  unavailable: Record<string, string>;
+  /** Releases what the built-ins hold (the SMTP connection pool). Call after the worker closed. */
+  close(): Promise<void>;
 }
 
-/** Builds the built-in handlers from the decoded settings. */
-export function createBuiltInHandlers(_deps: BuiltInDeps): BuiltIns {
-  return { all: { log: logHandler }, defaults: ['log'] };
+/**
+ * Builds the built-in handlers from the decoded settings.
+ * - `email`: always available and a default; without SMTP_URL it writes .eml
+ *   files to OUTBOX_DIR, which is what makes a first `pnpm start` show output.
+ * - `crm`: available and a default only with CRM_TOKEN.
+ * - `log`: a line per event; a default outside production only (it adds
+ *   nothing but log volume there; name it in HANDLERS to keep it).
+ */
+export function createBuiltInHandlers(deps: BuiltInDeps): BuiltIns {
+  const { config, redis, queuePrefix, logger } = deps;
+  const sender = config.SMTP_URL ? createSmtpSender(config.SMTP_URL) : createOutboxSender(config.OUTBOX_DIR);
+  const email = createEmailHandler({
+    from: config.EMAIL_FROM,
+    sender,
+    templates: loadTemplates(config.EMAIL_TEMPLATES_DIR),
+    lookup: createCustomerLookup({
+      apiUrl: config.VOUCHERIFY_API_URL,
+      appId: config.VOUCHERIFY_APP_ID,
+      secretKey: config.VOUCHERIFY_SECRET_KEY,
+      redis,
+      queuePrefix,
+      cacheSeconds: config.CUSTOMER_CACHE_SECONDS,
+    }),
+  });
+  const all: Record<string, AnyHandler> = { email, log: logHandler };
+  const defaults = ['email'];
+  const unavailable: Record<string, string> = {};
+  if (config.NODE_ENV !== 'production') defaults.push('log');
+  if (config.CRM_TOKEN) {
+    all['crm'] = createCrmHandler({
+      baseUrl: config.CRM_URL,
+      token: config.CRM_TOKEN,
+      idProperty: config.CRM_ID_PROPERTY,
+      propertyNames: config.CRM_PROPERTIES,
+      redis,
+      queuePrefix,
+    });
+    defaults.push('crm');
+  } else {
+    unavailable['crm'] = 'set CRM_TOKEN (a HubSpot private app token) to use it';
+  }
+  logger.debug('built-in handlers', { available: Object.keys(all), defaults, email: sender.describe });
+  return { all, defaults, unavailable, close: () => sender.close() };
 }

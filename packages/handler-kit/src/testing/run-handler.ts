@@ -1,0 +1,97 @@
+import { coerceError, SECOND } from '@vouchflow/core';
+import { businessKeyOf, decodeDelivery, occurredAtOf, type WebhookEvent } from '@vouchflow/schema';
+import type { AnyHandler, HandlerContext, HandlerOutcome } from '../handler.js';
+import { PermanentError } from '../errors/permanent-error.js';
+import { RetryLaterError } from '../errors/retry-later-error.js';
+import { classifyError, type ErrorKind } from '../errors/classify.js';
+import { subscribesTo } from '../matches.js';
+import { captureLogger, type LogLine } from './capture-logger.js';
+import { loadFixture } from './fixtures.js';
+
+/** How to run the handler; everything has a default that matches a first try. */
+export interface RunOptions {
+  /** The try number `ctx.attempt` reports. @defaultValue 1 */
+  attempt?: number;
+  /** Aborts the run like the worker's timeout would. @defaultValue the handler's `timeoutMs`, else 30 seconds */
+  timeoutMs?: number;
+  /** An extra signal to abort the run with (simulates a worker shutdown). */
+  signal?: AbortSignal;
+  /** @defaultValue `${handler.name}:${transaction id, else event id}`, as the worker computes it */
+  idempotencyKey?: string;
+}
+
+/** What a run did. */
+export type RunResult = {
+  /** The decoded delivery the handler received. */
+  event: WebhookEvent;
+  /** The context it received. */
+  ctx: HandlerContext;
+  /** Every line it logged through `ctx.logger`. */
+  logs: LogLine[];
+} & (
+  | { status: 'done'; outcome: void }
+  | { status: 'skipped'; outcome: HandlerOutcome; skipped: string }
+  | {
+      status: 'failed';
+      error: Error;
+      /** What the worker would do: dead-letter now, retry after `retryAfterMs`, or retry with backoff. */
+      errorKind: ErrorKind;
+      /** Only for `retry-later`. */
+      retryAfterMs?: number;
+    }
+);
+
+/** A structural handler is enough: plain-JavaScript handlers are tested the same way. */
+type Runnable = Pick<AnyHandler, 'name' | 'events' | 'timeoutMs'> & { handle(event: never, ctx: HandlerContext): Promise<unknown> };
+
+/**
+ * Runs a handler once, the way the worker would: the delivery is decoded with
+ * the project's codecs, the context is real (a winston logger whose lines are
+ * captured, an AbortSignal with the handler's timeout, the idempotency key and
+ * occurrence time derived like the worker derives them). Never throws for
+ * what the handler does; throws when the delivery does not decode or the
+ * handler does not subscribe to it, since that is a mistake in the test.
+ *
+ * @param delivery a parsed delivery, or a fixture name or JSON path for `loadFixture`
+ */
+export async function runHandler(handler: Runnable, delivery: unknown, options: RunOptions = {}): Promise<RunResult> {
+  const input = typeof delivery === 'string' ? loadFixture(delivery) : delivery;
+  const decoded = decodeDelivery(input);
+  if (decoded._tag === 'Left') throw decoded.left;
+  if (!decoded.right.known) throw new Error(`runHandler: event type "${decoded.right.event.event.type}" has no codec, no handler gets it`);
+  const event = decoded.right.event;
+  if (!subscribesTo(handler.events, event.event.type)) {
+    throw new Error(
+      `runHandler: handler "${handler.name}" does not subscribe to ${event.event.type} (events: ${handler.events.join(', ')})`,
+    );
+  }
+
+  const attempt = options.attempt ?? 1;
+  const { logger, lines } = captureLogger({ eventId: event.event.id, eventType: event.event.type, handler: handler.name, attempt });
+  const timeout = AbortSignal.timeout(options.timeoutMs ?? handler.timeoutMs ?? 30 * SECOND);
+  const ctx: HandlerContext = {
+    logger,
+    signal: options.signal ? AbortSignal.any([timeout, options.signal]) : timeout,
+    attempt,
+    idempotencyKey: options.idempotencyKey ?? `${handler.name}:${businessKeyOf(event)}`,
+    occurredAt: occurredAtOf(event),
+    errors: { PermanentError, RetryLaterError },
+  };
+
+  const base = { event, ctx, logs: lines };
+  try {
+    const outcome = (await handler.handle(event as never, ctx)) as HandlerOutcome | void;
+    if (outcome && typeof outcome.skipped === 'string') return { ...base, status: 'skipped', outcome, skipped: outcome.skipped };
+    return { ...base, status: 'done', outcome: undefined };
+  } catch (thrown) {
+    const error = coerceError(thrown);
+    const errorKind = classifyError(error);
+    return {
+      ...base,
+      status: 'failed',
+      error,
+      errorKind,
+      ...(error instanceof RetryLaterError ? { retryAfterMs: error.delayMs } : {}),
+    };
+  }
+}

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { defineHandler, PermanentError, RetryLaterError, subscribesTo } from '@vouchflow/handler-kit';
+import { fixtureNames, loadFixture, runHandler } from '@vouchflow/handler-kit/testing';
+
+const pointsAdded = defineHandler({
+  name: 'probe',
+  events: ['customer.voucher.loyalty_card.points_added'],
+  async handle(event, ctx) {
+    ctx.logger.info('seen', { points: event.data.balance.points, key: ctx.idempotencyKey });
+    if (event.data.balance.points > 1000) return { skipped: 'too many points' };
+  },
+});
+
+describe('runHandler', () => {
+  it('runs a handler against a shipped fixture with a real context and captures its log lines', async () => {
+    const run = await runHandler(pointsAdded, 'points_added');
+    expect(run.status).toBe('done');
+    expect(run.event.event.type).toBe('customer.voucher.loyalty_card.points_added');
+    expect(run.ctx.idempotencyKey).toBe('probe:vtx_0e6d44043e9e51d377');
+    expect(run.ctx.occurredAt.toISOString()).toBe('2024-03-11T15:27:44.884Z');
+    expect(run.ctx.attempt).toBe(1);
+    expect(run.ctx.signal).toBeInstanceOf(AbortSignal);
+    expect(run.logs).toEqual([
+      expect.objectContaining({ level: 'info', message: 'seen', points: 40, handler: 'probe', eventId: 'evcus_0e6d44043e9e51d3aa' }),
+    ]);
+  });
+
+  it('reports a skipped outcome with its reason', async () => {
+    const delivery = loadFixture('points_added') as { data: { balance: { points: number } } };
+    delivery.data.balance.points = 5000;
+    const run = await runHandler(pointsAdded, delivery);
+    expect(run.status).toBe('skipped');
+    if (run.status === 'skipped') expect(run.skipped).toBe('too many points');
+  });
+
+  it('classifies errors the way the worker treats them', async () => {
+    const throwing = (error: unknown) => ({
+      name: 'thrower',
+      events: ['customer.voucher.loyalty_card.*'],
+      handle: async () => {
+        throw error;
+      },
+    });
+    const permanent = await runHandler(throwing(new PermanentError('bad payload')), 'points_added');
+    expect(permanent).toMatchObject({ status: 'failed', errorKind: 'permanent', error: { message: 'bad payload' } });
+    const later = await runHandler(throwing(new RetryLaterError('busy', { delayMs: 2500 })), 'points_added');
+    expect(later).toMatchObject({ status: 'failed', errorKind: 'retry-later', retryAfterMs: 2500 });
+    const retryable = await runHandler(throwing('a string'), 'points_expired');
+    expect(retryable).toMatchObject({ status: 'failed', errorKind: 'retryable', error: { message: 'a string' } });
+  });
+
+  it('runs a plain-JavaScript handler that uses ctx.errors instead of imports', async () => {
+    const plain = {
+      name: 'plain',
+      events: ['*'],
+      async handle(_event: unknown, ctx: { errors: { PermanentError: typeof PermanentError } }) {
+        throw new ctx.errors.PermanentError('nope');
+      },
+    };
+    const run = await runHandler(plain, 'points_expired');
+    expect(run).toMatchObject({ status: 'failed', errorKind: 'permanent' });
+  });
+
+  it('aborts ctx.signal after the timeout, like the worker', async () => {
+    const slow = {
+      name: 'slow',
+      events: ['*'],
+      timeoutMs: 50,
+      handle: (_event: unknown, ctx: { signal: AbortSignal }) =>
+        new Promise<void>((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))),
+    };
+    const run = await runHandler(slow, 'points_added');
+    expect(run).toMatchObject({ status: 'failed', errorKind: 'retryable', error: { name: 'TimeoutError' } });
+  });
+
+  it('refuses a delivery the handler does not subscribe to, and one that does not decode', async () => {
+    await expect(runHandler(pointsAdded, 'points_expired')).rejects.toThrow(
+      /does not subscribe to customer.voucher.loyalty_card.points_expired/,
+    );
+    await expect(runHandler(pointsAdded, { id: 'x' })).rejects.toThrow(/does not decode/);
+  });
+
+  it('lists the shipped fixtures and explains a missing one', () => {
+    expect(fixtureNames()).toEqual(expect.arrayContaining(['points_added', 'points_expired']));
+    expect(() => loadFixture('nope')).toThrow(/No fixture "nope".*points_added/);
+  });
+});
+
+describe('subscribesTo', () => {
+  it('matches names and prefix patterns', () => {
+    expect(subscribesTo(['*'], 'anything')).toBe(true);
+    expect(subscribesTo(['customer.voucher.*'], 'customer.voucher.loyalty_card.points_added')).toBe(true);
+    expect(subscribesTo(['voucher.loyalty_card.points_added'], 'customer.voucher.loyalty_card.points_added')).toBe(false);
+  });
+});

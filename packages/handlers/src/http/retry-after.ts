@@ -1,0 +1,13 @@
+import { SECOND } from '@vouchflow/core';
+
+/**
+ * Milliseconds a `Retry-After` header asks for (seconds or an HTTP date);
+ * `fallbackMs` when it is absent or unreadable.
+ */
+export function retryAfterMs(header: string | null, fallbackMs: number, now = Date.now()): number {
+  if (header === null || header.trim() === '') return fallbackMs;
+  const value = header.trim();
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * SECOND);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? fallbackMs : Math.max(0, at - now);
+}
