@@ -15,6 +15,19 @@ export type WebhookEvent<K extends EventType = EventType> = {
   };
 }[K];
 
+/**
+ * Narrows a decoded event to the given event names. Needed because the event
+ * name sits in `event.event.type`, one level down, where a `switch` narrows
+ * `event.event` but not `event.data`:
+ * `if (isEventOf(event, 'customer.voucher.loyalty_card.points_expired')) event.data.buckets`.
+ */
+export function isEventOf<E extends WebhookEvent, K extends E['event']['type']>(
+  event: E,
+  ...types: readonly K[]
+): event is Extract<E, { event: { type: K } }> {
+  return (types as readonly string[]).includes(event.event.type);
+}
+
 /** Event name → its decoded delivery; what `defineHandler` narrows with. */
 export type EventMap = { [K in EventType]: WebhookEvent<K> };
 

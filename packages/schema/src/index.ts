@@ -46,6 +46,7 @@ export { SimplePublication, VoucherPublishedData, GiftBalanceAddedData } from '.
 export { EVENT_DATA, EVENT_TYPES, isKnownEventType, type EventType, type EventData } from './events.js';
 export {
   decodeDelivery,
+  isEventOf,
   DeliveryDecodeError,
   type DecodeFailureKind,
   type WebhookEvent,
