@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compactJsonWhitespace, signBody, verifySignature } from '../src/index.js';
 
@@ -34,5 +35,36 @@ describe('signature', () => {
     expect(verifySignature(body, 'zz', ['old'])).toBe(false);
     expect(verifySignature(body, signBody(body, 'old').toUpperCase(), ['old'])).toBe(true);
     expect(verifySignature(body, signBody(body, 'old'), [])).toBe(false);
+  });
+});
+
+describe('signature, for any JSON', () => {
+  it('verifies a pretty-printed body against the signature of its compact form', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.constantFrom(2, 4, '\t'), (value, indent) => {
+        const compact = JSON.stringify(value);
+        const pretty = Buffer.from(JSON.stringify(value, null, indent));
+        expect(compactJsonWhitespace(pretty).toString()).toBe(compact);
+        expect(verifySignature(pretty, signBody(compact, 'k'), ['k'])).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('verifies the raw bytes first, whatever their whitespace', () => {
+    const raw = readFileSync(resolve(import.meta.dirname, '../fixtures/points_expired.json'));
+    expect(verifySignature(raw, signBody(raw, 'k'), ['k'])).toBe(true);
+    expect(verifySignature(raw, ` ${signBody(raw, 'k')}\t`, ['k'])).toBe(true);
+  });
+
+  it('fails when any string changes, spaces included', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1 }), (text) => {
+        const signed = JSON.stringify({ reason: text });
+        const changed = Buffer.from(JSON.stringify({ reason: `${text} ` }));
+        expect(verifySignature(changed, signBody(signed, 'k'), ['k'])).toBe(false);
+      }),
+      { numRuns: 200 },
+    );
   });
 });

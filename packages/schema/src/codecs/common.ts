@@ -18,7 +18,8 @@ export const Metadata = t.UnknownRecord;
  */
 export const openString = <K extends string>(name: string, _known: readonly K[]) =>
   new t.Type<K | (string & {}), string, unknown>(
-    name,
+    // Errors read "expected string (TransactionType), got 5": the reader learns any string will do.
+    `string (${name})`,
     (u): u is K | (string & {}) => typeof u === 'string',
     (u, c) => (typeof u === 'string' ? t.success(u) : t.failure(u, c)),
     t.identity,
