@@ -1,0 +1,107 @@
+import Table from 'cli-table3';
+import type { DeadLetter } from '@vouchflow/pipeline';
+import type { EventReport, QueueStats, ReplayResult } from '../operations.js';
+
+/*
+ * Human-readable renderings of what the operations return. `--json` prints
+ * the same values with JSON.stringify instead, so scripts get every field.
+ */
+
+// No colours: output is often piped or pasted into a ticket.
+const table = (head: string[]) => new Table({ head, style: { head: [], border: [] } });
+
+/** `2026-11-25 17:30:12Z`: UTC, so what one operator pastes means the same to another. */
+export const formatTime = (ms: number | null | undefined): string =>
+  ms === null || ms === undefined
+    ? '-'
+    : new Date(ms)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d{3}Z$/, 'Z');
+
+const oneLine = (text: string | null, max = 80): string => {
+  if (!text) return '-';
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+};
+
+export function statsTable(rows: readonly QueueStats[]): string {
+  const t = table(['queue', 'waiting', 'active', 'delayed', 'completed', 'failed', 'dead']);
+  for (const r of rows) t.push([r.queue, r.waiting, r.active, r.delayed, r.completed, r.failed, r.dead]);
+  return t.toString();
+}
+
+export function deadLetterTable(rows: readonly DeadLetter[]): string {
+  if (rows.length === 0) return 'No dead letters match.';
+  const t = table(['id', 'event id', 'event type', 'handler', 'attempts', 'reason', 'first failed', 'last failed']);
+  for (const d of rows) {
+    t.push([
+      d.id,
+      d.eventId,
+      d.eventType,
+      d.handler ?? '(decode)',
+      d.attempts,
+      oneLine(d.reason, 60),
+      formatTime(d.firstFailedAt),
+      formatTime(d.lastFailedAt),
+    ]);
+  }
+  return t.toString();
+}
+
+const prettyDelivery = (delivery: string): string => {
+  try {
+    return JSON.stringify(JSON.parse(delivery), null, 2);
+  } catch {
+    return delivery;
+  }
+};
+
+export function deadLetterDetail(d: DeadLetter): string {
+  return [
+    `id:            ${d.id}`,
+    `event:         ${d.eventId} (${d.eventType})`,
+    `handler:       ${d.handler ?? '(none: the delivery did not decode)'}`,
+    `attempts:      ${d.attempts}`,
+    `first failed:  ${formatTime(d.firstFailedAt)}`,
+    `last failed:   ${formatTime(d.lastFailedAt)}`,
+    `reason:        ${d.reason}`,
+    '',
+    'error:',
+    d.stack ?? d.reason,
+    '',
+    'delivery:',
+    prettyDelivery(d.delivery),
+  ].join('\n');
+}
+
+export function eventReport(r: EventReport): string {
+  const lines = [
+    `event:     ${r.eventId} (${r.eventType ?? 'type unknown'})`,
+    `received:  ${formatTime(r.receivedAt)}`,
+    `intake:    ${r.intake ? `${r.intake.state}${r.intake.reason ? ` (${oneLine(r.intake.reason)})` : ''}` : 'gone (older than the delivery retention)'}`,
+    '',
+  ];
+  if (r.handlers.length === 0) lines.push('No handler work for this event.');
+  else {
+    const t = table(['handler', 'job id', 'state', 'attempts', 'finished', 'reason']);
+    for (const h of r.handlers)
+      t.push([
+        h.handler,
+        h.jobId,
+        h.replay ? `${h.state} (replay)` : h.state,
+        h.attemptsMade,
+        formatTime(h.finishedAt),
+        oneLine(h.reason, 60),
+      ]);
+    lines.push(t.toString());
+  }
+  if (r.deadLetters.length > 0)
+    lines.push('', `Dead letters: ${r.deadLetters.map((d) => `${d.id} (${d.handler ?? 'decode'})`).join(', ')}`);
+  lines.push('', 'delivery:', typeof r.delivery === 'string' ? r.delivery : JSON.stringify(r.delivery, null, 2));
+  return lines.join('\n');
+}
+
+export function replayResult(r: ReplayResult): string {
+  return [`Replaying event ${r.eventId}:`, ...r.jobs.map((j) => `  ${j.handler}: job ${j.jobId}`)].join('\n');
+}

@@ -1,0 +1,266 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ConfigError, coerceError } from '@vouchflow/core';
+import type { DeadLetterFilter } from '@vouchflow/pipeline';
+import { loadCliConfig } from '../config.js';
+import { parseSince, SINCE_HELP } from '../filters.js';
+import { ConflictError } from '../errors/conflict-error.js';
+import { NotFoundError } from '../errors/not-found-error.js';
+import { UsageError } from '../errors/usage-error.js';
+import { openOperations, type OpenedOperations } from '../open-operations.js';
+import type { Operations } from '../operations.js';
+import { confirm } from './confirm.js';
+import { deadLetterDetail, deadLetterTable, eventReport, replayResult, statsTable } from './format.js';
+import { createProgressBar } from './progress.js';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+}
+
+export interface CliDeps {
+  io: CliIo;
+  /** The environment, read once by main.ts. */
+  env: Record<string, string | undefined>;
+  /** Runs the admin API until it is stopped (`ops serve`). */
+  serve: (env: Record<string, string | undefined>) => Promise<void>;
+  /** @defaultValue Date.now */
+  now?: () => number;
+}
+
+/** Exit codes: what a script calling `pnpm ops` can rely on. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+interface FilterOptions {
+  handler?: string;
+  eventType?: string;
+  since?: number;
+  limit?: number;
+}
+
+const positiveInt = (value: string): number => {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return Number(value);
+};
+
+/** `--since 2h` (that long ago) or `--since 2026-11-25T10:00Z` (that moment). */
+const sinceParser =
+  (now: () => number) =>
+  (value: string): number => {
+    const at = parseSince(value, now());
+    if (at === undefined) throw new InvalidArgumentError(`expected ${SINCE_HELP}`);
+    return at;
+  };
+
+const toFilter = (o: FilterOptions): DeadLetterFilter => {
+  const filter: DeadLetterFilter = {};
+  if (o.handler !== undefined) filter.handler = o.handler;
+  if (o.eventType !== undefined) filter.eventType = o.eventType;
+  if (o.since !== undefined) filter.since = o.since;
+  if (o.limit !== undefined) filter.limit = o.limit;
+  return filter;
+};
+
+const describeFilter = (f: DeadLetterFilter): string => {
+  const parts = [
+    f.handler !== undefined ? `handler ${f.handler}` : '',
+    f.eventType !== undefined ? `event type ${f.eventType}` : '',
+    f.since !== undefined ? `since ${new Date(f.since).toISOString()}` : '',
+  ].filter(Boolean);
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
+};
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * Builds and runs the `pnpm ops` command line; resolves with the exit code.
+ * Everything it prints goes through `io`, so it behaves the same under a
+ * terminal, a pipe and a test.
+ */
+export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
+  const { io, env } = deps;
+  const now = deps.now ?? Date.now;
+  const out = (text: string) => io.stdout.write(`${text}\n`);
+  const json = (value: unknown) => out(JSON.stringify(value, null, 2));
+  let opened: OpenedOperations | undefined;
+  let exitCode: number = EXIT.ok;
+
+  // Connects on first use, so `--help` and usage errors need no Redis.
+  const withOps = async <T>(run: (ops: Operations) => Promise<T>): Promise<T> => {
+    opened ??= await openOperations(loadCliConfig(env), { connectionName: 'vouchflow-ops' });
+    return run(opened.ops);
+  };
+
+  const program = new Command('pnpm ops')
+    .description('Operate a vouchflow deployment: queue stats, dead letters, events and replays.')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .addHelpText(
+      'after',
+      '\nReads REDIS_URL, REDIS_CLUSTER and QUEUE_PREFIX like the apps.\nExit codes: 0 success, 1 failure (including not found), 2 usage error.',
+    );
+
+  const jsonOption = () => new Option('--json', 'print JSON instead of tables');
+  const filterOptions = (cmd: Command, { limit }: { limit: boolean }) => {
+    cmd
+      .option('--handler <name>', 'only this handler’s entries')
+      .option('--event-type <type>', 'only this event type, e.g. customer.voucher.loyalty_card.points_added')
+      .option('--since <when>', 'only entries that last failed since then: 30m, 2h, 7d, or a date', sinceParser(now));
+    if (limit) cmd.option('--limit <n>', 'at most this many, newest first', positiveInt);
+    return cmd;
+  };
+
+  program
+    .command('stats')
+    .description('per queue (intake and each handler): waiting, active, delayed, completed, failed, dead')
+    .addOption(jsonOption())
+    .action(async (o: { json?: boolean }) => {
+      const rows = await withOps((ops) => ops.stats());
+      if (o.json) json(rows);
+      else out(statsTable(rows));
+    });
+
+  const dlq = program.command('dlq').description('dead letters: list, show, retry, purge');
+
+  filterOptions(dlq.command('list').description('list dead letters, newest first'), { limit: true })
+    .addOption(jsonOption())
+    .action(async (o: FilterOptions & { json?: boolean }) => {
+      const rows = await withOps((ops) => ops.listDeadLetters(toFilter(o)));
+      if (o.json) json(rows);
+      else out(deadLetterTable(rows));
+    });
+
+  dlq
+    .command('show')
+    .description('one dead letter in full: the error with its stack, and the delivery')
+    .argument('<id>', 'dead letter id (from `dlq list`)')
+    .addOption(jsonOption())
+    .action(async (id: string, o: { json?: boolean }) => {
+      const entry = await withOps((ops) => ops.getDeadLetter(id));
+      if (o.json) json(entry);
+      else out(deadLetterDetail(entry));
+    });
+
+  filterOptions(
+    dlq
+      .command('retry')
+      .description('send dead letters back into processing with fresh attempts')
+      .argument('[ids...]', 'dead letter ids')
+      .option('--all', 'every dead letter matching the filters'),
+    { limit: false },
+  )
+    .addOption(jsonOption())
+    .action(async (ids: string[], o: FilterOptions & { all?: boolean; json?: boolean }) => {
+      const filter = toFilter(o);
+      const filtered = Object.keys(filter).length > 0;
+      if (o.all && ids.length > 0) throw new UsageError('give dead letter ids or --all, not both');
+      if (!o.all && ids.length === 0)
+        throw new UsageError('give the dead letter ids to retry, or --all (optionally with --handler / --event-type / --since)');
+      if (!o.all && filtered) throw new UsageError('--handler, --event-type and --since select entries for --all; add --all');
+      if (o.all) {
+        const bar = createProgressBar(io.stderr, 'retrying', !o.json);
+        const retried = await withOps((ops) => ops.retryAllDeadLetters(filter, bar.onProgress)).finally(() => bar.stop());
+        if (o.json) json({ retried });
+        else out(`Retried ${plural(retried, 'dead letter')}${describeFilter(filter)}.`);
+        return;
+      }
+      const result = await withOps((ops) => ops.retryDeadLetters(ids));
+      if (o.json) json(result);
+      else {
+        out(`Retried ${plural(result.retried.length, 'dead letter')}.`);
+        if (result.notFound.length > 0) io.stderr.write(`Not found: ${result.notFound.join(', ')}\n`);
+      }
+      if (result.notFound.length > 0) exitCode = EXIT.failure;
+    });
+
+  filterOptions(dlq.command('purge').description('delete dead letters for good (asks first unless --yes)'), { limit: false })
+    .option('-y, --yes', 'do not ask for confirmation')
+    .addOption(jsonOption())
+    .action(async (o: FilterOptions & { yes?: boolean; json?: boolean }) => {
+      const filter = toFilter(o);
+      if (!o.yes && !io.stdin.isTTY)
+        throw new UsageError('refusing to purge without --yes: stdin is not a terminal, so nobody can confirm');
+      if (!o.yes) {
+        const n = await withOps((ops) => ops.countDeadLetters(filter));
+        if (n === 0) {
+          out('No dead letters match; nothing to purge.');
+          return;
+        }
+        const sure = await confirm(`Delete ${plural(n, 'dead letter')}${describeFilter(filter)} for good?`, io.stdin, io.stderr);
+        if (!sure) {
+          out('Nothing purged.');
+          exitCode = EXIT.failure;
+          return;
+        }
+      }
+      const bar = createProgressBar(io.stderr, 'purging', !o.json);
+      const purged = await withOps((ops) => ops.purgeDeadLetters(filter, bar.onProgress)).finally(() => bar.stop());
+      if (o.json) json({ purged });
+      else out(`Purged ${plural(purged, 'dead letter')}${describeFilter(filter)}.`);
+    });
+
+  program
+    .command('events')
+    .description('look up events')
+    .command('show')
+    .description('an event, its delivery, and where each handler’s work for it stands')
+    .argument('<eventId>', 'Voucherify event id, e.g. evcus_…')
+    .addOption(jsonOption())
+    .action(async (eventId: string, o: { json?: boolean }) => {
+      const report = await withOps((ops) => ops.showEvent(eventId));
+      if (o.json) json(report);
+      else out(eventReport(report));
+    });
+
+  program
+    .command('replay')
+    .description('run an event’s handlers again, even those that succeeded (an explicit override of the once-only rule)')
+    .argument('<eventId>', 'Voucherify event id')
+    .option('--handler <name>', 'only this handler')
+    .addOption(jsonOption())
+    .action(async (eventId: string, o: { handler?: string; json?: boolean }) => {
+      const result = await withOps((ops) => ops.replay(eventId, o.handler));
+      if (o.json) json(result);
+      else out(replayResult(result));
+    });
+
+  program
+    .command('serve')
+    .description('run the admin API and dashboard (what `pnpm start:admin` runs); needs ADMIN_TOKEN')
+    .action(async () => {
+      await deps.serve(env);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    exitCode = report(err, io, argv.includes('--json'));
+  } finally {
+    await opened?.close();
+  }
+  return exitCode;
+}
+
+/** Prints what went wrong in a form the operator can act on, and picks the exit code. */
+function report(thrown: unknown, io: CliIo, asJson: boolean): number {
+  if (thrown instanceof CommanderError) {
+    // Commander has already printed its message. Asked-for help exits 0; help shown for a missing command is a usage error.
+    return thrown.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  const err = coerceError(thrown);
+  const code = err instanceof UsageError ? EXIT.usage : EXIT.failure;
+  const kind =
+    err instanceof UsageError
+      ? 'usage'
+      : err instanceof NotFoundError
+        ? 'not_found'
+        : err instanceof ConflictError
+          ? 'conflict'
+          : err instanceof ConfigError
+            ? 'config'
+            : 'error';
+  if (asJson) io.stderr.write(`${JSON.stringify({ error: { kind, message: err.message } })}\n`);
+  else io.stderr.write(`error: ${err.message}\n`);
+  return code;
+}

@@ -1,0 +1,50 @@
+import * as t from 'io-ts';
+import { ConfigError, NonEmptyString, PortFromString, SECOND, UrlString, commonEnv, decodeEnv, type ConfigOf } from '@vouchflow/core';
+import { DurationFromString } from './duration.js';
+
+/** Shorter tokens could be guessed through the login form; 32 hex characters is 128 bits. */
+export const MIN_TOKEN_LENGTH = 16;
+
+const AdminToken = new t.Type<string, string, unknown>(
+  'AdminToken',
+  (u): u is string => typeof u === 'string' && u.length >= MIN_TOKEN_LENGTH,
+  (u, c) =>
+    typeof u === 'string' && u.trim().length >= MIN_TOKEN_LENGTH
+      ? t.success(u.trim())
+      : t.failure(u, c, `expected at least ${MIN_TOKEN_LENGTH} characters (generate one with \`openssl rand -hex 32\`)`),
+  String,
+);
+
+/** What `pnpm ops` reads: the same Redis and prefix as the apps it inspects. */
+export const cliEnv = { ...commonEnv };
+export type CliConfig = ConfigOf<typeof cliEnv>;
+
+/** What the admin API (`pnpm start:admin`, i.e. `pnpm ops serve`) reads. */
+export const adminEnv = {
+  ...commonEnv,
+  /** Bearer token of the admin API and password of the dashboard login. Required: without it the admin API does not start. */
+  ADMIN_TOKEN: { codec: AdminToken, secret: true },
+  /** HTTP port of the admin API and dashboard. */
+  ADMIN_PORT: { codec: PortFromString, default: '3100' },
+  /** Interface to listen on. Loopback by default: put a TLS-terminating proxy in front before exposing it. */
+  ADMIN_HOST: { codec: NonEmptyString, default: '127.0.0.1' },
+  /** Slack-compatible incoming webhook told when dead letters appear. Unset: no alerts. A Slack webhook URL is a secret. */
+  ALERT_WEBHOOK_URL: { codec: UrlString('AlertWebhookUrl', ['http', 'https']), secret: true },
+  /** At most one alert per this interval (`30s`, `15m`, `1h`); new dead letters in between are summed into the next one. */
+  ALERT_INTERVAL: { codec: DurationFromString('AlertInterval', SECOND), default: '15m' },
+};
+export type AdminConfig = ConfigOf<typeof adminEnv> & { ADMIN_TOKEN: string };
+
+/** Decodes the CLI's settings once. */
+export const loadCliConfig = (env: Record<string, string | undefined>): CliConfig => decodeEnv(cliEnv, env);
+
+/** Decodes the admin API's settings once. Fails closed: no ADMIN_TOKEN, no admin API. */
+export function loadAdminConfig(env: Record<string, string | undefined>): AdminConfig {
+  const config = decodeEnv(adminEnv, env);
+  if (config.ADMIN_TOKEN === undefined) {
+    throw new ConfigError([
+      'ADMIN_TOKEN: required: the admin API and dashboard do not start without a token (generate one with `openssl rand -hex 32`)',
+    ]);
+  }
+  return { ...config, ADMIN_TOKEN: config.ADMIN_TOKEN };
+}

@@ -1,0 +1,42 @@
+import type { DeadLetterFilter } from '@vouchflow/pipeline';
+import { parseDuration } from './duration.js';
+import { UsageError } from './errors/usage-error.js';
+
+/** `2h` (that long before `now`), a date such as `2026-11-25T10:00Z`, or epoch milliseconds; undefined when none of these. */
+export function parseSince(text: string, now: number): number | undefined {
+  const ago = parseDuration(text);
+  if (ago !== undefined) return now - ago;
+  if (/^\d{10,}$/.test(text.trim())) return Number(text.trim());
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : at;
+}
+
+export const SINCE_HELP = 'a duration such as 30m, 2h, 7d, or a date such as 2026-11-25T10:00Z';
+
+/** Reads a dead-letter filter from loosely typed input (a query string or a JSON body). */
+export function filterFrom(input: Record<string, unknown>, now: number): DeadLetterFilter {
+  const filter: DeadLetterFilter = {};
+  const str = (name: string): string | undefined => {
+    const v = input[name];
+    if (v === undefined || v === '') return undefined;
+    if (typeof v !== 'string') throw new UsageError(`${name}: expected a string`);
+    return v;
+  };
+  const handler = str('handler');
+  if (handler !== undefined) filter.handler = handler;
+  const eventType = str('eventType');
+  if (eventType !== undefined) filter.eventType = eventType;
+  const since = input['since'];
+  if (since !== undefined && since !== '') {
+    const at = typeof since === 'number' ? since : typeof since === 'string' ? parseSince(since, now) : undefined;
+    if (at === undefined) throw new UsageError(`since: expected ${SINCE_HELP}`);
+    filter.since = at;
+  }
+  const limit = input['limit'];
+  if (limit !== undefined && limit !== '') {
+    const n = typeof limit === 'number' ? limit : typeof limit === 'string' && /^\d+$/.test(limit) ? Number(limit) : NaN;
+    if (!Number.isInteger(n) || n < 1) throw new UsageError('limit: expected a whole number of at least 1');
+    filter.limit = n;
+  }
+  return filter;
+}

@@ -1,0 +1,322 @@
+import type { Job, JobsOptions, Queue } from 'bullmq';
+import { INTAKE_QUEUE, handlerQueueName, projectKey, DAY, type RedisClient } from '@vouchflow/core';
+import {
+  deadLetterId,
+  handlerJobId,
+  intakeJobId,
+  openHandlerQueue,
+  openIntakeQueue,
+  type DeadLetter,
+  type DeadLetterFilter,
+  type DeadLetterStore,
+  type HandlerJobData,
+  type IntakeJobData,
+  type Progress,
+} from '@vouchflow/pipeline';
+import { ConflictError } from './errors/conflict-error.js';
+import { NotFoundError } from './errors/not-found-error.js';
+
+/** Counts of one queue; `dead` is its dead letters (for intake: deliveries that did not decode). */
+export interface QueueStats {
+  queue: string;
+  /** `null` for the intake queue. */
+  handler: string | null;
+  waiting: number;
+  active: number;
+  delayed: number;
+  completed: number;
+  failed: number;
+  dead: number;
+}
+
+/**
+ * Where one piece of work stands. `dead`: in the dead letters (BullMQ's failed
+ * set; tries that will be retried wait in `delayed`). `gone`: retention removed its record.
+ */
+export type WorkState = 'waiting' | 'active' | 'delayed' | 'completed' | 'dead' | 'gone' | 'unknown';
+
+export interface HandlerWork {
+  handler: string;
+  jobId: string;
+  state: WorkState;
+  attemptsMade: number;
+  /** Epoch milliseconds. */
+  finishedAt: number | null;
+  /** The last error, or why the run was skipped. */
+  reason: string | null;
+  /** An operator's replay rather than the original fan-out. */
+  replay: boolean;
+}
+
+export interface EventReport {
+  eventId: string;
+  eventType: string | null;
+  /** Epoch milliseconds when the ingress accepted it. */
+  receivedAt: number | null;
+  intake: { state: WorkState; attemptsMade: number; reason: string | null; finishedAt: number | null } | null;
+  /** The delivery as received, parsed when it is JSON. */
+  delivery: unknown;
+  handlers: HandlerWork[];
+  deadLetters: DeadLetter[];
+}
+
+export interface ReplayResult {
+  eventId: string;
+  jobs: Array<{ handler: string; jobId: string }>;
+}
+
+export interface RetryResult {
+  retried: string[];
+  notFound: string[];
+}
+
+export interface OperationsDeps {
+  connection: RedisClient;
+  queuePrefix: string;
+  deadLetters: DeadLetterStore;
+  /** The handlers this deployment runs (the worker's registry). */
+  handlerNames: () => Promise<string[]>;
+  /** Attempts and backoff of a replayed run when the original job is gone. @defaultValue 8 attempts, exponential from 1 s */
+  replayJobOptions?: Pick<JobsOptions, 'attempts' | 'backoff'>;
+}
+
+/** The operator's verbs, shared by the CLI and the admin API so both do exactly the same thing. */
+export interface Operations {
+  stats(): Promise<QueueStats[]>;
+  listDeadLetters(filter?: DeadLetterFilter): Promise<DeadLetter[]>;
+  countDeadLetters(filter?: DeadLetterFilter): Promise<number>;
+  /** @throws NotFoundError */
+  getDeadLetter(id: string): Promise<DeadLetter>;
+  retryDeadLetters(ids: readonly string[]): Promise<RetryResult>;
+  retryAllDeadLetters(filter?: DeadLetterFilter, onProgress?: Progress): Promise<number>;
+  purgeDeadLetters(filter?: DeadLetterFilter, onProgress?: Progress): Promise<number>;
+  /** @throws NotFoundError when nothing about the event is kept. */
+  showEvent(eventId: string): Promise<EventReport>;
+  /** @throws NotFoundError, ConflictError */
+  replay(eventId: string, handler?: string): Promise<ReplayResult>;
+  /** The queues, for the dashboard. */
+  queues(): Promise<Array<Queue<IntakeJobData> | Queue<HandlerJobData>>>;
+  /** Closes the queues it opened; the connection is the caller's. */
+  close(): Promise<void>;
+}
+
+// Longer than any delivery retention, so `events show` can still list the replays of a kept delivery.
+const REPLAY_COUNTER_TTL_S = (30 * DAY) / 1000;
+
+/** The n-th replay of an event for a handler: a fresh id, since BullMQ ignores an add whose id still exists. */
+export const replayJobId = (eventId: string, handler: string, n: number): string => `${handlerJobId(eventId, handler)}-replay-${n}`;
+
+const workState = (state: string): WorkState => {
+  switch (state) {
+    case 'waiting':
+    case 'prioritized':
+    case 'waiting-children':
+      return 'waiting';
+    case 'active':
+    case 'delayed':
+    case 'completed':
+      return state;
+    case 'failed':
+      return 'dead';
+    default:
+      return 'unknown';
+  }
+};
+
+const parseBody = (body: string): unknown => {
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    return body;
+  }
+};
+
+/** Handlers the intake job fanned out to, from its return value. */
+const fannedOutTo = (job: Job<IntakeJobData> | undefined): string[] => {
+  const value: unknown = job?.returnvalue;
+  if (typeof value !== 'object' || value === null || !('handlers' in value) || !Array.isArray(value.handlers)) return [];
+  return value.handlers.filter((h): h is string => typeof h === 'string');
+};
+
+const skippedReason = (job: Job): string | null => {
+  const value: unknown = job.returnvalue;
+  return typeof value === 'object' && value !== null && 'skipped' in value && typeof value.skipped === 'string'
+    ? `skipped: ${value.skipped}`
+    : null;
+};
+
+export function createOperations(deps: OperationsDeps): Operations {
+  const { connection, queuePrefix, deadLetters } = deps;
+  const replayJobOptions = deps.replayJobOptions ?? { attempts: 8, backoff: { type: 'exponential', delay: 1000 } };
+  const intake = openIntakeQueue({ connection, queuePrefix });
+  const handlerQueues = new Map<string, Queue<HandlerJobData>>();
+  const handlerQueue = (name: string) => {
+    let queue = handlerQueues.get(name);
+    if (!queue) {
+      queue = openHandlerQueue(name, { connection, queuePrefix });
+      handlerQueues.set(name, queue);
+    }
+    return queue;
+  };
+  const replayCounterKey = (eventId: string, handler: string) => projectKey(queuePrefix, 'ops', 'replays', eventId, handler);
+
+  async function counts(queue: Queue): Promise<Omit<QueueStats, 'queue' | 'handler' | 'dead'>> {
+    const c = await queue.getJobCounts('wait', 'prioritized', 'waiting-children', 'active', 'delayed', 'completed', 'failed');
+    return {
+      waiting: (c['wait'] ?? 0) + (c['prioritized'] ?? 0) + (c['waiting-children'] ?? 0),
+      active: c['active'] ?? 0,
+      delayed: c['delayed'] ?? 0,
+      completed: c['completed'] ?? 0,
+      failed: c['failed'] ?? 0,
+    };
+  }
+
+  async function workOf(job: Job<HandlerJobData>, handler: string, replay: boolean): Promise<HandlerWork> {
+    const state = workState(await job.getState());
+    return {
+      handler,
+      jobId: job.id ?? '',
+      state,
+      attemptsMade: job.attemptsMade,
+      finishedAt: job.finishedOn ?? null,
+      reason: job.failedReason || skippedReason(job),
+      replay,
+    };
+  }
+
+  return {
+    async stats() {
+      const names = await deps.handlerNames();
+      const total = await deadLetters.count();
+      const perHandler = await Promise.all(
+        names.map(async (handler): Promise<QueueStats> => ({
+          queue: handlerQueueName(handler),
+          handler,
+          ...(await counts(handlerQueue(handler))),
+          dead: await deadLetters.count({ handler }),
+        })),
+      );
+      const handlerDead = perHandler.reduce((sum, s) => sum + s.dead, 0);
+      // Dead letters without a handler are deliveries that did not decode: they belong to intake.
+      return [{ queue: INTAKE_QUEUE, handler: null, ...(await counts(intake)), dead: Math.max(0, total - handlerDead) }, ...perHandler];
+    },
+
+    listDeadLetters: (filter) => deadLetters.list(filter),
+    countDeadLetters: (filter) => deadLetters.count(filter),
+
+    async getDeadLetter(id) {
+      const found = await deadLetters.get(id);
+      if (!found) throw new NotFoundError(`no dead letter with id ${id}`);
+      return found;
+    },
+
+    async retryDeadLetters(ids) {
+      const result: RetryResult = { retried: [], notFound: [] };
+      for (const id of ids) ((await deadLetters.retry(id)) ? result.retried : result.notFound).push(id);
+      return result;
+    },
+
+    retryAllDeadLetters: (filter, onProgress) => deadLetters.retryAll(filter, onProgress),
+    purgeDeadLetters: (filter, onProgress) => deadLetters.purge(filter, onProgress),
+
+    async showEvent(eventId) {
+      const [intakeJob, names] = await Promise.all([
+        intake.getJob(intakeJobId(eventId)) as Promise<Job<IntakeJobData> | undefined>,
+        deps.handlerNames(),
+      ]);
+      const handlers: HandlerWork[] = [];
+      const deadIds: string[] = [];
+      for (const handler of [...new Set([...fannedOutTo(intakeJob), ...names])]) {
+        const queue = handlerQueue(handler);
+        const replays = Number((await connection.get(replayCounterKey(eventId, handler))) ?? 0);
+        const ids = [handlerJobId(eventId, handler), ...Array.from({ length: replays }, (_, i) => replayJobId(eventId, handler, i + 1))];
+        for (const [i, jobId] of ids.entries()) {
+          const job = (await queue.getJob(jobId)) as Job<HandlerJobData> | undefined;
+          if (job) {
+            const work = await workOf(job, handler, i > 0);
+            if (work.state === 'dead') deadIds.push(deadLetterId(handlerQueueName(handler), jobId));
+            handlers.push(work);
+          } else if (i === 0 && fannedOutTo(intakeJob).includes(handler)) {
+            handlers.push({ handler, jobId, state: 'gone', attemptsMade: 0, finishedAt: null, reason: null, replay: false });
+          }
+        }
+      }
+      const intakeState = intakeJob ? workState(await intakeJob.getState()) : undefined;
+      if (intakeState === 'dead') deadIds.push(deadLetterId(INTAKE_QUEUE, intakeJobId(eventId)));
+      if (!intakeJob && handlers.length === 0) {
+        throw new NotFoundError(`nothing is kept about event ${eventId} (unknown, or older than the delivery retention)`);
+      }
+      const dead = (await Promise.all(deadIds.map((id) => deadLetters.get(id)))).filter((d): d is DeadLetter => d !== undefined);
+      const deliveryText = intakeJob?.data.body ?? dead[0]?.delivery;
+      return {
+        eventId,
+        eventType: intakeJob?.data.eventType ?? dead[0]?.eventType ?? null,
+        receivedAt: intakeJob?.data.receivedAt ?? null,
+        intake:
+          intakeJob && intakeState
+            ? {
+                state: intakeState,
+                attemptsMade: intakeJob.attemptsMade,
+                reason: intakeJob.failedReason || null,
+                finishedAt: intakeJob.finishedOn ?? null,
+              }
+            : null,
+        delivery: deliveryText === undefined ? null : parseBody(deliveryText),
+        handlers,
+        deadLetters: dead,
+      };
+    },
+
+    async replay(eventId, only) {
+      const intakeJob = (await intake.getJob(intakeJobId(eventId))) as Job<IntakeJobData> | undefined;
+      if (!intakeJob) throw new NotFoundError(`no delivery of event ${eventId} is kept (unknown, or older than the delivery retention)`);
+      const state = await intakeJob.getState();
+      if (state !== 'completed') {
+        throw new ConflictError(
+          state === 'failed'
+            ? `event ${eventId} did not decode, so it has no handlers to replay; see \`pnpm ops dlq list\``
+            : `event ${eventId} is still being taken in (${state}); replay it once it has been fanned out`,
+        );
+      }
+      const deployed = await deps.handlerNames();
+      let targets: string[];
+      if (only !== undefined) {
+        if (!deployed.includes(only))
+          throw new NotFoundError(`no handler named ${only} (this deployment runs: ${deployed.join(', ') || 'none'})`);
+        targets = [only];
+      } else {
+        targets = fannedOutTo(intakeJob).filter((h) => deployed.includes(h));
+        if (targets.length === 0) throw new ConflictError(`event ${eventId} was not handed to any handler this deployment runs`);
+      }
+      const jobs: ReplayResult['jobs'] = [];
+      for (const handler of targets) {
+        const queue = handlerQueue(handler);
+        const original = await queue.getJob(handlerJobId(eventId, handler));
+        const counterKey = replayCounterKey(eventId, handler);
+        const n = await connection.incr(counterKey);
+        await connection.expire(counterKey, REPLAY_COUNTER_TTL_S);
+        const jobId = replayJobId(eventId, handler, n);
+        await queue.add(
+          'replay',
+          { ...intakeJob.data, handler, replay: true },
+          {
+            jobId,
+            attempts: original?.opts.attempts ?? replayJobOptions.attempts,
+            backoff: original?.opts.backoff ?? replayJobOptions.backoff,
+          },
+        );
+        jobs.push({ handler, jobId });
+      }
+      return { eventId, jobs };
+    },
+
+    async queues() {
+      const names = await deps.handlerNames();
+      return [intake, ...names.map(handlerQueue)];
+    },
+
+    async close() {
+      await Promise.all([intake.close(), ...[...handlerQueues.values()].map((q) => q.close())]);
+    },
+  };
+}
