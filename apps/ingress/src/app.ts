@@ -1,93 +1,180 @@
-import express, { type Request, type Response, type NextFunction } from 'express';
+import { performance } from 'node:perf_hooks';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { SIGNATURE_HEADER, verifySignature } from '@vouchflow/schema';
 import { coerceError, type Logger } from '@vouchflow/core';
+import type { Backlog } from './backlog.js';
+import { IntakeClosedError } from './errors/intake-closed-error.js';
 import type { Intake } from './intake.js';
+import type { IngressMetrics, Outcome } from './metrics.js';
+import { isJsonMediaType, routingFields } from './routing-fields.js';
 
 export interface IngressDeps {
   /** Webhook secrets; empty only when unsigned delivery is explicitly allowed. */
   secrets: readonly string[];
+  /** Accept deliveries without a valid signature (logged on every one). */
   allowUnsigned: boolean;
   intake: Intake;
   logger: Logger;
-  /** True when Redis answers; used by /readyz. */
-  isReady: () => Promise<boolean>;
-  /** @defaultValue '1mb' */
-  bodyLimit?: string | number;
+  /** Back-pressure: read from a cache, never from Redis per request. */
+  backlog: Pick<Backlog, 'overBound' | 'noteAccepted'>;
+  /** Resolves when Redis answers in time; used by /readyz. */
+  pingRedis: () => Promise<void>;
+  metrics: IngressMetrics;
+  /** @defaultValue 1 MiB */
+  bodyLimitBytes?: number;
+  /** True once shutdown has begun: answers then close their connection so the server can stop. @defaultValue never */
+  draining?: () => boolean;
 }
 
-/** The fields the ingress needs before it can store a delivery; everything else is the worker's business. */
-function routingFields(body: unknown): { eventId: string; eventType: string } | string {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'body is not a JSON object';
-  const event = (body as Record<string, unknown>)['event'];
-  if (typeof event !== 'object' || event === null) return 'event is missing';
-  const { id, type } = event as Record<string, unknown>;
-  if (typeof id !== 'string' || id.length === 0) return 'event.id is missing or not a string';
-  if (typeof type !== 'string' || type.length === 0) return 'event.type is missing or not a string';
-  return { eventId: id, eventType: type };
+/** Voucherify keeps its own retry schedule; these tell other senders and operators how soon a retry makes sense. */
+const RETRY_AFTER_UNAVAILABLE = '5';
+const RETRY_AFTER_BACKPRESSURE = '30';
+
+const WEBHOOK_PATH = '/webhooks/voucherify';
+
+interface Rejection {
+  status: number;
+  outcome: Outcome;
+  /** Told the sender and logged. */
+  reason: string;
+  /** Logged only (e.g. the Redis error). */
+  detail?: string;
+  eventId?: string;
+  retryAfter?: string;
 }
 
-/** Builds the ingress; `main.ts` wires real dependencies and listens. */
+/** What a body-parser error means for the sender. */
+function bodyError(err: unknown): Rejection | undefined {
+  const { type, status } = err as { type?: unknown; status?: unknown };
+  if (type === 'entity.too.large') return { status: 413, outcome: 'payload_too_large', reason: 'body exceeds the size limit' };
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported')
+    return { status: 415, outcome: 'unsupported_media_type', reason: `unsupported content encoding or charset (${type})` };
+  if (typeof status === 'number' && status >= 400 && status < 500)
+    return { status, outcome: 'bad_request', reason: `could not read the body (${typeof type === 'string' ? type : status})` };
+  return undefined;
+}
+
+/** Builds the ingress; `ingress.ts` wires it to a queue and a server, `main.ts` to the environment. */
 export function createApp(deps: IngressDeps): express.Express {
-  const { secrets, allowUnsigned, intake, logger } = deps;
+  const { secrets, allowUnsigned, intake, logger, backlog, metrics } = deps;
+  const draining = deps.draining ?? (() => false);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  const reject = (res: Response, status: number, reason: string) => {
-    logger.warn('delivery rejected', { status, reason });
-    res.status(status).json({ error: reason });
+  const answer = (res: Response, status: number, outcome: Outcome, body: object) => {
+    if (draining()) res.setHeader('Connection', 'close');
+    const startedAt = res.locals['startedAt'];
+    if (typeof startedAt === 'number') metrics.observe(outcome, (performance.now() - startedAt) / 1000);
+    res.status(status).json(body);
   };
+
+  // One line per refused request: status, reason and the event id when known; never the body or the signature.
+  const reject = (res: Response, { status, outcome, reason, detail, eventId, retryAfter }: Rejection) => {
+    logger.warn('delivery rejected', {
+      status,
+      outcome,
+      reason,
+      ...(detail === undefined ? {} : { detail }),
+      ...(eventId === undefined ? {} : { eventId }),
+    });
+    if (retryAfter) res.setHeader('Retry-After', retryAfter);
+    answer(res, status, outcome, { error: reason });
+  };
+
+  app.use((_req, res, next) => {
+    if (draining()) res.setHeader('Connection', 'close');
+    next();
+  });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
 
   app.get('/readyz', async (_req, res) => {
-    const ready = await deps.isReady().catch(() => false);
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable' });
+    const problems: string[] = [];
+    if (draining()) problems.push('shutting down');
+    if (backlog.overBound()) problems.push('intake backlog over its bound');
+    try {
+      await deps.pingRedis();
+    } catch (err) {
+      problems.push(`redis: ${coerceError(err).message}`);
+    }
+    if (problems.length === 0) res.json({ status: 'ready' });
+    else res.status(503).json({ status: 'unavailable', problems });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.end(await metrics.registry.metrics());
   });
 
   app.post(
-    '/webhooks/voucherify',
+    WEBHOOK_PATH,
     (req, res, next) => {
-      if (!req.is('application/json')) return reject(res, 415, 'Content-Type must be application/json');
+      res.locals['startedAt'] = performance.now();
+      if (!isJsonMediaType(req.get('content-type')))
+        return reject(res, { status: 415, outcome: 'unsupported_media_type', reason: 'Content-Type must be application/json' });
       next();
     },
-    express.raw({ type: () => true, limit: deps.bodyLimit ?? '1mb' }),
+    express.raw({ type: () => true, limit: deps.bodyLimitBytes ?? 1024 * 1024 }),
     async (req: Request, res: Response) => {
-      const raw = req.body as Buffer;
+      const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const signature = req.get(SIGNATURE_HEADER);
-      const signed = verifySignature(raw, signature, secrets);
-      if (!signed) {
-        if (!allowUnsigned) return reject(res, 401, signature ? 'signature does not match' : `${SIGNATURE_HEADER} header is missing`);
-        logger.warn('accepting an unsigned delivery because WEBHOOK_ALLOW_UNSIGNED=true');
+      if (!verifySignature(raw, signature, secrets)) {
+        if (!allowUnsigned) {
+          const reason = signature ? 'signature does not match' : `${SIGNATURE_HEADER} header is missing`;
+          return reject(res, { status: 401, outcome: 'bad_signature', reason });
+        }
+        logger.warn('accepting a delivery without a valid signature because WEBHOOK_ALLOW_UNSIGNED=true');
       }
+
+      const text = raw.toString('utf8');
       let parsed: unknown;
       try {
-        parsed = JSON.parse(raw.toString('utf8'));
+        parsed = JSON.parse(text);
       } catch {
-        return reject(res, 400, 'body is not valid JSON');
+        // The parser's message quotes the body, so it is not passed on.
+        return reject(res, { status: 400, outcome: 'malformed_json', reason: 'body is not valid JSON' });
       }
       const fields = routingFields(parsed);
-      if (typeof fields === 'string') return reject(res, 400, fields);
+      if (typeof fields === 'string') return reject(res, { status: 400, outcome: 'missing_event_fields', reason: fields });
+      const { eventId } = fields;
+
+      if (backlog.overBound()) {
+        const reason = 'intake backlog is over its bound; retry later';
+        return reject(res, { status: 503, outcome: 'backpressure', reason, eventId, retryAfter: RETRY_AFTER_BACKPRESSURE });
+      }
+
       try {
-        const result = await intake.enqueue({ body: raw.toString('utf8'), ...fields, receivedAt: Date.now() });
-        if (result === 'duplicate') res.status(200).json({ status: 'duplicate', eventId: fields.eventId });
-        else res.status(202).json({ status: 'accepted', eventId: fields.eventId });
+        const result = await intake.enqueue({ body: text, eventId, eventType: fields.eventType, receivedAt: Date.now() });
+        if (result === 'accepted') {
+          backlog.noteAccepted(1);
+          answer(res, 202, 'accepted', { status: 'accepted', eventId });
+        } else {
+          answer(res, 200, 'duplicate', { status: 'duplicate', eventId });
+        }
       } catch (err) {
-        logger.error('could not store delivery', { eventId: fields.eventId, error: coerceError(err).message });
-        res.status(503).set('Retry-After', '5').json({ error: 'could not store the delivery; retry later' });
+        const closing = err instanceof IntakeClosedError;
+        reject(res, {
+          status: 503,
+          outcome: closing ? 'shutting_down' : 'redis_unavailable',
+          reason: closing ? 'the ingress is shutting down; retry later' : 'could not store the delivery; retry later',
+          detail: coerceError(err).message,
+          eventId,
+          retryAfter: RETRY_AFTER_UNAVAILABLE,
+        });
       }
     },
   );
 
-  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
-    const e = err as { type?: string; status?: number };
-    if (e.type === 'entity.too.large') return reject(res, 413, 'body exceeds the size limit');
-    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return reject(res, e.status, coerceError(err).message);
-    logger.error('unexpected error', { error: coerceError(err).message });
-    res.status(503).set('Retry-After', '5').json({ error: 'temporarily unavailable' });
+    const known = req.path === WEBHOOK_PATH ? bodyError(err) : undefined;
+    if (known) return reject(res, known);
+    logger.error('unexpected error', { path: req.path, error: coerceError(err).message });
+    if (draining()) res.setHeader('Connection', 'close');
+    res.status(503).setHeader('Retry-After', RETRY_AFTER_UNAVAILABLE).json({ error: 'temporarily unavailable' });
   });
 
   return app;

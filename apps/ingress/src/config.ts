@@ -1,4 +1,33 @@
-import { BooleanFromString, CommaList, ConfigError, PortFromString, commonEnv, decodeEnv, type ConfigOf } from '@vouchflow/core';
+import * as t from 'io-ts';
+import {
+  BooleanFromString,
+  CommaList,
+  ConfigError,
+  HOUR,
+  IntFromString,
+  PortFromString,
+  SECOND,
+  commonEnv,
+  decodeEnv,
+  type ConfigOf,
+} from '@vouchflow/core';
+
+const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 * 1024 };
+const MAX_BODY_LIMIT = 64 * 1024 * 1024;
+
+/** A size in bytes: `1048576`, `512kb`, `1mb` (binary units, case-insensitive). */
+export const ByteSize = new t.Type<number, string, unknown>(
+  'ByteSize',
+  (u): u is number => typeof u === 'number' && Number.isInteger(u) && u > 0,
+  (u, c) => {
+    const m = typeof u === 'string' ? /^\s*(\d+)\s*(b|kb|mb)?\s*$/i.exec(u) : null;
+    if (!m) return t.failure(u, c, `expected a size such as 1mb, 512kb or 1048576, got ${JSON.stringify(u)}`);
+    const bytes = Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]!;
+    if (bytes < 1 || bytes > MAX_BODY_LIMIT) return t.failure(u, c, `expected a size from 1 byte to 64mb, got ${JSON.stringify(u)}`);
+    return t.success(bytes);
+  },
+  String,
+);
 
 export const ingressEnv = {
   ...commonEnv,
@@ -8,9 +37,45 @@ export const ingressEnv = {
   VOUCHERIFY_WEBHOOK_SECRET: { codec: CommaList, secret: true },
   /** Accept deliveries without a valid signature. Local experiments only; logged loudly. */
   WEBHOOK_ALLOW_UNSIGNED: { codec: BooleanFromString, default: 'false' },
+  /** Largest request body accepted; larger ones are answered 413. */
+  BODY_LIMIT: { codec: ByteSize, default: '1mb' },
+  /** How long an event id is remembered, so a re-sent event is answered "duplicate" and not processed again. Voucherify retries for about 2.5 days. */
+  DEDUP_WINDOW_HOURS: { codec: IntFromString('Hours', 1, 24 * 365), default: '72' },
+  /** Intake jobs waiting for a worker above which the ingress answers 503 (back-pressure protects Redis memory). */
+  MAX_BACKLOG: { codec: IntFromString('Count', 1), default: '100000' },
+  /** How often the backlog is read from Redis (requests never read it themselves). */
+  BACKLOG_CHECK_MS: { codec: IntFromString('Milliseconds', 50, 60_000), default: '1000' },
+  /** Longest wait for Redis to store a delivery before answering 503. */
+  ENQUEUE_TIMEOUT_MS: { codec: IntFromString('Milliseconds', 50, 9000), default: '1000' },
+  /** Most deliveries stored in one Redis round trip. */
+  ENQUEUE_BATCH_MAX: { codec: IntFromString('Count', 1, 10_000), default: '500' },
+  /** Longest graceful shutdown (finish requests, flush, close) before the process exits anyway. */
+  SHUTDOWN_TIMEOUT_MS: { codec: IntFromString('Milliseconds', 100, 120_000), default: '8000' },
 };
 
-export type IngressConfig = ConfigOf<typeof ingressEnv> & { secrets: string[] };
+/** The settings the ingress runs with; durations in milliseconds, sizes in bytes. */
+export interface IngressSettings {
+  secrets: readonly string[];
+  allowUnsigned: boolean;
+  queuePrefix: string;
+  /** @defaultValue 1 MiB */
+  bodyLimitBytes: number;
+  /** @defaultValue 72 hours */
+  dedupWindowMs: number;
+  /** @defaultValue 100000 */
+  maxBacklog: number;
+  /** @defaultValue 1 second */
+  backlogCheckMs: number;
+  /** @defaultValue 1 second */
+  enqueueTimeoutMs: number;
+  /** @defaultValue 500 */
+  enqueueBatchMax: number;
+}
+
+export type IngressConfig = ConfigOf<typeof ingressEnv> & IngressSettings & { shutdownTimeoutMs: number };
+
+/** Voucherify's retries span about 2.5 days; a shorter window lets a late retry be processed twice. */
+export const VOUCHERIFY_RETRY_SPAN_MS = 60 * HOUR;
 
 /** Decodes the ingress settings once, at start. Fails closed: no secret and no explicit opt-out stops the process. */
 export function loadIngressConfig(env: Record<string, string | undefined>): IngressConfig {
@@ -21,5 +86,28 @@ export function loadIngressConfig(env: Record<string, string | undefined>): Ingr
       'VOUCHERIFY_WEBHOOK_SECRET: required (the webhook secret from Voucherify Project Settings → Webhooks); set WEBHOOK_ALLOW_UNSIGNED=true only for local experiments',
     ]);
   }
-  return { ...config, secrets };
+  return {
+    ...config,
+    secrets,
+    allowUnsigned: config.WEBHOOK_ALLOW_UNSIGNED,
+    queuePrefix: config.QUEUE_PREFIX,
+    bodyLimitBytes: config.BODY_LIMIT,
+    dedupWindowMs: config.DEDUP_WINDOW_HOURS * HOUR,
+    maxBacklog: config.MAX_BACKLOG,
+    backlogCheckMs: config.BACKLOG_CHECK_MS,
+    enqueueTimeoutMs: config.ENQUEUE_TIMEOUT_MS,
+    enqueueBatchMax: config.ENQUEUE_BATCH_MAX,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+  };
 }
+
+/** Defaults of {@link IngressSettings}, for tests and benchmarks that build settings without an environment. */
+export const DEFAULT_SETTINGS = {
+  allowUnsigned: false,
+  bodyLimitBytes: 1024 * 1024,
+  dedupWindowMs: 72 * HOUR,
+  maxBacklog: 100_000,
+  backlogCheckMs: SECOND,
+  enqueueTimeoutMs: SECOND,
+  enqueueBatchMax: 500,
+} satisfies Partial<IngressSettings>;

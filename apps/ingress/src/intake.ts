@@ -1,19 +1,115 @@
+import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import { intakeJobId, type IntakeJobData } from '@vouchflow/pipeline';
+import { coerceError } from '@vouchflow/core';
+import { intakeJobOptions, type IntakeJobData } from '@vouchflow/pipeline';
+import { IntakeClosedError } from './errors/intake-closed-error.js';
+import { IntakeUnavailableError } from './errors/intake-unavailable-error.js';
 
 export type EnqueueResult = 'accepted' | 'duplicate';
 
-/** Where the ingress puts an accepted delivery. Resolves only once Redis has stored it. */
+/** Where the ingress puts a delivery. */
 export interface Intake {
+  /**
+   * Resolves once Redis holds the delivery: `accepted` when this call stored
+   * it, `duplicate` when its event id was already stored inside the
+   * deduplication window (nothing is stored then). Rejects with
+   * {@link IntakeUnavailableError} or {@link IntakeClosedError}; a rejected
+   * delivery may still have been stored, which a retry then finds as a duplicate.
+   */
   enqueue(delivery: IntakeJobData): Promise<EnqueueResult>;
+  /** Takes no more deliveries, stores the pending ones and waits for every round trip under way. */
+  close(): Promise<void>;
 }
 
-/** One `queue.add` per delivery, its job id derived from the event id. */
-export function queueIntake(queue: Queue<IntakeJobData>): Intake {
+export interface BatchingIntakeOptions {
+  queue: Queue<IntakeJobData>;
+  /** How long an event id is remembered. */
+  dedupWindowMs: number;
+  /** Longest wait for one round trip before its deliveries are refused. */
+  timeoutMs: number;
+  /** Most deliveries in one round trip. */
+  maxBatch: number;
+  /** Told the size of each round trip (metrics). */
+  onBatch?: (size: number) => void;
+}
+
+interface Pending {
+  delivery: IntakeJobData;
+  resolve: (result: EnqueueResult) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * Stores the deliveries of concurrent requests in one Redis round trip: every
+ * delivery handed over during one turn of the event loop (up to `maxBatch`)
+ * goes out in one `addBulk` pipeline at the end of that turn. A request then
+ * costs Redis one script call instead of one network round trip, and adds at
+ * most one event-loop turn of latency.
+ *
+ * Each job asks for an id no earlier copy can have; BullMQ's add script
+ * deduplicates by event id atomically and answers with the id of the copy
+ * already stored, so "the id we got is not the id we asked for" means duplicate.
+ */
+export function createBatchingIntake({ queue, dedupWindowMs, timeoutMs, maxBatch, onBatch }: BatchingIntakeOptions): Intake {
+  // Unique per process, so two ingress replicas never ask for the same job id.
+  const processTag = randomBytes(5).toString('hex');
+  let sequence = 0;
+  let pending: Pending[] = [];
+  let scheduled = false;
+  let closed = false;
+  const inFlight = new Set<Promise<void>>();
+
+  async function store(batch: Pending[]): Promise<void> {
+    onBatch?.(batch.length);
+    const jobs = batch.map(({ delivery }) => ({
+      name: 'delivery',
+      data: delivery,
+      opts: intakeJobOptions(delivery.eventId, `${processTag}${(sequence++).toString(36)}`, dedupWindowMs),
+    }));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new IntakeUnavailableError(`Redis did not store the deliveries within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      const added = await Promise.race([queue.addBulk(jobs), timeout]);
+      batch.forEach((p, i) => p.resolve(added[i]?.id === jobs[i]!.opts.jobId ? 'accepted' : 'duplicate'));
+    } catch (thrown) {
+      const err =
+        thrown instanceof IntakeUnavailableError
+          ? thrown
+          : new IntakeUnavailableError(`Redis did not store the deliveries: ${coerceError(thrown).message}`, { cause: thrown });
+      for (const p of batch) p.reject(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function flush(): void {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    const sent: Promise<void> = store(batch).finally(() => inFlight.delete(sent));
+    inFlight.add(sent);
+  }
+
   return {
-    async enqueue(delivery) {
-      await queue.add('delivery', delivery, { jobId: intakeJobId(delivery.eventId) });
-      return 'accepted';
+    enqueue(delivery) {
+      if (closed) return Promise.reject(new IntakeClosedError());
+      return new Promise<EnqueueResult>((resolve, reject) => {
+        pending.push({ delivery, resolve, reject });
+        if (pending.length >= maxBatch) flush();
+        else if (!scheduled) {
+          scheduled = true;
+          // setImmediate runs after this turn's I/O callbacks: every request parsed in this turn joins the batch.
+          setImmediate(flush);
+        }
+      });
+    },
+    async close() {
+      closed = true;
+      flush();
+      await Promise.allSettled([...inFlight]);
     },
   };
 }

@@ -1,47 +1,44 @@
-import { createServer } from 'node:http';
-import { closeRedis, createLogger, createRedis, createShutdown, exitOnSignals, ConfigError, SECOND } from '@vouchflow/core';
-import { openIntakeQueue } from '@vouchflow/pipeline';
-import { loadIngressConfig } from './config.js';
-import { createApp } from './app.js';
-import { queueIntake } from './intake.js';
+import { closeRedis, createLogger, createRedis, createShutdown, exitOnSignals, ConfigError } from '@vouchflow/core';
+import { VOUCHERIFY_RETRY_SPAN_MS, loadIngressConfig } from './config.js';
+import { startIngress } from './ingress.js';
+import { createIngressMetrics } from './metrics.js';
 
 async function main(): Promise<void> {
   const config = loadIngressConfig(process.env);
   const logger = createLogger({ level: config.LOG_LEVEL, json: config.NODE_ENV === 'production', defaultMeta: { app: 'ingress' } });
-  if (config.secrets.length === 0)
+  if (config.allowUnsigned)
     logger.warn('WEBHOOK_ALLOW_UNSIGNED=true: deliveries without a valid signature are accepted. Never do this in production.');
+  if (config.dedupWindowMs < VOUCHERIFY_RETRY_SPAN_MS)
+    logger.warn('DEDUP_WINDOW_HOURS is shorter than Voucherify retries last (about 60 hours): a late retry may be processed twice', {
+      dedupWindowHours: config.DEDUP_WINDOW_HOURS,
+    });
 
   const redis = createRedis({
     urls: config.REDIS_URL,
     cluster: config.REDIS_CLUSTER,
     role: 'request-path',
+    commandTimeoutMs: config.enqueueTimeoutMs,
     connectionName: 'vouchflow-ingress',
   });
   redis.on('error', (err: Error) => logger.debug('redis connection error', { error: err.message }));
-  const queue = openIntakeQueue({ connection: redis, queuePrefix: config.QUEUE_PREFIX });
-  queue.on('error', (err) => logger.debug('intake queue error', { error: err.message }));
 
-  const app = createApp({
-    secrets: config.secrets,
-    allowUnsigned: config.WEBHOOK_ALLOW_UNSIGNED,
-    intake: queueIntake(queue),
+  const ingress = await startIngress({
+    settings: config,
+    redis,
     logger,
-    isReady: async () => (await redis.ping()) === 'PONG',
+    port: config.PORT,
+    metrics: createIngressMetrics({ processMetrics: true }),
   });
-  const server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(config.PORT, resolve));
-  const address = server.address();
   logger.info('ingress listening', {
-    port: typeof address === 'object' && address ? address.port : config.PORT,
+    port: ingress.port,
     queuePrefix: config.QUEUE_PREFIX,
+    bodyLimitBytes: config.bodyLimitBytes,
+    dedupWindowHours: config.DEDUP_WINDOW_HOURS,
+    maxBacklog: config.maxBacklog,
   });
 
-  const shutdown = createShutdown(logger, [
-    { name: 'stop accepting requests', run: () => new Promise<void>((resolve) => server.close(() => resolve())) },
-    { name: 'close intake queue', run: () => queue.close() },
-    { name: 'close redis', run: () => closeRedis(redis) },
-  ]);
-  exitOnSignals(shutdown, logger, { deadlineMs: 10 * SECOND });
+  const shutdown = createShutdown(logger, [...ingress.shutdownSteps, { name: 'close redis', run: () => closeRedis(redis) }]);
+  exitOnSignals(shutdown, logger, { deadlineMs: config.shutdownTimeoutMs });
 }
 
 main().catch((err: unknown) => {

@@ -1,4 +1,14 @@
-export { IntakeJobData, intakeJobId, openIntakeQueue, type QueueSettings } from './intake.js';
+export {
+  IntakeJobData,
+  eventIdSegment,
+  intakeJobId,
+  intakeCopyJobId,
+  intakeDeduplicationId,
+  intakeJobOptions,
+  KEEP_COMPLETED_INTAKE_JOBS,
+  openIntakeQueue,
+  type QueueSettings,
+} from './intake.js';
 export { HandlerJobData, handlerJobId, openHandlerQueue } from './handler-jobs.js';
 export type { DeadLetter, DeadLetterFilter, DeadLetterStore, Progress } from './dead-letters.js';
 export {

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import * as t from 'io-ts';
-import { Queue, type QueueOptions } from 'bullmq';
+import { Queue, type JobsOptions, type QueueOptions } from 'bullmq';
 import { bullPrefix, INTAKE_QUEUE, type RedisClient } from '@vouchflow/core';
 
 /**
@@ -19,8 +20,63 @@ export const IntakeJobData = t.type(
 );
 export type IntakeJobData = t.TypeOf<typeof IntakeJobData>;
 
-/** BullMQ job id of a delivery: its event id, so a re-sent event maps to the same job. */
-export const intakeJobId = (eventId: string): string => `ev-${eventId}`;
+/** Longer event ids are hashed, so one absurd id cannot make an absurd Redis key. */
+const MAX_SEGMENT_SOURCE = 200;
+const SAFE_CHAR = /[A-Za-z0-9_.~-]/;
+const ALL_SAFE = /^[A-Za-z0-9_.~-]*$/;
+
+/**
+ * An event id as one segment of a BullMQ job id or Redis key. BullMQ refuses
+ * custom job ids that contain `:` or read as integers, and an id is free text
+ * to us; so anything but `[A-Za-z0-9_.~-]` becomes `%XXXX` (its UTF-16 code
+ * unit, always four lowercase hex digits, so the mapping stays one-to-one).
+ * Voucherify's ids (`evcus_…`) come out unchanged. Ids over 200 characters
+ * become `%h<sha256>`, which no encoded id can equal (`h` is not a hex digit).
+ */
+export function eventIdSegment(eventId: string): string {
+  if (eventId.length > MAX_SEGMENT_SOURCE) return `%h${createHash('sha256').update(eventId, 'utf16le').digest('hex')}`;
+  if (ALL_SAFE.test(eventId)) return eventId;
+  let out = '';
+  for (let i = 0; i < eventId.length; i++) {
+    const ch = eventId[i]!;
+    out += SAFE_CHAR.test(ch) ? ch : `%${eventId.charCodeAt(i).toString(16).padStart(4, '0')}`;
+  }
+  return out;
+}
+
+/** BullMQ job id derived from an event id alone (for jobs that must map one-to-one to an event). */
+export const intakeJobId = (eventId: string): string => `ev-${eventIdSegment(eventId)}`;
+
+/**
+ * BullMQ job id of one stored copy of a delivery: the event id plus a nonce
+ * unique to the ingress process and request. It must differ from the id of
+ * any earlier copy, because the ingress tells a duplicate from a new delivery
+ * by comparing the id BullMQ returns with the one it asked for.
+ */
+export const intakeCopyJobId = (eventId: string, nonce: string): string => `${intakeJobId(eventId)}.${nonce}`;
+
+/**
+ * BullMQ deduplication id of a delivery: its event id. While the key
+ * `{prefix}:intake:de:<id>` lives (the deduplication window), adding the same
+ * event again stores nothing and returns the first copy's job id.
+ */
+export const intakeDeduplicationId = (eventId: string): string => eventIdSegment(eventId);
+
+/** Completed intake jobs kept for operators to look at; older ones are removed (their deduplication keys stay). */
+export const KEEP_COMPLETED_INTAKE_JOBS = 1000;
+
+/**
+ * Options of an intake job as the ingress adds it: deduplicated by event id
+ * for `windowMs`, atomically inside BullMQ's add script. A replay that must
+ * run an event again inside the window adds without `deduplication`.
+ */
+export function intakeJobOptions(eventId: string, nonce: string, windowMs: number): JobsOptions {
+  return {
+    jobId: intakeCopyJobId(eventId, nonce),
+    deduplication: { id: intakeDeduplicationId(eventId), ttl: windowMs },
+    removeOnComplete: { count: KEEP_COMPLETED_INTAKE_JOBS },
+  };
+}
 
 export interface QueueSettings {
   connection: RedisClient;
