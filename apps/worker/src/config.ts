@@ -1,5 +1,8 @@
-import { CommaList, IntFromString, commonEnv, decodeEnv, type ConfigOf } from '@vouchflow/core';
+import { CommaList, IntFromString, PortFromString, commonEnv, decodeEnv, type ConfigOf } from '@vouchflow/core';
 import { handlersEnv } from '@vouchflow/handlers';
+
+const HOURS = (name: string, min: number) => IntFromString(name, min, 24 * 365);
+const MS = (name: string, min = 0) => IntFromString(name, min, 24 * 3600 * 1000);
 
 export const workerEnv = {
   ...commonEnv,
@@ -9,7 +12,23 @@ export const workerEnv = {
   /** Tries per (event, handler) before it is dead-lettered. */
   MAX_ATTEMPTS: { codec: IntFromString('MaxAttempts', 1, 100), default: '8' },
   /** First retry delay in milliseconds; doubles each try. */
-  BACKOFF_MS: { codec: IntFromString('BackoffMs', 0, 24 * 3600 * 1000), default: '1000' },
+  BACKOFF_MS: { codec: MS('BackoffMs'), default: '1000' },
+  /** Longest retry delay in milliseconds. */
+  BACKOFF_MAX_MS: { codec: MS('BackoffMaxMs'), default: String(15 * 60 * 1000) },
+  /** Port of `GET /metrics` (Prometheus); 0 turns it off. */
+  METRICS_PORT: { codec: PortFromString, default: '3001' },
+  /** Hours completed deliveries are kept, so `pnpm ops replay <eventId>` finds them. */
+  DELIVERY_RETENTION_HOURS: { codec: HOURS('DeliveryRetentionHours', 1), default: '168' },
+  /** Hours a handled (handler, business fact) is remembered; at least the intake dedup window (72 h). */
+  IDEMPOTENCY_WINDOW_HOURS: { codec: HOURS('IdempotencyWindowHours', 1), default: '72' },
+  /** Deliveries decoded and fanned out at once per worker process. */
+  INTAKE_CONCURRENCY: { codec: IntFromString('IntakeConcurrency', 1, 1000), default: '50' },
+  /** Lock of a running job in ms (renewed every half); a process silent this long is presumed dead. */
+  LOCK_DURATION_MS: { codec: MS('LockDurationMs', 1000), default: '30000' },
+  /** How often each worker looks for jobs of dead processes, in ms. */
+  STALLED_INTERVAL_MS: { codec: MS('StalledIntervalMs', 100), default: '15000' },
+  /** On SIGTERM, ms running handlers may take to finish before they are aborted (and retried later). */
+  SHUTDOWN_GRACE_MS: { codec: MS('ShutdownGraceMs'), default: '20000' },
 };
 
 export type WorkerConfig = ConfigOf<typeof workerEnv>;

@@ -1,9 +1,10 @@
-import { closeRedis, createLogger, createRedis, createShutdown, exitOnSignals, ConfigError, SECOND } from '@vouchflow/core';
+import { closeRedis, createLogger, createRedis, createShutdown, exitOnSignals, ConfigError, HOUR, SECOND } from '@vouchflow/core';
+import { createBuiltInHandlers } from '@vouchflow/handlers';
 import { loadWorkerConfig } from './config.js';
 import { createWorker } from './create-worker.js';
 import { loadHandlers } from './load-handlers.js';
-import { createBuiltInHandlers } from '@vouchflow/handlers';
 import { HandlerRegistryError } from './registry.js';
+import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);
@@ -20,14 +21,40 @@ async function main(): Promise<void> {
     logger,
     maxAttempts: config.MAX_ATTEMPTS,
     backoffMs: config.BACKOFF_MS,
+    maxBackoffMs: config.BACKOFF_MAX_MS,
+    intakeConcurrency: config.INTAKE_CONCURRENCY,
+    deliveryRetentionMs: config.DELIVERY_RETENTION_HOURS * HOUR,
+    onceWindowMs: config.IDEMPOTENCY_WINDOW_HOURS * HOUR,
+    lockDurationMs: config.LOCK_DURATION_MS,
+    stalledIntervalMs: config.STALLED_INTERVAL_MS,
+    shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+    processMetrics: true,
   });
-  logger.info('worker started', { handlers: handlers.map((h) => h.name), queuePrefix: config.QUEUE_PREFIX });
+
+  let metricsServer: MetricsServer | undefined;
+  if (config.METRICS_PORT !== 0) {
+    try {
+      metricsServer = await startMetricsServer(worker.metrics.registry, config.METRICS_PORT);
+    } catch (err) {
+      // Several workers on one host share no port: work on without metrics rather than refuse to work.
+      logger.warn('metrics server did not start: running without /metrics', { port: config.METRICS_PORT, error: (err as Error).message });
+    }
+  }
 
   const shutdown = createShutdown(logger, [
-    { name: 'finish running jobs and close queues', run: () => worker.close() },
+    { name: 'stop taking jobs, finish or abort running ones, close queues', run: () => worker.close() },
+    { name: 'close metrics server', run: () => metricsServer?.close() },
     { name: 'close redis', run: () => closeRedis(redis) },
   ]);
-  exitOnSignals(shutdown, logger, { deadlineMs: 30 * SECOND });
+  // Beyond the grace period, aborted jobs need a moment to go back to their queues.
+  exitOnSignals(shutdown, logger, { deadlineMs: config.SHUTDOWN_GRACE_MS + 10 * SECOND });
+
+  await worker.ready();
+  logger.info('worker started', {
+    handlers: handlers.map((h) => h.name),
+    queuePrefix: config.QUEUE_PREFIX,
+    metricsPort: metricsServer?.port ?? null,
+  });
 }
 
 main().catch((err: unknown) => {

@@ -1,7 +1,7 @@
 import * as t from 'io-ts';
-import { Queue, type QueueOptions } from 'bullmq';
+import { Queue, type JobsOptions, type QueueOptions } from 'bullmq';
 import { bullPrefix, handlerQueueName } from '@vouchflow/core';
-import { IntakeJobData, type QueueSettings } from './intake.js';
+import { eventIdSegment, IntakeJobData, type QueueSettings } from './intake.js';
 
 /** One unit of work: a delivery for one handler. Carries the delivery itself so it stands alone. */
 export const HandlerJobData = t.intersection(
@@ -18,7 +18,28 @@ export const HandlerJobData = t.intersection(
 export type HandlerJobData = t.TypeOf<typeof HandlerJobData>;
 
 /** Deterministic, so fanning out the same delivery twice (a retried intake job) adds nothing new. */
-export const handlerJobId = (eventId: string, handler: string): string => `ev-${eventId}-${handler}`;
+export const handlerJobId = (eventId: string, handler: string): string => `ev-${eventIdSegment(eventId)}-${handler}`;
+
+/** Job id of an operator's replay of an event for one handler: unique per replay, so it never collides with the original unit. */
+export const handlerReplayJobId = (eventId: string, handler: string, nonce: string): string =>
+  `replay-${eventIdSegment(eventId)}-${handler}-${nonce}`;
+
+/** The BullMQ backoff type of handler jobs: exponential with jitter, capped; the worker implements it. */
+export const HANDLER_BACKOFF_TYPE = 'jittered-exponential';
+
+/**
+ * Options of a handler job: its own attempts and backoff. The worker uses it
+ * when fanning out; an operator's replay adds `{ ...data, replay: true }` with
+ * these options and a {@link handlerReplayJobId}.
+ */
+export const handlerJobOptions = (
+  jobId: string,
+  { attempts = 8, backoffMs = 1000 }: { attempts?: number; backoffMs?: number } = {},
+): JobsOptions => ({
+  jobId,
+  attempts,
+  backoff: { type: HANDLER_BACKOFF_TYPE, delay: backoffMs },
+});
 
 /** A handler's queue. Its caller closes it. */
 export function openHandlerQueue(

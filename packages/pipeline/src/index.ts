@@ -9,7 +9,15 @@ export {
   openIntakeQueue,
   type QueueSettings,
 } from './intake.js';
-export { HandlerJobData, handlerJobId, openHandlerQueue } from './handler-jobs.js';
+export {
+  HandlerJobData,
+  handlerJobId,
+  handlerReplayJobId,
+  handlerJobOptions,
+  HANDLER_BACKOFF_TYPE,
+  openHandlerQueue,
+} from './handler-jobs.js';
+export { deliveryIndexKey, indexDelivery, findDelivery } from './deliveries.js';
 export type { DeadLetter, DeadLetterFilter, DeadLetterStore, Progress } from './dead-letters.js';
 export {
   createDeadLetterStore,

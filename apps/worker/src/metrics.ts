@@ -1,0 +1,117 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Queue } from 'bullmq';
+
+/** Label used for the intake's own dead letters (deliveries that do not decode). */
+export const INTAKE_LABEL = '(intake)';
+
+// Schema drift paths come from payloads; cap how many distinct labels they can create.
+const MAX_DRIFT_PATHS = 500;
+
+export interface WorkerMetrics {
+  readonly registry: Registry;
+  deliveries: Counter<'outcome'>;
+  unknownEvents: Counter<'event_type'>;
+  drift(path: string): void;
+  completed: Counter<'handler'>;
+  skipped: Counter<'handler' | 'reason'>;
+  failed: Counter<'handler'>;
+  retried: Counter<'handler'>;
+  retryLater: Counter<'handler'>;
+  deadLettered: Counter<'handler'>;
+  duration: Histogram<'handler' | 'outcome'>;
+}
+
+/**
+ * The worker's Prometheus metrics in a registry of its own (several workers
+ * can live in one test process). Queue depths are read from Redis at scrape time.
+ */
+export function createWorkerMetrics(queues: () => readonly Queue[], options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'vouchflow_worker_' });
+  const driftCounter = new Counter({
+    name: 'vouchflow_schema_drift_total',
+    help: 'Keys in deliveries that the codecs do not know, by path',
+    labelNames: ['path'],
+    registers,
+  });
+  const seenDrift = new Set<string>();
+  new Gauge({
+    name: 'vouchflow_queue_depth',
+    help: 'Jobs per queue and state, read at scrape time',
+    labelNames: ['queue', 'state'],
+    registers,
+    async collect() {
+      this.reset();
+      await Promise.all(
+        queues().map(async (q) => {
+          const counts = await q.getJobCounts('wait', 'active', 'delayed', 'failed', 'completed', 'prioritized');
+          for (const [state, n] of Object.entries(counts)) this.set({ queue: q.name, state }, n);
+        }),
+      );
+    },
+  });
+  return {
+    registry,
+    deliveries: new Counter({
+      name: 'vouchflow_deliveries_total',
+      help: 'Deliveries taken from intake, by outcome (routed, unknown_type, undecodable)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    unknownEvents: new Counter({
+      name: 'vouchflow_unknown_events_total',
+      help: 'Deliveries of event types without a codec: kept, processed with no handler',
+      labelNames: ['event_type'],
+      registers,
+    }),
+    drift(path) {
+      if (!seenDrift.has(path) && seenDrift.size >= MAX_DRIFT_PATHS) path = '(other)';
+      seenDrift.add(path);
+      driftCounter.inc({ path });
+    },
+    completed: new Counter({
+      name: 'vouchflow_handler_completed_total',
+      help: 'Units of work completed',
+      labelNames: ['handler'],
+      registers,
+    }),
+    skipped: new Counter({
+      name: 'vouchflow_handler_skipped_total',
+      help: 'Units of work skipped because their business fact was already handled (once-only)',
+      labelNames: ['handler', 'reason'],
+      registers,
+    }),
+    failed: new Counter({
+      name: 'vouchflow_handler_failed_total',
+      help: 'Failed tries (retried or dead-lettered)',
+      labelNames: ['handler'],
+      registers,
+    }),
+    retried: new Counter({
+      name: 'vouchflow_handler_retried_total',
+      help: 'Failed tries that will be retried with backoff',
+      labelNames: ['handler'],
+      registers,
+    }),
+    retryLater: new Counter({
+      name: 'vouchflow_handler_retry_later_total',
+      help: 'Tries postponed by a RetryLaterError, without spending an attempt',
+      labelNames: ['handler'],
+      registers,
+    }),
+    deadLettered: new Counter({
+      name: 'vouchflow_dead_lettered_total',
+      help: `Units of work dead-lettered, by handler (${INTAKE_LABEL}: deliveries that do not decode)`,
+      labelNames: ['handler'],
+      registers,
+    }),
+    duration: new Histogram({
+      name: 'vouchflow_handler_duration_seconds',
+      help: 'Time in handle(), by outcome',
+      labelNames: ['handler', 'outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,67 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Harness, delivery, testHandler, waitForEvent } from './support.js';
+
+let h: Harness;
+beforeEach(() => {
+  h = new Harness();
+});
+afterEach(async () => {
+  await h.cleanup();
+});
+
+describe('graceful shutdown', () => {
+  it('finishes jobs in flight, takes no new ones, and the rest run after a restart: nothing lost, nothing twice', async () => {
+    const effects: string[] = [];
+    let firstStarted!: () => void;
+    const someStarted = new Promise<void>((r) => (firstStarted = r));
+    const slow = () =>
+      testHandler(
+        'email',
+        async (ctx) => {
+          firstStarted();
+          await new Promise((r) => setTimeout(r, 150));
+          effects.push(ctx.idempotencyKey);
+        },
+        { concurrency: 4 },
+      );
+    const before = slow();
+    const first = await h.start([before]);
+    const completed = waitForEvent(await h.events('email'), 'completed', undefined, { count: 20, timeoutMs: 30_000 });
+    const sent = Array.from({ length: 20 }, () => delivery());
+    for (const d of sent) await h.send(d);
+    await someStarted;
+    await first.close();
+    // Every run that started also finished before close() resolved.
+    expect(effects).toHaveLength(before.calls.length);
+    expect(before.calls.length).toBeGreaterThan(0);
+    expect(before.calls.length).toBeLessThan(20);
+    expect(await h.handlerQueue('email').getActiveCount()).toBe(0);
+
+    await h.start([slow()]);
+    await completed;
+    expect(effects).toHaveLength(20);
+    expect(new Set(effects).size).toBe(20);
+  });
+
+  it('aborts handlers that outlive the grace period; they go back without spending an attempt', async () => {
+    const stuck = testHandler(
+      'crm',
+      (ctx) => new Promise<void>((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error))),
+    );
+    const first = await h.start([stuck], { shutdownGraceMs: 100, maxAttempts: 1 });
+    const d = delivery();
+    const delayed = waitForEvent(await h.events('crm'), 'delayed');
+    await h.send(d);
+    while (stuck.calls.length === 0) await new Promise((r) => setImmediate(r));
+    await first.close();
+    await delayed;
+    const job = await h.handlerQueue('crm').getJob(`ev-${d.eventId}-crm`);
+    expect(job!.attemptsMade).toBe(0);
+
+    const working = testHandler('crm');
+    const completed = waitForEvent(await h.events('crm'), 'completed');
+    await h.start([working], { maxAttempts: 1 });
+    await completed;
+    expect(working.calls.map((c) => c.ctx.attempt)).toEqual([1]);
+  });
+});
