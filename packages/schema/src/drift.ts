@@ -46,13 +46,24 @@ function shapeOf(codec: t.Mixed): Shape | null {
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+const nonNullBranches = new WeakMap<t.Mixed, t.Mixed[]>();
+
+/** The branch of a union the value decoded with. nullable(X) given a non-null value is X, found without a costly `is`. */
+function branchFor(union: t.UnionType<t.Mixed[]>, value: unknown): t.Mixed | undefined {
+  let branches = nonNullBranches.get(union);
+  if (!branches) {
+    branches = union.types.filter((b) => !(b instanceof t.NullType));
+    nonNullBranches.set(union, branches);
+  }
+  if (branches.length === 1) return branches[0];
+  return branches.find((b) => b.is(value)) ?? branches.find((b) => shapeOf(unwrap(b)) !== null);
+}
+
 function walk(codec: t.Mixed, value: unknown, path: string, out: Set<string>): void {
   const c = unwrap(codec);
   if (c instanceof t.UnionType) {
     if (value === null || value === undefined) return;
-    // The branch the value decoded with; nullable(X) given a non-null value is X.
-    const branches = c.types as t.Mixed[];
-    const branch = branches.find((b) => b.is(value)) ?? branches.find((b) => shapeOf(unwrap(b)) !== null);
+    const branch = branchFor(c, value);
     if (branch) walk(branch, value, path, out);
     return;
   }
@@ -63,14 +74,18 @@ function walk(codec: t.Mixed, value: unknown, path: string, out: Set<string>): v
   }
   const shape = shapeOf(c);
   if (!shape || !isPlainObject(value)) return;
-  for (const key of Object.keys(value)) {
-    const at = path ? `${path}.${key}` : key;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
     const codecs = shape.props.get(key);
+    const child = value[key];
+    // Primitives hold no keys: skip them before building a path string.
+    if (codecs && (typeof child !== 'object' || child === null)) continue;
+    const at = path ? `${path}.${key}` : key;
     if (!codecs) {
       if (!shape.open) out.add(at);
       continue;
     }
-    for (const inner of codecs) walk(inner, value[key], at, out);
+    for (const inner of codecs) walk(inner, child, at, out);
   }
 }
 

@@ -1,6 +1,16 @@
+import type * as t from 'io-ts';
 import { isRight } from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
-import { decodeDelivery, driftOf, EVENT_DATA, EVENT_TYPES, isEventOf, type DecodedDelivery } from '../src/index.js';
+import {
+  decodeDelivery,
+  driftOf,
+  Envelope,
+  EVENT_DATA,
+  EVENT_TYPES,
+  isEventOf,
+  type DecodedDelivery,
+  type EventType,
+} from '../src/index.js';
 import { allDeliveries, clone, eventFixtures, eventTypeOf, sharedFixtures, type Fixture } from './fixtures.js';
 
 function decodeKnown(json: unknown): DecodedDelivery & { known: true } {
@@ -29,6 +39,16 @@ describe('fixtures', () => {
     expect(decoded.event.event.type).toBe(eventTypeOf(f));
     expect(driftOf(f.json)).toEqual([]);
   });
+
+  it.each(allDeliveries().map((f) => [f.file, f] as const))(
+    '%s decodes to itself: no codec transforms, so `is` may stand in for decode',
+    (_file, f: Fixture) => {
+      const envelope = Envelope.decode(f.json);
+      expect(isRight(envelope) && envelope.right).toBe(f.json);
+      const data = (EVENT_DATA[eventTypeOf(f) as EventType] as t.Mixed).decode(f.json['data']);
+      expect(isRight(data) && data.right).toBe(f.json['data']);
+    },
+  );
 
   it('covers every event with a codec, directly or through its twin name', () => {
     const byType = new Map(allDeliveries().map((f) => [eventTypeOf(f), f]));

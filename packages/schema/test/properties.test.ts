@@ -1,7 +1,8 @@
+import type * as t from 'io-ts';
 import fc from 'fast-check';
 import { isLeft, isRight } from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
-import { decodeDelivery, driftOf } from '../src/index.js';
+import { decodeDelivery, driftOf, Envelope, EVENT_DATA, isKnownEventType } from '../src/index.js';
 import { allDeliveries, clone, delivery, type Loose } from './fixtures.js';
 
 type Path = (string | number)[];
@@ -76,6 +77,21 @@ function expectNeverThrowsAndNamesPaths(input: unknown): void {
 describe('decoding mutated fixtures', () => {
   it('never throws, and every error names a path', () => {
     fc.assert(fc.property(mutated, expectNeverThrowsAndNamesPaths), { numRuns: 1500 });
+  });
+
+  it("agrees with io-ts' decode, which the fast path skips", () => {
+    fc.assert(
+      fc.property(mutated, (json) => {
+        const type = (json as Loose)?.['event']?.['type'];
+        const data = (json as Loose)?.['data'];
+        const envelope = Envelope.decode(json);
+        const codec = typeof type === 'string' && isKnownEventType(type) ? (EVENT_DATA[type] as t.Mixed) : undefined;
+        const valid = isRight(envelope) && (!codec || isRight(codec.decode(data)));
+        expect(isRight(decodeDelivery(json))).toBe(valid);
+        expect(Envelope.is(json) && (!codec || codec.is(data))).toBe(valid);
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   it('never throws on arbitrary input either', () => {
