@@ -17,8 +17,10 @@ export function fixtureNames(): string[] {
  * A complete delivery to run a handler against: a shipped sample by name
  * (`loadFixture('points_added')`) or a JSON file by path. Each call returns a
  * fresh copy, so a test may change it (add `data.customer.email`, say).
+ * Name the type to change it type-safely:
+ * `loadFixture<EventMap['customer.voucher.loyalty_card.points_added']>('points_added')`.
  */
-export function loadFixture(nameOrPath: string): Record<string, unknown> {
+export function loadFixture<T = Record<string, unknown>>(nameOrPath: string): T {
   const file =
     nameOrPath.endsWith('.json') || nameOrPath.includes('/') || isAbsolute(nameOrPath)
       ? resolve(nameOrPath)
@@ -29,5 +31,5 @@ export function loadFixture(nameOrPath: string): Record<string, unknown> {
   } catch {
     throw new Error(`No fixture "${nameOrPath}" (looked at ${file}); shipped ones: ${fixtureNames().join(', ')}`);
   }
-  return JSON.parse(text) as Record<string, unknown>;
+  return JSON.parse(text) as T;
 }
