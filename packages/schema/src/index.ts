@@ -1,4 +1,4 @@
-export { Envelope, EventMeta, EventSource, DeliverySource } from './codecs/envelope.js';
+export { Envelope, EventMeta, EventSource, DeliverySource, EVENT_CHANNELS, DELIVERY_SOURCE_OBJECTS } from './codecs/envelope.js';
 export { nullable, openString } from './codecs/common.js';
 export {
   SimpleCustomer,

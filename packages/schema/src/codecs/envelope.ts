@@ -1,11 +1,18 @@
 import * as t from 'io-ts';
-import { struct } from './common.js';
+import { openString, struct } from './common.js';
 
-/** Who or what caused the event. */
+/** The channels WEBHOOKS.md lists. */
+export const EVENT_CHANNELS = ['USER_PORTAL', 'API', 'CLIENT_API', 'INTERNAL'] as const;
+
+/**
+ * Who or what caused the event. `channel` is open: a new channel (a partner
+ * integration, say) says nothing about whether the event is good, and the
+ * envelope failing would drop every event of every type.
+ */
 export const EventSource = struct(
   'EventSource',
-  { channel: t.string },
-  { user: t.partial({ id: t.string }), api_key: t.partial({ name: t.string, app_id: t.string }) },
+  { channel: openString('EventChannel', EVENT_CHANNELS) },
+  { user: t.partial({ id: t.string }, 'EventUser'), api_key: t.partial({ name: t.string, app_id: t.string }, 'EventApiKey') },
 );
 export type EventSource = t.TypeOf<typeof EventSource>;
 
@@ -17,8 +24,18 @@ export const EventMeta = struct(
 );
 export type EventMeta = t.TypeOf<typeof EventMeta>;
 
-/** Where the delivery came from: a distribution (`distr_…`) or a project webhook (`wh_…`). */
-export const DeliverySource = struct('DeliverySource', { id: t.string, object: t.string }, { target_url: t.string });
+/** The senders WEBHOOKS.md lists. */
+export const DELIVERY_SOURCE_OBJECTS = ['distribution', 'webhook'] as const;
+
+/**
+ * Where the delivery came from: a distribution (`distr_…`) or a project
+ * webhook (`wh_…`). `object` is open for the same reason as `channel`.
+ */
+export const DeliverySource = struct(
+  'DeliverySource',
+  { id: t.string, object: openString('DeliverySourceObject', DELIVERY_SOURCE_OBJECTS) },
+  { target_url: t.string },
+);
 export type DeliverySource = t.TypeOf<typeof DeliverySource>;
 
 /**
