@@ -152,6 +152,22 @@ describe('crm (HubSpot)', () => {
       expect(run.error.message).toMatch(/HubSpot rejected the upsert \(400\): Property values were not valid.*PROPERTY_DOESNT_EXIST/);
   });
 
+  it('207: an input HubSpot rejected inside the batch is permanent', async () => {
+    hubspot.respond = (_req, res) =>
+      json(res, 207, {
+        status: 'COMPLETE',
+        results: [],
+        numErrors: 1,
+        errors: [{ status: 'error', category: 'VALIDATION_ERROR', message: 'Property "loyalty_card_code" does not exist' }],
+      });
+    const run = await runHandler(crm(), pointsAdded());
+    expect(run).toMatchObject({
+      status: 'failed',
+      errorKind: 'permanent',
+      error: { message: expect.stringMatching(/207.*loyalty_card_code/) },
+    });
+  });
+
   it('skips an event that names no customer', async () => {
     const delivery = pointsAdded();
     delivery.data['customer'] = null;

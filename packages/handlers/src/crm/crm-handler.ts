@@ -57,7 +57,7 @@ export function createCrmHandler(options: CrmHandlerOptions): Handler<(typeof BA
         const last = await ordering.lastApplied(customerId);
         if (last !== undefined && last > occurredAt) {
           const skipped = `older than the change already applied (${new Date(occurredAt).toISOString()} < ${new Date(last).toISOString()})`;
-          ctx.logger.info('crm update skipped', { customerId, reason: skipped });
+          ctx.logger.debug('crm update skipped', { customerId, last: new Date(last).toISOString() });
           return { skipped };
         }
         const values: Record<CrmPropertyKey, string | undefined> = {

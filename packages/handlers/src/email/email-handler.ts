@@ -101,7 +101,8 @@ export function createEmailHandler(options: EmailHandlerOptions): Handler<(typeo
   });
 }
 
-function skip(ctx: { logger: { info(message: string, meta: object): unknown } }, reason: string, customerId?: string) {
-  ctx.logger.info('email skipped', { customerId, reason });
+// The worker logs every skip with its reason at info; this adds the customer id for debugging.
+function skip(ctx: { logger: { debug(message: string, meta: object): unknown } }, reason: string, customerId?: string) {
+  ctx.logger.debug('email skipped', { customerId, reason });
   return { skipped: reason };
 }
