@@ -1,4 +1,4 @@
-import { closeRedis, createRedis, redactUrl, waitForReady, SECOND, type Logger, type RedisClient } from '@vouchflow/core';
+import { closeRedis, createRedis, redactUrl, SECOND, type Logger, type RedisClient } from '@vouchflow/core';
 import { createDeadLetterStore, readHandlerRegistry, type RedisDeadLetterStore } from '@vouchflow/pipeline';
 import type { CliConfig } from './config.js';
 import { createOperations, type Operations } from './operations.js';
@@ -10,6 +10,25 @@ export interface OpenedOperations {
   redis: RedisClient;
   /** Closes the queues, then Redis. */
   close(): Promise<void>;
+}
+
+/** Ready, or the first connection error: nobody is served by waiting out the timeout on a refused connection. */
+function readyOrRefused(redis: RedisClient, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`no answer within ${timeoutMs / SECOND} s`)), timeoutMs);
+    const onReady = () => done();
+    const onError = (err: Error) => done(err);
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      redis.off('error', onError);
+      if (err) reject(err);
+      else resolve();
+    };
+    if (redis.status === 'ready') return done();
+    redis.once('ready', onReady);
+    redis.once('error', onError);
+  });
 }
 
 /**
@@ -25,18 +44,12 @@ export async function openOperations(config: CliConfig, options: { connectionNam
     commandTimeoutMs: 60 * SECOND,
     connectionName: options.connectionName,
   });
-  let lastError = '';
-  redis.on('error', (err: Error) => {
-    lastError = err.message;
-    options.logger?.debug('redis connection error', { error: err.message });
-  });
+  redis.on('error', (err: Error) => options.logger?.debug('redis connection error', { error: err.message }));
   try {
-    await waitForReady(redis, 5 * SECOND);
-  } catch {
+    await readyOrRefused(redis, 5 * SECOND);
+  } catch (err) {
     redis.disconnect();
-    throw new RedisUnavailableError(
-      `cannot reach Redis at ${config.REDIS_URL.map(redactUrl).join(',')}${lastError ? `: ${lastError}` : ''}`,
-    );
+    throw new RedisUnavailableError(`cannot reach Redis at ${config.REDIS_URL.map(redactUrl).join(',')}: ${(err as Error).message}`);
   }
   const deadLetters = createDeadLetterStore({ connection: redis, queuePrefix: config.QUEUE_PREFIX });
   const ops = createOperations({

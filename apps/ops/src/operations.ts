@@ -1,9 +1,11 @@
-import type { Job, JobsOptions, Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import { INTAKE_QUEUE, handlerQueueName, projectKey, DAY, type RedisClient } from '@vouchflow/core';
 import {
   deadLetterId,
+  findDelivery,
   handlerJobId,
-  intakeJobId,
+  handlerJobOptions,
+  handlerReplayJobId,
   openHandlerQueue,
   openIntakeQueue,
   type DeadLetter,
@@ -76,8 +78,6 @@ export interface OperationsDeps {
   deadLetters: DeadLetterStore;
   /** The handlers this deployment runs (the worker's registry). */
   handlerNames: () => Promise<string[]>;
-  /** Attempts and backoff of a replayed run when the original job is gone. @defaultValue 8 attempts, exponential from 1 s */
-  replayJobOptions?: Pick<JobsOptions, 'attempts' | 'backoff'>;
 }
 
 /** The operator's verbs, shared by the CLI and the admin API so both do exactly the same thing. */
@@ -104,7 +104,7 @@ export interface Operations {
 const REPLAY_COUNTER_TTL_S = (30 * DAY) / 1000;
 
 /** The n-th replay of an event for a handler: a fresh id, since BullMQ ignores an add whose id still exists. */
-export const replayJobId = (eventId: string, handler: string, n: number): string => `${handlerJobId(eventId, handler)}-replay-${n}`;
+export const replayJobId = (eventId: string, handler: string, n: number): string => handlerReplayJobId(eventId, handler, String(n));
 
 const workState = (state: string): WorkState => {
   switch (state) {
@@ -147,7 +147,6 @@ const skippedReason = (job: Job): string | null => {
 
 export function createOperations(deps: OperationsDeps): Operations {
   const { connection, queuePrefix, deadLetters } = deps;
-  const replayJobOptions = deps.replayJobOptions ?? { attempts: 8, backoff: { type: 'exponential', delay: 1000 } };
   const intake = openIntakeQueue({ connection, queuePrefix });
   const handlerQueues = new Map<string, Queue<HandlerJobData>>();
   const handlerQueue = (name: string) => {
@@ -220,10 +219,7 @@ export function createOperations(deps: OperationsDeps): Operations {
     purgeDeadLetters: (filter, onProgress) => deadLetters.purge(filter, onProgress),
 
     async showEvent(eventId) {
-      const [intakeJob, names] = await Promise.all([
-        intake.getJob(intakeJobId(eventId)) as Promise<Job<IntakeJobData> | undefined>,
-        deps.handlerNames(),
-      ]);
+      const [intakeJob, names] = await Promise.all([findDelivery({ connection, queuePrefix }, eventId), deps.handlerNames()]);
       const handlers: HandlerWork[] = [];
       const deadIds: string[] = [];
       for (const handler of [...new Set([...fannedOutTo(intakeJob), ...names])]) {
@@ -242,11 +238,14 @@ export function createOperations(deps: OperationsDeps): Operations {
         }
       }
       const intakeState = intakeJob ? workState(await intakeJob.getState()) : undefined;
-      if (intakeState === 'dead') deadIds.push(deadLetterId(INTAKE_QUEUE, intakeJobId(eventId)));
-      if (!intakeJob && handlers.length === 0) {
+      const dead = (await Promise.all(deadIds.map((id) => deadLetters.get(id)))).filter((d): d is DeadLetter => d !== undefined);
+      if (!intakeJob) {
+        // Deliveries that did not decode are not indexed by event id: look among intake's dead letters.
+        dead.push(...(await deadLetters.list()).filter((d) => d.handler === null && d.eventId === eventId));
+      }
+      if (!intakeJob && handlers.length === 0 && dead.length === 0) {
         throw new NotFoundError(`nothing is kept about event ${eventId} (unknown, or older than the delivery retention)`);
       }
-      const dead = (await Promise.all(deadIds.map((id) => deadLetters.get(id)))).filter((d): d is DeadLetter => d !== undefined);
       const deliveryText = intakeJob?.data.body ?? dead[0]?.delivery;
       return {
         eventId,
@@ -268,7 +267,7 @@ export function createOperations(deps: OperationsDeps): Operations {
     },
 
     async replay(eventId, only) {
-      const intakeJob = (await intake.getJob(intakeJobId(eventId))) as Job<IntakeJobData> | undefined;
+      const intakeJob = await findDelivery({ connection, queuePrefix }, eventId);
       if (!intakeJob) throw new NotFoundError(`no delivery of event ${eventId} is kept (unknown, or older than the delivery retention)`);
       const state = await intakeJob.getState();
       if (state !== 'completed') {
@@ -296,14 +295,12 @@ export function createOperations(deps: OperationsDeps): Operations {
         const n = await connection.incr(counterKey);
         await connection.expire(counterKey, REPLAY_COUNTER_TTL_S);
         const jobId = replayJobId(eventId, handler, n);
+        // The original unit's attempts and backoff when it is still kept (they are the worker's settings), else the defaults.
+        const options = handlerJobOptions(jobId);
         await queue.add(
           'replay',
           { ...intakeJob.data, handler, replay: true },
-          {
-            jobId,
-            attempts: original?.opts.attempts ?? replayJobOptions.attempts,
-            backoff: original?.opts.backoff ?? replayJobOptions.backoff,
-          },
+          { ...options, attempts: original?.opts.attempts ?? options.attempts, backoff: original?.opts.backoff ?? options.backoff },
         );
         jobs.push({ handler, jobId });
       }
