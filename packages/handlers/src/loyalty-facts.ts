@@ -1,17 +1,8 @@
 import type { WebhookEvent } from '@vouchflow/schema';
+import type { BALANCE_EVENT_NAMES, EMAIL_EVENT_NAMES } from './event-names.js';
 
-/*
- * The numbers both built-ins need, read from any loyalty-card event. The
- * events differ in where they keep them (points_added has `balance`,
- * points_expired only `transaction.details.balance`, pending points their
- * own block), so this reads the known places in order instead of switching on
- * every event name; a twin (no `customer.` prefix) reads the same.
- */
-
-type Rec = Record<string, unknown>;
-const rec = (v: unknown): Rec | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Rec) : undefined);
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+/** The loyalty-card events the built-ins subscribe to. */
+export type LoyaltyEventType = (typeof BALANCE_EVENT_NAMES)[number] | (typeof EMAIL_EVENT_NAMES)[number];
 
 /** What an event says about a customer's loyalty card. Absent fields were not in the event. */
 export interface LoyaltyFacts {
@@ -35,31 +26,37 @@ export interface LoyaltyFacts {
   pendingActivatesAt?: string;
 }
 
-export function loyaltyFacts(event: Pick<WebhookEvent, 'data'>): LoyaltyFacts {
-  const data = event.data as Rec;
-  // transaction.created sends the transaction itself as `data`.
-  const transaction = rec(data['transaction']) ?? (str(data['id'])?.startsWith('vtx_') ? data : undefined);
-  const customer = rec(data['customer']);
-  const voucher = rec(data['voucher']);
-  const card = rec(voucher?.['loyalty_card']);
-  const balance = rec(data['balance']) ?? rec(rec(transaction?.['details'])?.['balance']);
-  const pending = rec(data['pending_points']);
-  const pendingBalance = rec(data['voucher_pending_points_balance']);
-  const expired = num(data['points']);
+const present = <T>(value: T | null | undefined): T | undefined => (value === null || value === '' ? undefined : value);
+
+/**
+ * The numbers both built-ins need, from any loyalty-card event. The events
+ * keep them in different places (points_added has `balance`, points_expired
+ * only `transaction.details.balance`, pending points their own block), so
+ * this reads the places in order, narrowing by what `data` holds rather than
+ * switching on every name; a project-level twin reads like its distribution
+ * event.
+ */
+export function loyaltyFacts(event: WebhookEvent<LoyaltyEventType>): LoyaltyFacts {
+  const { data } = event;
+  const transaction = 'transaction' in data ? data.transaction : null;
+  const balance = ('balance' in data ? data.balance : null) ?? transaction?.details?.balance;
+  const card = data.voucher?.loyalty_card;
+  const pending = 'pending_points' in data ? data.pending_points : undefined;
+  const expired = 'buckets' in data ? data.points : undefined;
 
   return {
-    customerId: str(customer?.['id']) ?? str(voucher?.['holder_id']),
-    customerEmail: str(customer?.['email']),
-    customerName: str(customer?.['name']),
-    cardCode: str(voucher?.['code']),
-    campaignName: str(rec(data['campaign'])?.['name']) ?? str(voucher?.['campaign']),
-    pointsChange: num(balance?.['points']) ?? (expired === undefined ? undefined : -expired),
-    balance: num(balance?.['balance']) ?? num(card?.['balance']),
-    total: num(balance?.['total']) ?? num(card?.['points']),
-    transactionType: str(transaction?.['type']),
-    reason: str(transaction?.['reason']),
+    customerId: present(data.customer?.id) ?? present(data.voucher?.holder_id),
+    customerEmail: present(data.customer?.email?.trim()),
+    customerName: present(data.customer?.name),
+    cardCode: present(data.voucher?.code),
+    campaignName: present(data.campaign?.name) ?? present(data.voucher?.campaign),
+    pointsChange: balance?.points ?? (expired === undefined ? undefined : -expired),
+    balance: balance?.balance ?? card?.balance,
+    total: balance?.total ?? card?.points,
+    transactionType: present(transaction?.type),
+    reason: present(transaction?.reason),
     expiredPoints: expired,
-    pendingPoints: num(pending?.['points']) ?? num(pendingBalance?.['points']) ?? num(card?.['pending_points']),
-    pendingActivatesAt: str(pending?.['activates_at']),
+    pendingPoints: pending?.points ?? ('voucher_pending_points_balance' in data ? data.voucher_pending_points_balance.points : undefined),
+    pendingActivatesAt: present(pending?.activates_at),
   };
 }
