@@ -9,4 +9,7 @@ import { createPointsToSlack } from './handler.js';
 const webhookUrl = process.env['SLACK_WEBHOOK_URL'];
 if (!webhookUrl) throw new Error('SLACK_WEBHOOK_URL is not set (a Slack incoming-webhook URL)');
 
-export default createPointsToSlack({ webhookUrl, minPoints: Number(process.env['SLACK_MIN_POINTS'] ?? 0) });
+const minPoints = Number(process.env['SLACK_MIN_POINTS'] ?? 0);
+if (!Number.isInteger(minPoints) || minPoints < 0) throw new Error('SLACK_MIN_POINTS must be a whole number of points, 0 or more');
+
+export default createPointsToSlack({ webhookUrl, minPoints });
