@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -38,6 +39,11 @@ async function importModule(spec: string, cwd: string, builtIns: BuiltIns): Prom
         `HANDLERS: "${spec}" is neither a built-in handler (${names.join(', ')}) nor an installed package; a file needs a path such as ./${spec}.ts`,
         { cause: err },
       );
+    }
+    if (notFound && !looksLikePath(spec) && existsSync(resolve(cwd, spec))) {
+      throw new HandlerRegistryError(`HANDLERS: "${spec}" is a file, but without ./ it is read as a package name: write ./${spec}`, {
+        cause: err,
+      });
     }
     const where = looksLikePath(spec) ? ` (${resolve(cwd, spec)})` : '';
     throw new HandlerRegistryError(`HANDLERS: module "${spec}"${where} failed to load: ${err.message}`, { cause: err });

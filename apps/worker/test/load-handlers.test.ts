@@ -99,6 +99,11 @@ describe('loadHandlers', () => {
     await refuses(['@acme/vouchflow-nothing'], /module "@acme\/vouchflow-nothing" failed to load/);
   });
 
+  it('tells a file given without ./ from a package', async () => {
+    await write('bare.mjs', `export default { name: 'bare', events: ['*'], handle: async () => {} };`);
+    await refuses(['bare.mjs'], /"bare\.mjs" is a file, but without \.\/ it is read as a package name: write \.\/bare\.mjs/);
+  });
+
   it('says what a built-in that lacks settings needs', async () => {
     await refuses(['crm'], /built-in "crm" is not configured: set CRM_TOKEN/);
   });
