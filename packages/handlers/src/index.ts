@@ -51,8 +51,9 @@ export interface BuiltIns {
 
 /**
  * Builds the built-in handlers from the decoded settings.
- * - `email`: always available and a default; without SMTP_URL it writes .eml
- *   files to OUTBOX_DIR, which is what makes a first `pnpm start` show output.
+ * - `email`: always available; without SMTP_URL it writes .eml files to
+ *   OUTBOX_DIR, which is what makes a first `pnpm start` show output. A
+ *   default, except in production without SMTP_URL.
  * - `crm`: available and a default only with CRM_TOKEN.
  * - `log`: a line per event; a default outside production only (it adds
  *   nothing but log volume there; name it in HANDLERS to keep it).
@@ -74,9 +75,16 @@ export function createBuiltInHandlers(deps: BuiltInDeps): BuiltIns {
     }),
   });
   const all: Record<string, AnyHandler> = { email, log: logHandler };
-  const defaults = ['email'];
+  const production = config.NODE_ENV === 'production';
+  // In production an outbox on local disk is not delivery: `email` is a default only with SMTP_URL there.
+  const defaults = config.SMTP_URL || !production ? ['email'] : [];
+  if (production && !config.SMTP_URL) {
+    logger.warn('SMTP_URL is unset: `email` is not run by default; named in HANDLERS it writes .eml files to OUTBOX_DIR', {
+      outbox: config.OUTBOX_DIR,
+    });
+  }
   const unavailable: Record<string, string> = {};
-  if (config.NODE_ENV !== 'production') defaults.push('log');
+  if (!production) defaults.push('log');
   if (config.CRM_TOKEN) {
     all['crm'] = createCrmHandler({
       baseUrl: config.CRM_URL,

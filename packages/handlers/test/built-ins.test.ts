@@ -29,6 +29,13 @@ describe('createBuiltInHandlers', () => {
     await b.close();
   });
 
+  it('in production, runs email by default only with SMTP_URL (an outbox on disk is not delivery)', async () => {
+    const b = builtIns({}, 'production');
+    expect(b.defaults).toEqual([]);
+    expect(b.all['email']).toBeDefined();
+    await b.close();
+  });
+
   it('subscribes to every balance-changing and mail-worthy event, each with a codec', () => {
     for (const name of [...BALANCE_EVENT_NAMES, ...EMAIL_EVENT_NAMES]) expect(EVENT_TYPES).toContain(name);
     expect(BALANCE_EVENT_NAMES).toContain('voucher.loyalty_card.transaction.created');
