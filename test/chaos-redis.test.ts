@@ -1,0 +1,144 @@
+/*
+ * Redis crash: the apps' Redis (a private, append-only redis-server) is killed
+ * with SIGKILL mid-stream and restarted on the same port and data directory.
+ * While it is down the ingress must answer 503 (so Voucherify retries) within
+ * 3 s, /readyz must say 503 and /healthz 200. Once it is back, intake and the
+ * workers resume by themselves, and every event acknowledged before, during
+ * and after the outage has each handler's effect.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { startRedisServer, testRedisUrl, uniquePrefix, type RedisServer } from '@vouchflow/test-support';
+import { Backlog, deliveryBody, Effects, eventually, HttpClient, LONG, Load, report, Stack } from './support/pipeline.js';
+
+const RATE = LONG ? 300 : 100;
+const BEFORE = LONG ? 3000 : 300;
+const AFTER = LONG ? 3000 : 300;
+/** How long Redis stays down. */
+const DOWN_MS = LONG ? 20_000 : 4000;
+
+describe('Redis killed with -9 and restarted mid-stream', () => {
+  const effectsUrl = testRedisUrl();
+  const queuePrefix = uniquePrefix('chaos-r');
+  const effectsRedis = new Redis(effectsUrl, { maxRetriesPerRequest: null });
+  const effects = new Effects(effectsRedis, `chaos:${queuePrefix}`);
+  let redis: RedisServer | undefined;
+  let stack: Stack | undefined;
+  let client: HttpClient | undefined;
+  let load: Load | undefined;
+  let appRedis: Redis | undefined;
+  let backlog: Backlog | undefined;
+
+  afterAll(async () => {
+    load?.stop();
+    client?.close();
+    await stack?.close();
+    await backlog?.close();
+    appRedis?.disconnect();
+    await redis?.stop();
+    await effects.cleanup();
+    await effectsRedis.quit();
+  });
+
+  it(
+    'answers 503 while Redis is down, recovers by itself and loses no acknowledged event',
+    async () => {
+      redis = await startRedisServer({ appendOnly: true });
+      stack = new Stack({ redisUrl: redis.url, queuePrefix, effectsUrl, effectsKey: effects.key, workerEnv: { CHAOS_WORK_MS: '5' } });
+      await stack.startIngress();
+      await Promise.all([stack.startWorker(), stack.startWorker()]);
+      client = new HttpClient(stack.base);
+      load = new Load(client, `${queuePrefix}_r`);
+      const sending = load.run({ ratePerSec: RATE, concurrency: 8 });
+
+      await eventually(`${BEFORE} acknowledged`, () => (load!.acked.size >= BEFORE ? true : undefined), 60_000);
+      const ackedBefore = load.acked.size;
+      await redis.kill();
+      const killedAt = performance.now();
+
+      // While down: every delivery is refused with 503 quickly; readiness fails, liveness does not.
+      const probes = [];
+      const probeClient = new HttpClient(stack.base);
+      try {
+        for (let i = 0; i < 5; i++) probes.push(await probeClient.deliver(deliveryBody(`evcus_${queuePrefix}_probe_${i}`)));
+        const readyz = await probeClient.get('/readyz');
+        const healthz = await probeClient.get('/healthz');
+        // Let the stream run against the dead Redis for a while (the scenario's length, not a wait for a result).
+        await new Promise((r) => setTimeout(r, Math.max(0, DOWN_MS - (performance.now() - killedAt))));
+        const readyzLate = await probeClient.get('/readyz');
+        const healthzLate = await probeClient.get('/healthz');
+
+        const downFor = performance.now() - killedAt;
+        redis = await startRedisServer({ appendOnly: true, port: redis.port, dir: redis.dir });
+        const restartedAt = performance.now();
+        const ready = await eventually(
+          '/readyz 200 after the restart',
+          async () => ((await probeClient.get('/readyz')).status === 200 ? performance.now() - restartedAt : undefined),
+          30_000,
+          50,
+        );
+        const ackedAtRestart = load.acked.size;
+        const firstAck = await eventually(
+          'a delivery acknowledged after the restart',
+          () => (load!.acked.size > ackedAtRestart ? performance.now() - restartedAt : undefined),
+          30_000,
+          20,
+        );
+        await eventually(`${AFTER} more acknowledged`, () => (load!.acked.size >= ackedAtRestart + AFTER ? true : undefined), 60_000);
+        load.stop();
+        await sending;
+        // Voucherify retries what was refused; those must get in now.
+        await load.resendRefused(30_000);
+
+        const tally = await effects.settle(load.acked, 90_000);
+        appRedis = new Redis(redis.url, { maxRetriesPerRequest: null });
+        backlog = new Backlog(appRedis, queuePrefix);
+        const drained = await eventually('queues drained', async () => ((await backlog!.total()) === 0 ? true : undefined), 30_000);
+        const fiveXX = [...load.statuses.keys()].filter((s) => s >= 500 && s !== 503);
+        report('redis-crash', {
+          acknowledgedBeforeKill: ackedBefore,
+          acknowledged: load.acked.size,
+          statuses: load.statusSummary(),
+          downMs: Math.round(downFor),
+          probeStatuses: probes.map((p) => p.status),
+          slowest503Ms: Math.round(Math.max(load.slowest.get(503) ?? 0, ...probes.map((p) => p.ms))),
+          readyzWhileDown: [readyz.status, readyzLate.status],
+          healthzWhileDown: [healthz.status, healthzLate.status],
+          readyAfterRestartMs: Math.round(ready),
+          firstAckAfterRestartMs: Math.round(firstAck),
+          lost: tally.lost,
+          duplicates: tally.duplicates,
+          duplicatePercent: Number(tally.duplicatePercent.toFixed(3)),
+        });
+
+        for (const p of probes) {
+          expect(p.status).toBe(503);
+          expect(p.ms).toBeLessThan(3000);
+        }
+        expect(load.slowest.get(503) ?? 0).toBeLessThan(3000);
+        expect(fiveXX).toEqual([]);
+        expect(readyz.status).toBe(503);
+        expect(readyzLate.status).toBe(503);
+        expect(healthz.status).toBe(200);
+        expect(healthzLate.status).toBe(200);
+        expect(drained).toBe(true);
+        expect(tally.lostExamples).toEqual([]);
+        expect(tally.lost).toBe(0);
+        expect(stack.unexpectedExits()).toEqual([]);
+      } finally {
+        probeClient.close();
+      }
+    },
+    LONG ? 600_000 : 120_000,
+  );
+
+  // Production logs are JSON (one object per line) so they can be shipped and searched. Known
+  // failure (see docs/testing.md): the worker never listens for 'error' on the queues it opens
+  // (apps/worker/src/create-worker.ts: intakeQueue, handlerQueues), so BullMQ falls back to
+  // console.error and every reconnect attempt prints a raw stack trace to stderr.
+  it("keeps every app's output JSON log lines while Redis is down", () => {
+    expect(stack, 'the first test did not run').toBeDefined();
+    const raw = stack!.otherOutput().filter((a) => a.output.length > 0);
+    expect(raw.map((a) => `${a.app} (pid ${a.pid}): ${a.output.length} raw lines, first: ${a.output[0]}`)).toEqual([]);
+  });
+});

@@ -1,0 +1,452 @@
+/*
+ * Helpers of the chaos, soak and cluster tests: the real ingress and workers
+ * as processes, a load generator that remembers which events were
+ * acknowledged, and the effect ledger the counting handler writes
+ * (test/fixtures/counting-handler.ts) in a Redis the tests never crash.
+ */
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { resolve } from 'node:path';
+import { Queue } from 'bullmq';
+import { type Redis } from 'ioredis';
+import { bullPrefix, handlerQueueName, INTAKE_QUEUE, type RedisClient } from '@vouchflow/core';
+import { signBody, SIGNATURE_HEADER } from '@vouchflow/schema';
+import { freePort, startApp, type AppProcess, type LogLine } from '@vouchflow/test-support';
+
+export const SECRET = 'chaos-secret';
+export const HANDLERS = ['count-a', 'count-b'] as const;
+export const COUNTING_HANDLER = resolve(import.meta.dirname, '../fixtures/counting-handler.ts');
+
+/** Set CHAOS_LONG=1 for the long variants (docs/testing.md). */
+export const LONG = process.env['CHAOS_LONG'] === '1';
+
+const seed = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../packages/schema/fixtures/points_added.json'), 'utf8')) as {
+  event: Record<string, unknown>;
+  data: { transaction: Record<string, unknown> } & Record<string, unknown>;
+} & Record<string, unknown>;
+
+/** The seed delivery with its own event id and its own transaction id (the once-only key), as compact JSON. */
+export function deliveryBody(eventId: string, transactionId = `vtx_${eventId}`): string {
+  return JSON.stringify({
+    ...seed,
+    event: { ...seed.event, id: eventId },
+    data: { ...seed.data, transaction: { ...seed.data.transaction, id: transactionId } },
+  });
+}
+
+/** Prints one figure line, easy to find in the test output. */
+export function report(test: string, figures: Record<string, unknown>): void {
+  console.log(`[chaos-figures] ${test} ${JSON.stringify(figures)}`);
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs` naming `what`. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs: number,
+  everyMs = 100,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > until)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// HTTP
+
+export interface Answer {
+  status: number;
+  ms: number;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** A keep-alive HTTP client whose sockets `close()` destroys. Network errors resolve as status 0. */
+export class HttpClient {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  constructor(public base: string) {}
+
+  send(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}, timeoutMs = 15_000): Promise<Answer> {
+    return new Promise((resolvePromise) => {
+      const started = performance.now();
+      const done = (status: number, text = '', resHeaders: Answer['headers'] = {}) =>
+        resolvePromise({ status, ms: performance.now() - started, body: text, headers: resHeaders });
+      const req = request(new URL(path, this.base), { method, agent: this.agent, headers, timeout: timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', () => done(0));
+        res.on('end', () => done(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), res.headers));
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', () => done(0));
+      req.end(body);
+    });
+  }
+
+  get(path: string): Promise<Answer> {
+    return this.send('GET', path);
+  }
+
+  /** POSTs a delivery signed with `secret`. */
+  deliver(body: string, secret = SECRET, timeoutMs?: number): Promise<Answer> {
+    return this.send(
+      'POST',
+      '/webhooks/voucherify',
+      body,
+      { 'content-type': 'application/json', [SIGNATURE_HEADER]: signBody(body, secret) },
+      timeoutMs,
+    );
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Load
+
+export interface LoadOptions {
+  /** Stop after this many distinct events (retries of refused ones not counted). */
+  count?: number;
+  /** Stop when this returns true. */
+  until?: () => boolean;
+  /** Requests in flight at once. @defaultValue 16 */
+  concurrency?: number;
+  /** Events per second; unset: as fast as the ingress answers. */
+  ratePerSec?: number;
+  /** Builds the event id of the n-th event. */
+  eventId?: (n: number) => string;
+}
+
+/**
+ * Sends distinct signed deliveries and remembers the answer to each: an event
+ * answered 2XX (202 accepted, 200 duplicate) is acknowledged, so Voucherify
+ * would never send it again and the pipeline owes its effects. Anything else
+ * (503, a reset connection) is refused: Voucherify would retry it, which
+ * `resendRefused` does.
+ */
+export class Load {
+  readonly acked = new Set<string>();
+  readonly refused = new Set<string>();
+  readonly statuses = new Map<number, number>();
+  /** Slowest answer per status, in ms (status 0: a network error). */
+  readonly slowest = new Map<number, number>();
+  sent = 0;
+  private n = 0;
+  private stopped = false;
+
+  constructor(
+    public client: HttpClient,
+    private readonly label: string,
+  ) {}
+
+  private nextId(custom?: (n: number) => string): string {
+    const n = this.n++;
+    return custom ? custom(n) : `evcus_${this.label}_${n}`;
+  }
+
+  /** Sends one delivery; true when it was acknowledged. */
+  async one(eventId: string): Promise<Answer> {
+    const answer = await this.client.deliver(deliveryBody(eventId));
+    this.sent++;
+    this.statuses.set(answer.status, (this.statuses.get(answer.status) ?? 0) + 1);
+    this.slowest.set(answer.status, Math.max(this.slowest.get(answer.status) ?? 0, answer.ms));
+    if (answer.status >= 200 && answer.status < 300) {
+      this.acked.add(eventId);
+      this.refused.delete(eventId);
+    } else if (!this.acked.has(eventId)) this.refused.add(eventId);
+    return answer;
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  async run(options: LoadOptions): Promise<void> {
+    const { count = Infinity, until = () => false, concurrency = 16, ratePerSec } = options;
+    const started = performance.now();
+    let issued = 0;
+    const more = () => !this.stopped && issued < count && !until();
+    const lane = async () => {
+      while (more()) {
+        if (ratePerSec !== undefined) {
+          const due = started + (issued / ratePerSec) * 1000;
+          const wait = due - performance.now();
+          if (wait > 0) {
+            await new Promise((r) => setTimeout(r, wait));
+            if (!more()) return;
+          }
+        }
+        issued++;
+        await this.one(this.nextId(options.eventId));
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, lane));
+  }
+
+  /** Sends the refused events again until each is acknowledged (what Voucherify's retries do). */
+  async resendRefused(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.refused.size > 0) {
+      if (Date.now() > until) throw new Error(`${this.refused.size} refused deliveries still not acknowledged after ${timeoutMs} ms`);
+      const batch = [...this.refused].slice(0, 200);
+      await Promise.all(batch.map((id) => this.one(id)));
+      if (this.refused.size > 0) await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  statusSummary(): Record<string, number> {
+    return Object.fromEntries([...this.statuses.entries()].sort(([a], [b]) => a - b).map(([s, n]) => [String(s), n]));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Effects
+
+export interface EffectTally {
+  /** Acknowledged events checked (per handler). */
+  expected: number;
+  /** (event, handler) pairs acknowledged but never done. */
+  lost: number;
+  /** Effects done more than once, summed over handlers (each extra run counts one). */
+  duplicates: number;
+  /** duplicates / (expected × handlers), in percent. */
+  duplicatePercent: number;
+  lostExamples: string[];
+}
+
+/** Reads the effect ledger of the counting handler. */
+export class Effects {
+  constructor(
+    readonly redis: Redis,
+    readonly key: string,
+  ) {}
+
+  async counts(handler: string): Promise<Map<string, number>> {
+    const all = await this.redis.hgetall(`${this.key}:effects:${handler}`);
+    return new Map(Object.entries(all).map(([id, n]) => [id, Number(n)]));
+  }
+
+  async tries(handler: string, eventId: string): Promise<number> {
+    return Number((await this.redis.hget(`${this.key}:tries:${handler}`, eventId)) ?? 0);
+  }
+
+  async tally(ids: Iterable<string>, handlers: readonly string[] = HANDLERS): Promise<EffectTally> {
+    const list = [...ids];
+    let lost = 0;
+    let duplicates = 0;
+    const lostExamples: string[] = [];
+    for (const handler of handlers) {
+      const counts = await this.counts(handler);
+      for (const id of list) {
+        const n = counts.get(id) ?? 0;
+        if (n === 0) {
+          lost++;
+          if (lostExamples.length < 10) lostExamples.push(`${handler}/${id}`);
+        } else duplicates += n - 1;
+      }
+    }
+    const pairs = list.length * handlers.length;
+    return { expected: list.length, lost, duplicates, duplicatePercent: pairs === 0 ? 0 : (100 * duplicates) / pairs, lostExamples };
+  }
+
+  /** Waits until every id has each handler's effect (or the deadline), then tallies. */
+  async settle(ids: Iterable<string>, timeoutMs: number, handlers: readonly string[] = HANDLERS): Promise<EffectTally> {
+    const list = [...ids];
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const tally = await this.tally(list, handlers);
+      if (tally.lost === 0 || Date.now() > until) return tally;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  async cleanup(): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.key}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await this.redis.unlink(...keys);
+    } while (cursor !== '0');
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Processes
+
+export interface StackOptions {
+  /** What the apps connect to (comma-separated seeds for a cluster). */
+  redisUrl: string;
+  cluster?: boolean;
+  queuePrefix: string;
+  /** Where the counting handler records effects: a Redis the test does not crash. */
+  effectsUrl: string;
+  effectsKey: string;
+  ingressEnv?: Record<string, string>;
+  workerEnv?: Record<string, string>;
+}
+
+/** The real ingress and any number of workers, as processes; `close()` kills whatever is still running. */
+export class Stack {
+  readonly workers: AppProcess[] = [];
+  ingress: AppProcess | undefined;
+  port = 0;
+  private readonly all: AppProcess[] = [];
+  private readonly ended = new Set<AppProcess>();
+
+  constructor(readonly options: StackOptions) {}
+
+  get base(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  private common(): Record<string, string> {
+    return {
+      REDIS_URL: this.options.redisUrl,
+      REDIS_CLUSTER: this.options.cluster ? 'true' : 'false',
+      QUEUE_PREFIX: this.options.queuePrefix,
+      LOG_LEVEL: 'info',
+    };
+  }
+
+  /** Starts the ingress (on the same port as before when restarted) and waits until it listens. */
+  async startIngress(): Promise<AppProcess> {
+    if (this.port === 0) this.port = await freePort();
+    const app = startApp('ingress', {
+      ...this.common(),
+      PORT: String(this.port),
+      VOUCHERIFY_WEBHOOK_SECRET: SECRET,
+      ...this.options.ingressEnv,
+    });
+    this.all.push(app);
+    this.ingress = app;
+    await app.waitForLog((l) => l.message === 'ingress listening', 30_000);
+    return app;
+  }
+
+  /** Starts one more worker and waits until it has started. */
+  async startWorker(): Promise<AppProcess> {
+    const app = startApp('worker', {
+      ...this.common(),
+      HANDLERS: COUNTING_HANDLER,
+      METRICS_PORT: '0',
+      BACKOFF_MS: '100',
+      // A killed worker's jobs are back to work within seconds (the default is 30 s + 2 × 15 s); 5 s rather
+      // than less so that a live worker on a busy 2-core CI machine does not lose its locks.
+      LOCK_DURATION_MS: '5000',
+      STALLED_INTERVAL_MS: '500',
+      CHAOS_EFFECTS_URL: this.options.effectsUrl,
+      CHAOS_KEY: this.options.effectsKey,
+      ...this.options.workerEnv,
+    });
+    this.all.push(app);
+    this.workers.push(app);
+    await app.waitForLog((l) => l.message === 'worker started', 45_000);
+    return app;
+  }
+
+  /** SIGKILLs a worker and forgets it. */
+  async killWorker(app: AppProcess): Promise<void> {
+    this.ended.add(app);
+    await app.kill();
+    this.workers.splice(this.workers.indexOf(app), 1);
+  }
+
+  /** Sends `signal` (SIGTERM: a graceful stop) and resolves with the exit code; the app is forgotten. */
+  async stopApp(app: AppProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    this.ended.add(app);
+    const code = await app.stop(signal, 60_000);
+    const i = this.workers.indexOf(app);
+    if (i >= 0) this.workers.splice(i, 1);
+    if (app === this.ingress) this.ingress = undefined;
+    return code;
+  }
+
+  /** Apps that exited although the test neither killed nor stopped them: crashes, with their last output. */
+  unexpectedExits(): string[] {
+    return this.all
+      .filter((app) => !this.ended.has(app) && (app.process.exitCode !== null || app.process.signalCode !== null))
+      .map(
+        (app) =>
+          `pid ${app.process.pid} exited (${app.process.exitCode ?? app.process.signalCode}): ${app.otherOutput.slice(-20).join('\n')}`,
+      );
+  }
+
+  /** Every app ever started and still running is killed. */
+  async close(): Promise<void> {
+    await Promise.all(this.all.map((app) => app.kill()));
+  }
+
+  /** Log lines of every app ever started, killed ones included. */
+  lines(): LogLine[] {
+    return this.all.flatMap((app) => app.lines);
+  }
+
+  /** Output that is not a JSON log line (a crash, or a library writing to the console), of every app. */
+  nonJsonOutput(): string[] {
+    return this.all.flatMap((app) => app.otherOutput);
+  }
+
+  /** The non-JSON output of each app, labelled (for diagnosing). */
+  otherOutput(): Array<{ app: string; pid: number | undefined; output: string[] }> {
+    return this.all.map((app) => ({
+      app: app === this.ingress || app.lines.some((l) => l['app'] === 'ingress') ? 'ingress' : 'worker',
+      pid: app.process.pid,
+      output: app.otherOutput,
+    }));
+  }
+
+  /** Log lines of every app at level error. */
+  errors(): string[] {
+    return this.all.flatMap((app) => app.lines.filter((l) => l.level === 'error').map((l) => JSON.stringify(l)));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Queues
+
+/** Counts what is still waiting or running in the intake and handler queues. */
+export class Backlog {
+  private readonly queues: Queue[];
+  constructor(
+    readonly connection: RedisClient,
+    queuePrefix: string,
+  ) {
+    const prefix = bullPrefix(queuePrefix);
+    this.queues = [INTAKE_QUEUE, ...HANDLERS.map(handlerQueueName)].map((name) => new Queue(name, { connection, prefix }));
+  }
+
+  /** Jobs waiting, delayed or active, per queue. */
+  async read(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const q of this.queues) {
+      const c = await q.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'waiting-children');
+      out[q.name] = Object.values(c).reduce((a, b) => a + b, 0);
+    }
+    return out;
+  }
+
+  async total(): Promise<number> {
+    return Object.values(await this.read()).reduce((a, b) => a + b, 0);
+  }
+
+  async failed(queueName: string): Promise<number> {
+    const q = this.queues.find((x) => x.name === queueName);
+    return q ? q.getFailedCount() : 0;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.queues.map((q) => q.close()));
+  }
+}
