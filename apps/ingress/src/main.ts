@@ -29,6 +29,9 @@ async function main(): Promise<void> {
     port: config.PORT,
     metrics: createIngressMetrics({ processMetrics: true }),
   });
+  const shutdown = createShutdown(logger, [...ingress.shutdownSteps, { name: 'close redis', run: () => closeRedis(redis) }]);
+  exitOnSignals(shutdown, logger, { deadlineMs: config.shutdownTimeoutMs });
+  // Logged once signals are handled: whoever waits for this line may send SIGTERM straight away.
   logger.info('ingress listening', {
     port: ingress.port,
     queuePrefix: config.QUEUE_PREFIX,
@@ -36,9 +39,6 @@ async function main(): Promise<void> {
     dedupWindowHours: config.DEDUP_WINDOW_HOURS,
     maxBacklog: config.maxBacklog,
   });
-
-  const shutdown = createShutdown(logger, [...ingress.shutdownSteps, { name: 'close redis', run: () => closeRedis(redis) }]);
-  exitOnSignals(shutdown, logger, { deadlineMs: config.shutdownTimeoutMs });
 }
 
 main().catch((err: unknown) => {

@@ -208,3 +208,25 @@ describe('POST /webhooks/voucherify against real Redis', () => {
     for (const key of keys) expect(key.startsWith(`{${prefix}}:`)).toBe(true);
   });
 });
+
+describe('with WEBHOOK_ALLOW_UNSIGNED=true', () => {
+  const prefix = uniquePrefix('unsigned');
+  let t: TestIngress;
+
+  beforeAll(async () => {
+    t = await startTestIngress(testRedisUrl(), prefix, { secrets: [], allowUnsigned: true });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await deletePrefix(testRedisUrl(), prefix);
+  });
+
+  it('accepts an unsigned delivery and logs a warning for each one', async () => {
+    const res = await t.client.post('/webhooks/voucherify', deliveryBody(), { 'content-type': 'application/json' });
+    expect(res.status).toBe(202);
+    await t.client.post('/webhooks/voucherify', deliveryBody(), { 'content-type': 'application/json' });
+    const warnings = t.lines.filter((l) => l['level'] === 'warn' && String(l['message']).includes('WEBHOOK_ALLOW_UNSIGNED=true'));
+    expect(warnings).toHaveLength(2);
+  });
+});

@@ -1,0 +1,262 @@
+/*
+ * `pnpm bench ingress`: requests/s and p99 of the ingress (signature checks,
+ * real enqueues into a private redis-server) against a bare Express 5 app
+ * that only parses JSON and answers 202, in the same run, on the same
+ * machine, with the same wrk invocation and the same kind of bodies (the
+ * points_added fixture, a new event id and a valid signature per request).
+ *
+ * Then: p99 of the ingress paced at 80% of its measured maximum (open loop,
+ * each wrk thread sending on a fixed schedule), and the p99 of sequential
+ * acknowledgements (one request at a time). Runs in about a minute.
+ *
+ * Options: --duration=SECONDS per measured run (default 6), --rounds=N
+ * alternating baseline/ingress rounds (default 2), --connections=N (default 64).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir, cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { signBody, SIGNATURE_HEADER } from '@vouchflow/schema';
+import { freePort, startRedisServer } from '@vouchflow/test-support';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '6' },
+    rounds: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '64' },
+    sequential: { type: 'string', default: '2000' },
+  },
+});
+const DURATION = Number(values.duration);
+const ROUNDS = Number(values.rounds);
+const CONNECTIONS = Number(values.connections);
+const SEQUENTIAL = Number(values.sequential);
+const SECRET = `bench-${randomBytes(8).toString('hex')}`;
+const WRK = '/usr/bin/wrk';
+
+if (spawnSync(WRK, ['-v']).error) {
+  console.error(`wrk not found at ${WRK}: apt-get install wrk`);
+  process.exit(2);
+}
+
+interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  non2xx: number;
+  errors: string;
+}
+
+/** "1.23ms" / "850.00us" / "1.02s" → milliseconds. */
+function toMs(text: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'vouchflow-bench-'));
+const template = join(work, 'template.txt');
+const fixture = JSON.parse(readFileSync(join(ROOT, 'packages/schema/fixtures/points_added.json'), 'utf8')) as {
+  event: { id: string };
+};
+fixture.event.id = '__EVENT_ID__';
+const [before, after] = JSON.stringify(fixture).split('"__EVENT_ID__"') as [string, string];
+writeFileSync(template, `${before}"\n"${after}\n`);
+const bodyBytes = Buffer.byteLength(JSON.stringify(fixture));
+
+function wrk(url: string, seconds: number, intervalUs = 0, connections = CONNECTIONS): WrkResult {
+  const run = spawnSync(
+    WRK,
+    ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', join(ROOT, 'bench/_wrk-signed.lua'), `${url}/webhooks/voucherify`],
+    {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        BENCH_TEMPLATE: template,
+        BENCH_SECRET: SECRET,
+        BENCH_RUN: randomBytes(6).toString('hex'),
+        BENCH_INTERVAL_US: String(Math.round(intervalUs)),
+      },
+      timeout: (seconds + 30) * 1000,
+    },
+  );
+  const out = run.stdout ?? '';
+  if (run.status !== 0) throw new Error(`wrk failed: ${run.stderr}\n${out}`);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p50 = toMs(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '');
+  const p99 = toMs(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '');
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const errors = /Socket errors: .*/.exec(out)?.[0] ?? '';
+  return { rps, p50, p99, requests, non2xx, errors };
+}
+
+async function waitForHttp(url: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    try {
+      // Any answer will do: the server is up.
+      await fetch(url, { method: 'POST', signal: AbortSignal.timeout(1000) }).then((r) => r.arrayBuffer());
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+function startServer(script: string, env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', join(ROOT, script)], {
+    cwd: ROOT,
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** One request at a time over a keep-alive connection; latency of each acknowledgement. */
+async function sequential(url: string, count: number): Promise<{ p50: number; p99: number; max: number; non2xx: number }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const times: number[] = [];
+  let non2xx = 0;
+  const tag = randomBytes(6).toString('hex');
+  try {
+    for (let i = 0; i < count; i++) {
+      const body = `${before}"evcus_seq_${tag}_${i}"${after}`;
+      const headers = { 'content-type': 'application/json', [SIGNATURE_HEADER]: signBody(body, SECRET) };
+      const started = performance.now();
+      const status = await new Promise<number>((resolvePromise, reject) => {
+        const req = request(`${url}/webhooks/voucherify`, { method: 'POST', agent, headers }, (res) => {
+          res.resume();
+          res.on('end', () => resolvePromise(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+      times.push(performance.now() - started);
+      if (status < 200 || status >= 300) non2xx++;
+    }
+  } finally {
+    agent.destroy();
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
+  return { p50: at(0.5), p99: at(0.99), max: times[times.length - 1]!, non2xx };
+}
+
+/** redis-cli against the private server (the root package does not depend on a Redis client). */
+function redisCli(port: number, ...args: string[]): string {
+  const run = spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`redis-cli ${args.join(' ')}: ${run.stderr}`);
+  return run.stdout.trim();
+}
+
+const fmt = (n: number, digits = 2) => n.toFixed(digits);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+
+async function main(): Promise<void> {
+  const startedAt = Date.now();
+  console.log(
+    `Figures from a shared ${cpus().length}-core machine (wrk, both servers and redis-server share it); compare ratios, not absolute numbers.`,
+  );
+  console.log(`Body: points_added fixture, ${bodyBytes} bytes, new event id and HMAC signature per request.`);
+  console.log(`wrk -t1 -c${CONNECTIONS} -d${DURATION}s, ${ROUNDS} alternating round(s).\n`);
+
+  const redis = await startRedisServer();
+  const [basePort, ingressPort] = [await freePort(), await freePort()];
+  const baseline = startServer('bench/_bare-express.ts', { PORT: String(basePort), NODE_ENV: 'production' });
+  const ingress = startServer('apps/ingress/src/main.ts', {
+    PORT: String(ingressPort),
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'error',
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: 'bench',
+    VOUCHERIFY_WEBHOOK_SECRET: SECRET,
+    // No worker drains the queue here: back-pressure must not kick in during the run.
+    MAX_BACKLOG: '100000000',
+  });
+  const baseUrl = `http://127.0.0.1:${basePort}`;
+  const ingressUrl = `http://127.0.0.1:${ingressPort}`;
+  let failed = false;
+  try {
+    await Promise.all([waitForHttp(baseUrl, baseline), waitForHttp(ingressUrl, ingress)]);
+
+    // Warm up both (JIT, connection setup, script loading in Redis).
+    wrk(baseUrl, 2);
+    wrk(ingressUrl, 2);
+
+    const base: WrkResult[] = [];
+    const ing: WrkResult[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      redisCli(redis.port, 'FLUSHALL');
+      const b = wrk(baseUrl, DURATION);
+      const i = wrk(ingressUrl, DURATION);
+      base.push(b);
+      ing.push(i);
+      console.log(
+        `round ${round}: bare express ${fmt(b.rps, 0)} req/s (p99 ${fmt(b.p99)} ms) | ingress ${fmt(i.rps, 0)} req/s (p99 ${fmt(i.p99)} ms) | ratio ${fmt(i.rps / b.rps)}`,
+      );
+      for (const [name, r] of [
+        ['bare express', b],
+        ['ingress', i],
+      ] as const) {
+        if (r.non2xx > 0 || r.errors) {
+          console.log(`  ! ${name}: ${r.non2xx} non-2xx answers ${r.errors}`);
+          failed = true;
+        }
+      }
+    }
+    const stored = Number(redisCli(redis.port, 'LLEN', '{bench}:intake:wait'));
+    const bestBase = Math.max(...base.map((r) => r.rps));
+    const bestIng = Math.max(...ing.map((r) => r.rps));
+    const ratio = bestIng / bestBase;
+    console.log('');
+    console.log(
+      `bare express: ${fmt(bestBase, 0)} req/s best, ${fmt(median(base.map((r) => r.rps)), 0)} median; p99 ${fmt(median(base.map((r) => r.p99)))} ms`,
+    );
+    console.log(
+      `ingress:      ${fmt(bestIng, 0)} req/s best, ${fmt(median(ing.map((r) => r.rps)), 0)} median; p99 ${fmt(median(ing.map((r) => r.p99)))} ms`,
+    );
+    console.log(`stored in Redis by the last ingress round: ${stored} of ${ing[ing.length - 1]!.requests} requests`);
+    console.log(`RATIO ingress / bare express (best of ${ROUNDS}): ${fmt(ratio)} (target >= 0.90) ${ratio >= 0.9 ? 'OK' : 'BELOW TARGET'}`);
+
+    // Paced at 80% of the ingress's maximum: the latency a sender sees under heavy but sustainable load.
+    redisCli(redis.port, 'FLUSHALL');
+    const target = 0.8 * bestIng;
+    const paced = wrk(ingressUrl, DURATION, 1e6 / target);
+    console.log(
+      `\ningress paced at 80% of max (${fmt(target, 0)} req/s target, ${fmt(paced.rps, 0)} achieved): p50 ${fmt(paced.p50)} ms, p99 ${fmt(paced.p99)} ms`,
+    );
+    if (paced.non2xx > 0) failed = true;
+
+    const seq = await sequential(ingressUrl, SEQUENTIAL);
+    console.log(
+      `sequential acknowledgements (${SEQUENTIAL}, one at a time): p50 ${fmt(seq.p50)} ms, p99 ${fmt(seq.p99)} ms, max ${fmt(seq.max)} ms (target p99 < 50 ms) ${seq.p99 < 50 ? 'OK' : 'ABOVE TARGET'}`,
+    );
+    if (seq.non2xx > 0) failed = true;
+    if (ratio < 0.9 || seq.p99 >= 50) failed = true;
+  } finally {
+    await Promise.all([stopServer(baseline), stopServer(ingress)]);
+    await redis.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+  console.log(`\n(${fmt((Date.now() - startedAt) / 1000, 0)} s)`);
+  process.exit(failed ? 1 : 0);
+}
+
+await main();
