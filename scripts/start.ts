@@ -1,6 +1,7 @@
 /*
- * `pnpm start`: the ingress and the worker together, for a first run and for
- * development. Production runs `pnpm start:ingress` and `pnpm start:worker` as
+ * `pnpm start`: the ingress and the worker together (and the admin API when
+ * ADMIN_TOKEN is set), for a first run and for development. Production runs
+ * `pnpm start:ingress`, `pnpm start:worker` and `pnpm start:admin` as
  * separate processes (see README, "Running in production").
  *
  * Outside production it fills two gaps a newcomer would otherwise hit:
@@ -78,11 +79,23 @@ async function main(): Promise<void> {
     say('Send a signed sample delivery with `pnpm sample` once both apps are up.');
   }
 
-  const apps = (['ingress', 'worker'] as const).map((name) =>
+  // The admin API and dashboard join only with ADMIN_TOKEN set: without one they
+  // refuse to start, and a first run must not fail for a tool it does not need.
+  const withAdmin = Boolean(env['ADMIN_TOKEN']?.trim());
+  const entries = [
+    [join(ROOT, 'apps', 'ingress', 'src', 'main.ts')],
+    [join(ROOT, 'apps', 'worker', 'src', 'main.ts')],
+    ...(withAdmin ? [[join(ROOT, 'apps', 'ops', 'src', 'main.ts'), 'serve']] : []),
+  ];
+  if (withAdmin)
+    say(`Admin API and dashboard: http://127.0.0.1:${env['ADMIN_PORT']?.trim() || '3100'}/dashboard (sign in with ADMIN_TOKEN).`);
+  else say('Set ADMIN_TOKEN to run the admin API and dashboard as well (README, "Operations").');
+
+  const apps = entries.map((entry) =>
     // Own process groups: a terminal's Ctrl-C or a supervisor's group kill reaches
     // only this launcher, which forwards one signal, so the apps shut down
     // gracefully instead of seeing a second signal and forcing exit.
-    spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'apps', name, 'src', 'main.ts')], {
+    spawn(process.execPath, ['--import', 'tsx', ...entry], {
       env,
       stdio: 'inherit',
       cwd: ROOT,
