@@ -73,22 +73,33 @@ export interface Answer {
 
 /** A keep-alive HTTP client whose sockets `close()` destroys. Network errors resolve as status 0. */
 export class HttpClient {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  constructor(public base: string) {}
+  private readonly agent: Agent;
+  constructor(
+    public base: string,
+    { keepAlive = true }: { keepAlive?: boolean } = {},
+  ) {
+    this.agent = new Agent({ keepAlive, maxSockets: 64 });
+  }
 
   send(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}, timeoutMs = 15_000): Promise<Answer> {
     return new Promise((resolvePromise) => {
       const started = performance.now();
-      const done = (status: number, text = '', resHeaders: Answer['headers'] = {}) =>
+      let settled = false;
+      const done = (status: number, text = '', resHeaders: Answer['headers'] = {}) => {
+        if (settled) return;
+        settled = true;
         resolvePromise({ status, ms: performance.now() - started, body: text, headers: resHeaders });
+      };
       const req = request(new URL(path, this.base), { method, agent: this.agent, headers, timeout: timeoutMs }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', () => done(0));
+        // A reset after the status line arrived (the server answered before reading the whole body) keeps the status.
+        res.on('error', () => done(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), res.headers));
+        res.on('aborted', () => done(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), res.headers));
         res.on('end', () => done(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), res.headers));
       });
       req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', () => done(0));
+      req.on('error', (err) => done(0, `${(err as Error & { code?: string }).code ?? ''} ${err.message}`));
       req.end(body);
     });
   }
