@@ -23,6 +23,8 @@ export interface QueueStats {
   queue: string;
   /** `null` for the intake queue. */
   handler: string | null;
+  /** Paused (from the dashboard): nothing is taken from it until it is resumed. */
+  paused: boolean;
   waiting: number;
   active: number;
   delayed: number;
@@ -160,8 +162,12 @@ export function createOperations(deps: OperationsDeps): Operations {
   const replayCounterKey = (eventId: string, handler: string) => projectKey(queuePrefix, 'ops', 'replays', eventId, handler);
 
   async function counts(queue: Queue): Promise<Omit<QueueStats, 'queue' | 'handler' | 'dead'>> {
-    const c = await queue.getJobCounts('wait', 'prioritized', 'waiting-children', 'active', 'delayed', 'completed', 'failed');
+    const [c, paused] = await Promise.all([
+      queue.getJobCounts('wait', 'prioritized', 'waiting-children', 'active', 'delayed', 'completed', 'failed'),
+      queue.isPaused(),
+    ]);
     return {
+      paused,
       waiting: (c['wait'] ?? 0) + (c['prioritized'] ?? 0) + (c['waiting-children'] ?? 0),
       active: c['active'] ?? 0,
       delayed: c['delayed'] ?? 0,

@@ -192,6 +192,11 @@ describe('the admin API', () => {
     expect(queues.queues.map((q) => q.name).sort()).toEqual(['handler-crm', 'handler-email', 'intake']);
     const empty = await api('/dashboard/api/queues/handler-crm/empty', { method: 'PUT' });
     expect(empty.status).toBe(403);
+    // Pausing a handler during an outage is allowed, and `stats` shows it.
+    expect((await api('/dashboard/api/queues/handler-crm/pause', { method: 'PUT' })).ok).toBe(true);
+    const paused = (await (await api('/api/stats')).json()) as QueueStats[];
+    expect(paused.find((r) => r.queue === 'handler-crm')).toMatchObject({ paused: true });
+    expect((await api('/dashboard/api/queues/handler-crm/resume', { method: 'PUT' })).ok).toBe(true);
   });
 
   it('slows down guessing: too many wrong tokens from one address answer 429', async () => {

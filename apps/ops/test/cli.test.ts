@@ -46,7 +46,7 @@ describe('pnpm ops against a deployment with dead letters', () => {
     expect(json.code).toBe(0);
     const rows = jsonOf<QueueStats[]>(json);
     const by = Object.fromEntries(rows.map((r) => [r.queue, r]));
-    expect(by['intake']).toMatchObject({ handler: null, completed: sent.length, dead: 1, waiting: 0, active: 0 });
+    expect(by['intake']).toMatchObject({ handler: null, paused: false, completed: sent.length, dead: 1, waiting: 0, active: 0 });
     expect(by['handler-crm']).toMatchObject({ handler: 'crm', dead: sent.length, failed: sent.length, completed: 0 });
     expect(by['handler-email']).toMatchObject({ handler: 'email', dead: 0, completed: sent.length });
   });

@@ -27,7 +27,7 @@ const oneLine = (text: string | null, max = 80): string => {
 
 export function statsTable(rows: readonly QueueStats[]): string {
   const t = table(['queue', 'waiting', 'active', 'delayed', 'completed', 'failed', 'dead']);
-  for (const r of rows) t.push([r.queue, r.waiting, r.active, r.delayed, r.completed, r.failed, r.dead]);
+  for (const r of rows) t.push([r.paused ? `${r.queue} (paused)` : r.queue, r.waiting, r.active, r.delayed, r.completed, r.failed, r.dead]);
   return t.toString();
 }
 
