@@ -1,0 +1,137 @@
+/*
+ * Soak: first the pipeline's maximum rate is measured (deliveries through the
+ * real ingress into one real worker with two handlers, as fast as they go),
+ * then it runs at half that rate. Memory (RSS) of the ingress and the worker
+ * is sampled every second and its slope reported; the backlog must not grow,
+ * must drain afterwards, and every acknowledged event must have its effects.
+ * Default: a short bounded run fit for CI; CHAOS_LONG=1: minutes (docs/testing.md).
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { deletePrefix, testRedisUrl, uniquePrefix } from '@vouchflow/test-support';
+import { Backlog, Effects, eventually, HttpClient, LONG, Load, report, Stack } from './support/pipeline.js';
+import { afterWarmUp, MB, mean, rssBytes, slope, type Sample } from './support/stats.js';
+
+const MEASURE_S = LONG ? 15 : 5;
+const SOAK_S = Number(process.env['SOAK_SECONDS'] ?? (LONG ? 240 : 25));
+
+describe('soak at half the measured maximum rate', () => {
+  const url = testRedisUrl();
+  const queuePrefix = uniquePrefix('soak');
+  const effectsRedis = new Redis(url, { maxRetriesPerRequest: null });
+  const effects = new Effects(effectsRedis, `chaos:${queuePrefix}`);
+  const stack = new Stack({ redisUrl: url, queuePrefix, effectsUrl: url, effectsKey: effects.key });
+  const backlogRedis = new Redis(url, { maxRetriesPerRequest: null });
+  const backlog = new Backlog(backlogRedis, queuePrefix);
+  let client: HttpClient | undefined;
+  let load: Load | undefined;
+
+  afterAll(async () => {
+    load?.stop();
+    client?.close();
+    await stack.close();
+    await backlog.close();
+    await effects.cleanup();
+    await deletePrefix(url, queuePrefix);
+    await Promise.all([effectsRedis.quit(), backlogRedis.quit()]);
+  });
+
+  it(
+    `memory stays flat and the backlog does not grow (${SOAK_S} s)`,
+    async () => {
+      const ingress = await stack.startIngress();
+      const worker = await stack.startWorker();
+      client = new HttpClient(stack.base);
+      load = new Load(client, `${queuePrefix}_s`);
+      const processed = async () => (await effects.counts('count-b')).size;
+
+      // 1. The maximum: as fast as the ingress answers, for MEASURE_S; the rate is what the worker completed.
+      const before = await processed();
+      const measureStart = performance.now();
+      await load.run({ concurrency: 32, until: () => performance.now() - measureStart > MEASURE_S * 1000 });
+      const measured = (performance.now() - measureStart) / 1000;
+      const ackRate = load.acked.size / measured;
+      const doneRate = ((await processed()) - before) / measured;
+      const maxRate = Math.min(ackRate, doneRate);
+      await effects.settle(load.acked, 120_000);
+      await eventually('queues drained after the measurement', async () => ((await backlog.total()) === 0 ? true : undefined), 60_000);
+
+      // 2. Half of it, sampling memory and backlog every second.
+      const rate = Math.max(10, Math.floor(maxRate / 2));
+      const mem = { ingress: [] as Sample[], worker: [] as Sample[] };
+      const queued: Sample[] = [];
+      const soakStart = performance.now();
+      const sampling = (async () => {
+        while (performance.now() - soakStart < SOAK_S * 1000) {
+          const t = (performance.now() - soakStart) / 1000;
+          const ri = rssBytes(ingress.process.pid!);
+          const rw = rssBytes(worker.process.pid!);
+          if (ri !== undefined) mem.ingress.push({ t, value: ri / MB });
+          if (rw !== undefined) mem.worker.push({ t, value: rw / MB });
+          queued.push({ t, value: await backlog.total() });
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      })();
+      const ackedBeforeSoak = load.acked.size;
+      await load.run({ ratePerSec: rate, concurrency: 16, until: () => performance.now() - soakStart > SOAK_S * 1000 });
+      await sampling;
+      const soakSeconds = (performance.now() - soakStart) / 1000;
+      const achieved = (load.acked.size - ackedBeforeSoak) / soakSeconds;
+      await load.resendRefused(30_000);
+
+      const tally = await effects.settle(load.acked, 120_000);
+      const drainStart = performance.now();
+      const drained = await eventually(
+        'queues drained after the soak',
+        async () => ((await backlog.total()) === 0 ? true : undefined),
+        60_000,
+      );
+      const drainMs = performance.now() - drainStart;
+
+      const third = Math.max(1, Math.floor(queued.length / 3));
+      const backlogFirst = mean(queued.slice(0, third).map((s) => s.value));
+      const backlogLast = mean(queued.slice(-third).map((s) => s.value));
+      const perMin = (s: Sample[]) => Number((slope(afterWarmUp(s)) * 60).toFixed(2));
+      const range = (s: Sample[]) => [Math.round(Math.min(...s.map((x) => x.value))), Math.round(Math.max(...s.map((x) => x.value)))];
+      const figures = {
+        measuredMaxRate: Math.round(maxRate),
+        ackRateAtMax: Math.round(ackRate),
+        processedRateAtMax: Math.round(doneRate),
+        soakRate: rate,
+        achievedRate: Number(achieved.toFixed(1)),
+        soakSeconds: Math.round(soakSeconds),
+        events: load.acked.size,
+        statuses: load.statusSummary(),
+        ingressRssMB: range(mem.ingress),
+        workerRssMB: range(mem.worker),
+        ingressRssSlopeMBPerMin: perMin(mem.ingress),
+        workerRssSlopeMBPerMin: perMin(mem.worker),
+        backlogMeanFirstThird: Math.round(backlogFirst),
+        backlogMeanLastThird: Math.round(backlogLast),
+        backlogMax: Math.max(...queued.map((s) => s.value)),
+        backlogSlopePerS: Number(slope(queued).toFixed(2)),
+        drainAfterSoakMs: Math.round(drainMs),
+        lost: tally.lost,
+        duplicates: tally.duplicates,
+      };
+      report('soak', figures);
+
+      expect(tally.lostExamples).toEqual([]);
+      expect(tally.lost).toBe(0);
+      expect(tally.duplicates).toBe(0);
+      expect(drained).toBe(true);
+      // The ingress kept up: the rate asked for was delivered (within 15%: timers on a busy machine).
+      expect(achieved).toBeGreaterThan(rate * 0.85);
+      // No growing backlog: at half the maximum the worker keeps up, so what waits stays around
+      // a second's worth of deliveries and does not climb from the first third to the last.
+      expect(backlogLast).toBeLessThanOrEqual(backlogFirst + rate);
+      expect(figures.backlogMax).toBeLessThan(rate * 5);
+      // Memory: flat after warm-up. The short run only catches a gross leak; the long one is strict.
+      const bound = LONG ? 5 : 120;
+      expect(figures.ingressRssSlopeMBPerMin).toBeLessThan(bound);
+      expect(figures.workerRssSlopeMBPerMin).toBeLessThan(bound);
+      expect(stack.unexpectedExits()).toEqual([]);
+    },
+    (SOAK_S + MEASURE_S) * 1000 + 240_000,
+  );
+});
