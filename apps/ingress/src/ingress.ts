@@ -55,6 +55,7 @@ export async function startIngress({
 
   const intake = createBatchingIntake({
     queue,
+    redis,
     dedupWindowMs: settings.dedupWindowMs,
     timeoutMs: settings.enqueueTimeoutMs,
     maxBatch: settings.enqueueBatchMax,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import { coerceError } from '@vouchflow/core';
+import { coerceError, type RedisClient } from '@vouchflow/core';
+import { bulkAdder, type BulkJob } from './bulk-add.js';
 import { intakeJobOptions, type IntakeJobData } from '@vouchflow/pipeline';
 import { IntakeClosedError } from './errors/intake-closed-error.js';
 import { IntakeUnavailableError } from './errors/intake-unavailable-error.js';
@@ -23,6 +24,8 @@ export interface Intake {
 
 export interface BatchingIntakeOptions {
   queue: Queue<IntakeJobData>;
+  /** The queue's connection; one command per round trip is defined on it. */
+  redis: RedisClient;
   /** How long an event id is remembered. */
   dedupWindowMs: number;
   /** Longest wait for one round trip before its deliveries are refused. */
@@ -42,15 +45,16 @@ interface Pending {
 /**
  * Stores the deliveries of concurrent requests in one Redis round trip: every
  * delivery handed over during one turn of the event loop (up to `maxBatch`)
- * goes out in one `addBulk` pipeline at the end of that turn. A request then
- * costs Redis one script call instead of one network round trip, and adds at
- * most one event-loop turn of latency.
+ * goes out as one Redis command at the end of that turn (see bulk-add.ts). A
+ * request then costs one script call inside Redis instead of a network round
+ * trip of its own, and waits at most one event-loop turn longer.
  *
  * Each job asks for an id no earlier copy can have; BullMQ's add script
  * deduplicates by event id atomically and answers with the id of the copy
  * already stored, so "the id we got is not the id we asked for" means duplicate.
  */
-export function createBatchingIntake({ queue, dedupWindowMs, timeoutMs, maxBatch, onBatch }: BatchingIntakeOptions): Intake {
+export function createBatchingIntake({ queue, redis, dedupWindowMs, timeoutMs, maxBatch, onBatch }: BatchingIntakeOptions): Intake {
+  const addBulk = bulkAdder(queue, redis);
   // Unique per process, so two ingress replicas never ask for the same job id.
   const processTag = randomBytes(5).toString('hex');
   let sequence = 0;
@@ -65,14 +69,19 @@ export function createBatchingIntake({ queue, dedupWindowMs, timeoutMs, maxBatch
       name: 'delivery',
       data: delivery,
       opts: intakeJobOptions(delivery.eventId, `${processTag}${(sequence++).toString(36)}`, dedupWindowMs),
-    }));
+    })) satisfies BulkJob<IntakeJobData>[];
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new IntakeUnavailableError(`Redis did not store the deliveries within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      const added = await Promise.race([queue.addBulk(jobs), timeout]);
-      batch.forEach((p, i) => p.resolve(added[i]?.id === jobs[i]!.opts.jobId ? 'accepted' : 'duplicate'));
+      const added = await Promise.race([addBulk(jobs), timeout]);
+      batch.forEach((p, i) => {
+        const result = added[i]!;
+        if ('error' in result)
+          p.reject(new IntakeUnavailableError(`Redis did not store the delivery: ${result.error.message}`, { cause: result.error }));
+        else p.resolve(result.id === jobs[i]!.opts.jobId ? 'accepted' : 'duplicate');
+      });
     } catch (thrown) {
       const err =
         thrown instanceof IntakeUnavailableError

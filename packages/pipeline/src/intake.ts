@@ -70,7 +70,7 @@ export const KEEP_COMPLETED_INTAKE_JOBS = 1000;
  * for `windowMs`, atomically inside BullMQ's add script. A replay that must
  * run an event again inside the window adds without `deduplication`.
  */
-export function intakeJobOptions(eventId: string, nonce: string, windowMs: number): JobsOptions {
+export function intakeJobOptions(eventId: string, nonce: string, windowMs: number): JobsOptions & { jobId: string } {
   return {
     jobId: intakeCopyJobId(eventId, nonce),
     deduplication: { id: intakeDeduplicationId(eventId), ttl: windowMs },

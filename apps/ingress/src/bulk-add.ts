@@ -1,0 +1,124 @@
+import { createRequire } from 'node:module';
+import { Job, type JobsOptions, type Queue } from 'bullmq';
+import type { RedisClient } from '@vouchflow/core';
+
+/*
+ * Adds many jobs with ONE Redis command instead of one command per job.
+ *
+ * `queue.addBulk` pipelines one EVALSHA per job; on the ingress's hot path the
+ * client-side cost of those commands (building, writing, parsing each reply)
+ * was larger than the rest of a request. Here BullMQ itself still decides
+ * everything about each job: `Job` builds it, the Redis backend's
+ * `addJobToTransaction` encodes its arguments exactly as for `queue.add`
+ * (captured through a stand-in client instead of being sent), and BullMQ's own
+ * `addStandardJob` Lua script stores it, run once per job inside one wrapper
+ * script. Deduplication therefore stays atomic per job, as with `queue.add`.
+ *
+ * Only standard jobs (no delay, priority, parent or flow) are supported; that
+ * is all the intake queue needs. The test "bulk-add stores jobs exactly as
+ * queue.add does" compares the Redis state field by field, so a BullMQ upgrade
+ * that changes this seam fails loudly.
+ */
+
+const require = createRequire(import.meta.url);
+const { addStandardJob } = require('bullmq/dist/cjs/scripts/addStandardJob-9.js') as {
+  addStandardJob: { name: string; content: string; keys: number };
+};
+
+const COMMAND = 'vouchflowAddStandardJobs';
+const ARGS_PER_JOB = 3;
+
+/** BullMQ's script as a Lua function (KEYS and ARGV become its parameters), called once per job. */
+const WRAPPER = `
+local function addStandardJob(KEYS, ARGV)
+${addStandardJob.content}
+end
+local results = {}
+for i = 1, #ARGV, ${ARGS_PER_JOB} do
+  local ok, result = pcall(addStandardJob, KEYS, { ARGV[i], ARGV[i + 1], ARGV[i + 2] })
+  if ok then
+    results[#results + 1] = result
+  else
+    results[#results + 1] = redis.error_reply(type(result) == 'table' and result.err or tostring(result))
+  end
+end
+return results
+`;
+
+type Reply = string | number | Error;
+type BatchCommand = (...args: unknown[]) => Promise<Reply[]>;
+
+interface Captured {
+  args: unknown[];
+  resolve: (reply: string | number) => void;
+  reject: (err: Error) => void;
+}
+
+/** The part of BullMQ's Redis backend used here (public, outside its backend interface). */
+interface RedisBackend {
+  addJobToTransaction(
+    client: { runCommand(name: string, args: unknown[]): Promise<unknown> },
+    job: ReturnType<Job['asJSON']>,
+    jobId: string | undefined,
+    parentKeyOpts?: { parentKey?: string; parentDependenciesKey?: string },
+  ): Promise<string>;
+}
+
+export interface BulkJob<T> {
+  name: string;
+  data: T;
+  opts: JobsOptions & { jobId: string };
+}
+
+/** What `addBulk` resolves to for each job: the id BullMQ answered (the existing job's for a deduplicated one), or why it failed. */
+export type BulkResult = { id: string } | { error: Error };
+
+/**
+ * Returns `addBulk(jobs)`: stores `jobs` in `queue` in one round trip. Resolves
+ * with one result per job, in order; rejects only when the round trip itself fails.
+ */
+export function bulkAdder<T>(queue: Queue<T>, redis: RedisClient): (jobs: BulkJob<T>[]) => Promise<BulkResult[]> {
+  if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: addStandardJob.keys, lua: WRAPPER });
+  const send = (redis as unknown as Record<string, BatchCommand>)[COMMAND]!.bind(redis);
+  const backend = (queue as unknown as { backend: RedisBackend }).backend;
+
+  return async (jobs) => {
+    // The same wait for the connection that queue.add does before writing.
+    await queue.waitUntilReady();
+    const captured: Captured[] = [];
+    const stub = {
+      runCommand: (name: string, args: unknown[]) => {
+        if (!name.startsWith(`${addStandardJob.name}:`)) throw new Error(`bulk-add supports standard jobs only, got ${name}`);
+        return new Promise<string | number>((resolve, reject) => captured.push({ args, resolve, reject }));
+      },
+    };
+    const added = jobs.map(({ name, data, opts }) => {
+      const job = new Job(queue, name, data, opts, opts.jobId);
+      return backend.addJobToTransaction(stub, job.asJSON(), job.id, { parentKey: undefined, parentDependenciesKey: '' }).then(
+        (id): BulkResult => ({ id }),
+        (error: unknown): BulkResult => ({ error: error instanceof Error ? error : new Error(String(error)) }),
+      );
+    });
+    // addJobToTransaction calls runCommand synchronously, before its first await.
+    if (captured.length !== jobs.length) throw new Error(`bulk-add captured ${captured.length} of ${jobs.length} jobs`);
+
+    const keys = captured[0]!.args.slice(0, addStandardJob.keys);
+    const argv = captured.flatMap((c) => c.args.slice(addStandardJob.keys));
+    let replies: Reply[];
+    try {
+      replies = await send(...keys, ...argv);
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      for (const c of captured) c.reject(error);
+      await Promise.all(added);
+      throw error;
+    }
+    captured.forEach((c, i) => {
+      const reply = replies[i];
+      if (reply instanceof Error) c.reject(reply);
+      else if (reply === undefined) c.reject(new Error('no reply for this job'));
+      else c.resolve(reply);
+    });
+    return Promise.all(added);
+  };
+}
