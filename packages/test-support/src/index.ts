@@ -3,3 +3,4 @@ export { startRedisServer, type RedisServer, type RedisServerOptions } from './r
 export { uniquePrefix, deletePrefix } from './keys.js';
 export { startApp, type AppProcess, type LogLine } from './app-process.js';
 export { testRedisUrl } from './test-redis.js';
+export { startRedisCluster, type RedisCluster } from './redis-cluster.js';

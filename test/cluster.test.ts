@@ -1,0 +1,144 @@
+/*
+ * Redis Cluster: a 3-master cluster started here on loopback ports; the real
+ * ingress and two real workers run against it (REDIS_CLUSTER=true, REDIS_URL =
+ * the seed nodes). Intake, processing, retry with backoff, dead letters (a
+ * handler's permanent failure and an undecodable delivery) and an operator's
+ * retry of a dead letter must all work, and intake deduplication too.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { closeRedis, createRedis, type RedisClient } from '@vouchflow/core';
+import { signBody, SIGNATURE_HEADER } from '@vouchflow/schema';
+import { createDeadLetterStore, type DeadLetter, type RedisDeadLetterStore } from '@vouchflow/pipeline';
+import { startRedisCluster, testRedisUrl, uniquePrefix, type RedisCluster } from '@vouchflow/test-support';
+import { deliveryBody, Effects, eventually, HttpClient, LONG, Load, report, SECRET, Stack } from './support/pipeline.js';
+
+const EVENTS = LONG ? 5000 : 300;
+
+describe('on a 3-master Redis Cluster', () => {
+  const effectsUrl = testRedisUrl();
+  const queuePrefix = uniquePrefix('cluster');
+  const effectsRedis = new Redis(effectsUrl, { maxRetriesPerRequest: null });
+  const effects = new Effects(effectsRedis, `chaos:${queuePrefix}`);
+  let cluster: RedisCluster | undefined;
+  let stack: Stack | undefined;
+  let client: HttpClient | undefined;
+  let inspector: RedisClient | undefined;
+  let store: RedisDeadLetterStore | undefined;
+
+  afterAll(async () => {
+    client?.close();
+    await stack?.close();
+    await store?.close();
+    if (inspector) await closeRedis(inspector);
+    await cluster?.stop();
+    await effects.cleanup();
+    await effectsRedis.quit();
+  });
+
+  it(
+    'takes in, processes, retries and dead-letters, and an operator retry of a dead letter succeeds',
+    async () => {
+      const started = performance.now();
+      cluster = await startRedisCluster({ masters: 3 });
+      const clusterUpMs = performance.now() - started;
+      stack = new Stack({
+        redisUrl: cluster.urls.join(','),
+        cluster: true,
+        queuePrefix,
+        effectsUrl,
+        effectsKey: effects.key,
+        workerEnv: { MAX_ATTEMPTS: '4', BACKOFF_MS: '100' },
+      });
+      await stack.startIngress();
+      await Promise.all([stack.startWorker(), stack.startWorker()]);
+      client = new HttpClient(stack.base);
+      const load = new Load(client, `${queuePrefix}_c`);
+
+      // Ordinary events, plus one count-a refuses for good, one it fails twice, one that cannot decode.
+      await load.run({ count: EVENTS, concurrency: 16 });
+      const perm = `evcus_${queuePrefix}-perm-1`;
+      const flaky = `evcus_${queuePrefix}-flaky-1`;
+      const special = await Promise.all([load.one(perm), load.one(flaky)]);
+      const undecodableId = `evcus_${queuePrefix}_undecodable`;
+      const undecodableBody = JSON.stringify({
+        event: { id: undecodableId, type: 'customer.voucher.loyalty_card.points_added' },
+        data: {},
+      });
+      const undecodable = await client.send('POST', '/webhooks/voucherify', undecodableBody, {
+        'content-type': 'application/json',
+        [SIGNATURE_HEADER]: signBody(undecodableBody, SECRET),
+      });
+      const again = await client.deliver(deliveryBody(`evcus_${queuePrefix}_c_0`));
+
+      const ordinary = [...load.acked].filter((id) => id !== perm);
+      const tally = await effects.settle(ordinary, 90_000);
+      const permB = await effects.settle([perm], 30_000, ['count-b']);
+
+      inspector = createRedis({ urls: cluster.urls, cluster: true, role: 'worker', connectionName: 'cluster-test' });
+      store = createDeadLetterStore({ connection: inspector, queuePrefix });
+      const letters = await eventually(
+        'two dead letters (count-a permanent failure, undecodable delivery)',
+        async () => {
+          const list = await store!.list();
+          return list.length >= 2 ? list : undefined;
+        },
+        30_000,
+        200,
+      );
+      const permLetter = letters.find((l) => l.eventId === perm);
+      const decodeLetter = letters.find((l) => l.eventId === undecodableId);
+      const flakyTries = await effects.tries('count-a', flaky);
+
+      // The operator fixes the downstream and retries the dead letter.
+      await effectsRedis.set(`${effects.key}:healed`, '1');
+      const retried = permLetter ? await store.retry(permLetter.id) : false;
+      const afterRetry = await effects.settle([perm], 30_000, ['count-a']);
+      const remaining: DeadLetter[] = await eventually(
+        'the retried dead letter gone from the store',
+        async () => {
+          const list = await store!.list({ handler: 'count-a' });
+          return list.some((l) => l.eventId === perm) ? undefined : list;
+        },
+        30_000,
+        200,
+      );
+
+      const slot = Number(await inspector.call('CLUSTER', 'KEYSLOT', `{${queuePrefix}}`));
+      report('cluster', {
+        masters: cluster.nodes.length,
+        clusterUpMs: Math.round(clusterUpMs),
+        hashSlot: slot,
+        events: EVENTS,
+        acknowledged: load.acked.size,
+        statuses: load.statusSummary(),
+        lost: tally.lost,
+        duplicates: tally.duplicates,
+        flakyTriesCountA: flakyTries,
+        deadLetters: letters.map((l) => ({ handler: l.handler, eventId: l.eventId, attempts: l.attempts })),
+        operatorRetry: retried,
+        permEffectAfterRetry: afterRetry.lost === 0,
+      });
+
+      expect(special.map((a) => a.status)).toEqual([202, 202]);
+      expect(undecodable.status).toBe(202);
+      expect(again.status).toBe(200);
+      expect(JSON.parse(again.body)).toMatchObject({ status: 'duplicate' });
+      expect(load.acked.size).toBe(EVENTS + 2);
+      expect(tally.lostExamples).toEqual([]);
+      expect(tally.duplicates).toBe(0);
+      expect(permB.lost).toBe(0);
+      expect(flakyTries).toBe(3);
+      expect(permLetter).toMatchObject({ handler: 'count-a', attempts: 1 });
+      expect(permLetter?.reason).toContain('refused for good');
+      expect(decodeLetter).toMatchObject({ handler: null });
+      expect(letters).toHaveLength(2);
+      expect(retried).toBe(true);
+      expect(afterRetry.lost).toBe(0);
+      expect(afterRetry.duplicates).toBe(0);
+      expect(remaining).toEqual([]);
+      expect(stack.unexpectedExits()).toEqual([]);
+    },
+    LONG ? 600_000 : 150_000,
+  );
+});
