@@ -253,19 +253,23 @@ export function createOperations(deps: OperationsDeps): Operations {
         throw new NotFoundError(`nothing is kept about event ${eventId} (unknown, or older than the delivery retention)`);
       }
       const deliveryText = intakeJob?.data.body ?? dead[0]?.delivery;
+      const undecoded = dead.find((d) => d.handler === null);
+      let intakeWork: EventReport['intake'] = null;
+      if (intakeJob && intakeState) {
+        intakeWork = {
+          state: intakeState,
+          attemptsMade: intakeJob.attemptsMade,
+          reason: intakeJob.failedReason || null,
+          finishedAt: intakeJob.finishedOn ?? null,
+        };
+      } else if (undecoded) {
+        intakeWork = { state: 'dead', attemptsMade: undecoded.attempts, reason: undecoded.reason, finishedAt: undecoded.lastFailedAt };
+      }
       return {
         eventId,
         eventType: intakeJob?.data.eventType ?? dead[0]?.eventType ?? null,
         receivedAt: intakeJob?.data.receivedAt ?? null,
-        intake:
-          intakeJob && intakeState
-            ? {
-                state: intakeState,
-                attemptsMade: intakeJob.attemptsMade,
-                reason: intakeJob.failedReason || null,
-                finishedAt: intakeJob.finishedOn ?? null,
-              }
-            : null,
+        intake: intakeWork,
         delivery: deliveryText === undefined ? null : parseBody(deliveryText),
         handlers,
         deadLetters: dead,

@@ -98,10 +98,11 @@ describe('pnpm ops against a deployment with dead letters', () => {
 
   it('events show: the delivery and where each handler stands', async () => {
     const eventId = sent[0]!.eventId;
-    const [text, json, unknown] = await Promise.all([
+    const [text, json, unknown, undecoded] = await Promise.all([
       ops('events', 'show', eventId),
       ops('events', 'show', eventId, '--json'),
       ops('events', 'show', 'evcus_never_seen'),
+      ops('events', 'show', bad.eventId, '--json'),
     ]);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/crm\s+│.*│\s+dead\s+│/);
@@ -116,6 +117,13 @@ describe('pnpm ops against a deployment with dead letters', () => {
     expect(report.delivery).toMatchObject({ event: { id: eventId } });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('nothing is kept about event evcus_never_seen');
+    // A delivery that did not decode is found among intake's dead letters.
+    expect(jsonOf<EventReport>(undecoded)).toMatchObject({
+      eventId: bad.eventId,
+      intake: { state: 'dead', reason: expect.stringContaining('balance') },
+      handlers: [],
+      deadLetters: [{ handler: null }],
+    });
   });
 
   it('refuses unclear or unsafe command lines with exit 2', async () => {

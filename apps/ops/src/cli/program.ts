@@ -28,6 +28,9 @@ export interface CliDeps {
   now?: () => number;
 }
 
+/** Rows `dlq list` prints as a table unless `--limit` says otherwise. */
+const TABLE_LIMIT = 100;
+
 /** Exit codes: what a script calling `pnpm ops` can rely on. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
@@ -126,9 +129,18 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   filterOptions(dlq.command('list').description('list dead letters, newest first'), { limit: true })
     .addOption(jsonOption())
     .action(async (o: FilterOptions & { json?: boolean }) => {
-      const rows = await withOps((ops) => ops.listDeadLetters(toFilter(o)));
-      if (o.json) json(rows);
-      else out(deadLetterTable(rows));
+      const filter = toFilter(o);
+      if (o.json) {
+        json(await withOps((ops) => ops.listDeadLetters(filter)));
+        return;
+      }
+      // A terminal gets a screenful, not ten thousand rows; scripts (--json) get everything asked for.
+      const rows = await withOps((ops) => ops.listDeadLetters({ ...filter, limit: filter.limit ?? TABLE_LIMIT }));
+      out(deadLetterTable(rows));
+      if (filter.limit === undefined && rows.length === TABLE_LIMIT) {
+        const total = await withOps((ops) => ops.countDeadLetters(filter));
+        if (total > rows.length) out(`Showing the newest ${rows.length} of ${total}: --limit N for more, --json for all.`);
+      }
     });
 
   dlq
