@@ -2,6 +2,7 @@ import type { Job, Queue } from 'bullmq';
 import { INTAKE_QUEUE, handlerQueueName, projectKey, DAY, type RedisClient } from '@vouchflow/core';
 import {
   deadLetterId,
+  eventIdSegment,
   findDelivery,
   handlerJobId,
   handlerJobOptions,
@@ -159,7 +160,8 @@ export function createOperations(deps: OperationsDeps): Operations {
     }
     return queue;
   };
-  const replayCounterKey = (eventId: string, handler: string) => projectKey(queuePrefix, 'ops', 'replays', eventId, handler);
+  const replayCounterKey = (eventId: string, handler: string) =>
+    projectKey(queuePrefix, 'ops', 'replays', eventIdSegment(eventId), handler);
 
   async function counts(queue: Queue): Promise<Omit<QueueStats, 'queue' | 'handler' | 'dead'>> {
     const [c, paused] = await Promise.all([

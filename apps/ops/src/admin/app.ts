@@ -70,6 +70,9 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
 
   const app = express();
   app.disable('x-powered-by');
+  // A TLS-terminating proxy on the same host (the supported way to expose this) says the request
+  // was HTTPS: the session cookie is then marked Secure, and the login throttle sees the real client.
+  app.set('trust proxy', 'loopback');
   app.use((_req, res, next) => {
     // Nobody frames the dashboard: its buttons must not be clickjacked.
     res.setHeader('X-Frame-Options', 'DENY');
