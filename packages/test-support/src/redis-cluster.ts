@@ -47,10 +47,12 @@ export async function startRedisCluster({ masters = 3, timeoutMs = 30_000 } = {}
     await Promise.all(nodes.map((n) => n.stop()));
   };
   try {
+    // node-timeout stays at Redis's default (15 s): on a busy CI machine a CPU-starved node must not
+    // be declared failed, which would take the cluster down (no replicas) and fail every command.
     for (let i = 0; i < masters; i++) {
       nodes.push(
         await startRedisServer({
-          args: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '3000', '--cluster-config-file', 'nodes.conf'],
+          args: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '15000', '--cluster-config-file', 'nodes.conf'],
         }),
       );
     }
