@@ -9,7 +9,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startRedisServer, testRedisUrl, uniquePrefix, type RedisServer } from '@vouchflow/test-support';
-import { Backlog, deliveryBody, Effects, eventually, HttpClient, LONG, Load, report, Stack } from './support/pipeline.js';
+import { Backlog, deliveryBody, Effects, eventually, HttpClient, LONG, Load, report, SETTLE_MS, Stack } from './support/pipeline.js';
 
 const RATE = LONG ? 300 : 100;
 const BEFORE = LONG ? 3000 : 300;
@@ -90,7 +90,7 @@ describe('Redis killed with -9 and restarted mid-stream', () => {
         // Voucherify retries what was refused; those must get in now.
         await load.resendRefused(30_000);
 
-        const tally = await effects.settle(load.acked, 90_000);
+        const tally = await effects.settle(load.acked, SETTLE_MS);
         appRedis = new Redis(redis.url, { maxRetriesPerRequest: null });
         backlog = new Backlog(appRedis, queuePrefix);
         const drained = await eventually('queues drained', async () => ((await backlog!.total()) === 0 ? true : undefined), 30_000);

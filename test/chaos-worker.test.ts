@@ -9,7 +9,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { deletePrefix, testRedisUrl, uniquePrefix, type AppProcess } from '@vouchflow/test-support';
-import { Backlog, Effects, eventually, HttpClient, LONG, Load, report, Stack } from './support/pipeline.js';
+import { Backlog, Effects, eventually, HttpClient, LONG, Load, report, SETTLE_MS, Stack } from './support/pipeline.js';
 
 const EVENTS = LONG ? 20_000 : 1500;
 const RATE = LONG ? 400 : 150;
@@ -60,7 +60,7 @@ describe('worker processes killed with -9 mid-stream', () => {
       }
       await sending;
 
-      const tally = await effects.settle(load.acked, 90_000);
+      const tally = await effects.settle(load.acked, SETTLE_MS);
       const drained = await eventually('queues drained', async () => ((await backlog.total()) === 0 ? true : undefined), 30_000);
       const stalled = stack.lines().filter((l) => l.message === 'job stalled (its worker died?): back to wait').length;
       report('worker-crash', {

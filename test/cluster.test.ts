@@ -11,7 +11,7 @@ import { closeRedis, createRedis, type RedisClient } from '@vouchflow/core';
 import { signBody, SIGNATURE_HEADER } from '@vouchflow/schema';
 import { createDeadLetterStore, type DeadLetter, type RedisDeadLetterStore } from '@vouchflow/pipeline';
 import { startRedisCluster, testRedisUrl, uniquePrefix, type RedisCluster } from '@vouchflow/test-support';
-import { deliveryBody, Effects, eventually, HttpClient, LONG, Load, report, SECRET, Stack } from './support/pipeline.js';
+import { deliveryBody, Effects, eventually, HttpClient, LONG, Load, report, SETTLE_MS, SECRET, Stack } from './support/pipeline.js';
 
 const EVENTS = LONG ? 5000 : 300;
 
@@ -72,7 +72,7 @@ describe('on a 3-master Redis Cluster', () => {
       const again = await client.deliver(deliveryBody(`evcus_${queuePrefix}_c_0`));
 
       const ordinary = [...load.acked].filter((id) => id !== perm);
-      const tally = await effects.settle(ordinary, 90_000);
+      const tally = await effects.settle(ordinary, SETTLE_MS);
       const permB = await effects.settle([perm], 30_000, ['count-b']);
 
       inspector = createRedis({ urls: cluster.urls, cluster: true, role: 'worker', connectionName: 'cluster-test' });

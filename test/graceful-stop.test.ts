@@ -8,7 +8,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '@vouchflow/test-support';
-import { Backlog, Effects, eventually, HttpClient, LONG, Load, report, Stack } from './support/pipeline.js';
+import { Backlog, Effects, eventually, HttpClient, LONG, Load, report, SETTLE_MS, Stack } from './support/pipeline.js';
 
 const STEP = LONG ? 3000 : 300;
 const RATE = LONG ? 300 : 150;
@@ -65,7 +65,7 @@ describe('SIGTERM to the ingress and the workers under load', () => {
       await sending;
       await load.resendRefused(30_000);
 
-      const tally = await effects.settle(load.acked, 90_000);
+      const tally = await effects.settle(load.acked, SETTLE_MS);
       const drained = await eventually('queues drained', async () => ((await backlog.total()) === 0 ? true : undefined), 30_000);
       report('graceful-stop', {
         acknowledged: load.acked.size,

@@ -19,6 +19,8 @@ export const COUNTING_HANDLER = resolve(import.meta.dirname, '../fixtures/counti
 
 /** Set CHAOS_LONG=1 for the long variants (docs/testing.md). */
 export const LONG = process.env['CHAOS_LONG'] === '1';
+/** How long to wait for every acknowledged event's effects once sending stopped (the long runs leave big backlogs). */
+export const SETTLE_MS = LONG ? 600_000 : 90_000;
 
 const seed = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../packages/schema/fixtures/points_added.json'), 'utf8')) as {
   event: Record<string, unknown>;
