@@ -46,6 +46,8 @@ if (spawnSync(WRK, ['-v']).error) {
 }
 
 interface WrkResult {
+  /** CPU milliseconds each watched process used during the run. */
+  cpuMs: number[];
   rps: number;
   p50: number;
   p99: number;
@@ -72,7 +74,20 @@ const [before, after] = JSON.stringify(fixture).split('"__EVENT_ID__"') as [stri
 writeFileSync(template, `${before}"\n"${after}\n`);
 const bodyBytes = Buffer.byteLength(JSON.stringify(fixture));
 
-function wrk(url: string, seconds: number, intervalUs = 0, connections = CONNECTIONS): WrkResult {
+const TICKS_PER_SECOND = 100;
+
+/** CPU time (user + system) of a process so far, in ms; NaN where /proc is not available. */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+  } catch {
+    return NaN;
+  }
+}
+
+function wrk(url: string, seconds: number, intervalUs = 0, watch: (number | undefined)[] = [], connections = CONNECTIONS): WrkResult {
+  const cpuBefore = watch.map(cpuMs);
   const run = spawnSync(
     WRK,
     ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', join(ROOT, 'bench/_wrk-signed.lua'), `${url}/webhooks/voucherify`],
@@ -96,7 +111,8 @@ function wrk(url: string, seconds: number, intervalUs = 0, connections = CONNECT
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   const errors = /Socket errors: .*/.exec(out)?.[0] ?? '';
-  return { rps, p50, p99, requests, non2xx, errors };
+  const cpu = watch.map((pid, i) => cpuMs(pid) - cpuBefore[i]!);
+  return { cpuMs: cpu, rps, p50, p99, requests, non2xx, errors };
 }
 
 async function waitForHttp(url: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
@@ -206,8 +222,8 @@ async function main(): Promise<void> {
     const ing: WrkResult[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       redisCli(redis.port, 'FLUSHALL');
-      const b = wrk(baseUrl, DURATION);
-      const i = wrk(ingressUrl, DURATION);
+      const b = wrk(baseUrl, DURATION, 0, [baseline.pid]);
+      const i = wrk(ingressUrl, DURATION, 0, [ingress.pid, redis.process.pid]);
       base.push(b);
       ing.push(i);
       console.log(
@@ -223,6 +239,12 @@ async function main(): Promise<void> {
         }
       }
     }
+    const metrics = await (await fetch(`${ingressUrl}/metrics`)).text();
+    const metric = (name: string) => Number(new RegExp(`^${name} ([\\d.e+]+)$`, 'm').exec(metrics)?.[1]);
+    const batches = metric('vouchflow_ingress_enqueue_batch_size_count');
+    console.log(
+      `enqueue batches so far: ${batches}, mean ${fmt(metric('vouchflow_ingress_enqueue_batch_size_sum') / batches, 1)} deliveries per Redis round trip`,
+    );
     const stored = Number(redisCli(redis.port, 'LLEN', '{bench}:intake:wait'));
     const bestBase = Math.max(...base.map((r) => r.rps));
     const bestIng = Math.max(...ing.map((r) => r.rps));
@@ -235,6 +257,17 @@ async function main(): Promise<void> {
       `ingress:      ${fmt(bestIng, 0)} req/s best, ${fmt(median(ing.map((r) => r.rps)), 0)} median; p99 ${fmt(median(ing.map((r) => r.p99)))} ms`,
     );
     console.log(`stored in Redis by the last ingress round: ${stored} of ${ing[ing.length - 1]!.requests} requests`);
+    // CPU per request: what each side costs the machine, less sensitive to other load than req/s.
+    const perRequest = (r: WrkResult, k: number) => (r.cpuMs[k]! * 1000) / r.requests;
+    const baseCpu = median(base.map((r) => perRequest(r, 0)));
+    const ingressCpu = median(ing.map((r) => perRequest(r, 0)));
+    const redisCpu = median(ing.map((r) => perRequest(r, 1)));
+    if (Number.isFinite(baseCpu)) {
+      console.log(
+        `CPU per request (median): bare express ${fmt(baseCpu, 0)} µs | ingress ${fmt(ingressCpu, 0)} µs + redis-server ${fmt(redisCpu, 0)} µs` +
+          ` | node-only cost ratio ${fmt(baseCpu / ingressCpu)}, with Redis ${fmt(baseCpu / (ingressCpu + redisCpu))}`,
+      );
+    }
     const paired = median(ing.map((r, k) => r.rps / base[k]!.rps));
     console.log(`median of the per-round ratios: ${fmt(paired)} (each round runs both back to back)`);
     console.log(`RATIO ingress / bare express (best of ${ROUNDS}): ${fmt(ratio)} (target >= 0.90) ${ratio >= 0.9 ? 'OK' : 'BELOW TARGET'}`);

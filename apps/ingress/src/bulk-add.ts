@@ -48,12 +48,6 @@ return results
 type Reply = string | number | Error;
 type BatchCommand = (...args: unknown[]) => Promise<Reply[]>;
 
-interface Captured {
-  args: unknown[];
-  resolve: (reply: string | number) => void;
-  reject: (err: Error) => void;
-}
-
 /** The part of BullMQ's Redis backend used here (public, outside its backend interface). */
 interface RedisBackend {
   addJobToTransaction(
@@ -85,40 +79,36 @@ export function bulkAdder<T>(queue: Queue<T>, redis: RedisClient): (jobs: BulkJo
   return async (jobs) => {
     // The same wait for the connection that queue.add does before writing.
     await queue.waitUntilReady();
-    const captured: Captured[] = [];
+    const captured: unknown[][] = [];
+    // Answers at once: BullMQ's objects for each job are then garbage before the round trip
+    // instead of surviving collections while it waits. The replies are read below.
     const stub = {
       runCommand: (name: string, args: unknown[]) => {
         if (!name.startsWith(`${addStandardJob.name}:`)) throw new Error(`bulk-add supports standard jobs only, got ${name}`);
-        return new Promise<string | number>((resolve, reject) => captured.push({ args, resolve, reject }));
+        captured.push(args);
+        return Promise.resolve('');
       },
     };
-    const added = jobs.map(({ name, data, opts }) => {
+    for (const { name, data, opts } of jobs) {
       const job = new Job(queue, name, data, opts, opts.jobId);
-      return backend.addJobToTransaction(stub, job.asJSON(), job.id, { parentKey: undefined, parentDependenciesKey: '' }).then(
-        (id): BulkResult => ({ id }),
-        (error: unknown): BulkResult => ({ error: error instanceof Error ? error : new Error(String(error)) }),
-      );
-    });
+      // Its result is the stub's; a failure would show as a missing capture below.
+      backend.addJobToTransaction(stub, job.asJSON(), job.id, { parentKey: undefined, parentDependenciesKey: '' }).catch(() => {});
+    }
     // addJobToTransaction calls runCommand synchronously, before its first await.
     if (captured.length !== jobs.length) throw new Error(`bulk-add captured ${captured.length} of ${jobs.length} jobs`);
 
-    const keys = captured[0]!.args.slice(0, addStandardJob.keys);
-    const argv = captured.flatMap((c) => c.args.slice(addStandardJob.keys));
-    let replies: Reply[];
-    try {
-      replies = await send(...keys, ...argv);
-    } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
-      for (const c of captured) c.reject(error);
-      await Promise.all(added);
-      throw error;
-    }
-    captured.forEach((c, i) => {
+    const keys = captured[0]!.slice(0, addStandardJob.keys);
+    const argv = captured.flatMap((args) => args.slice(addStandardJob.keys));
+    const count = captured.length;
+    captured.length = 0;
+    const replies = await send(...keys, ...argv);
+    return Array.from({ length: count }, (_unused, i): BulkResult => {
       const reply = replies[i];
-      if (reply instanceof Error) c.reject(reply);
-      else if (reply === undefined) c.reject(new Error('no reply for this job'));
-      else c.resolve(reply);
+      if (reply instanceof Error) return { error: reply };
+      // BullMQ's add script answers a negative code for a parent problem (not used here).
+      if (typeof reply === 'number' && reply < 0) return { error: new Error(`BullMQ ${addStandardJob.name} answered ${reply}`) };
+      if (reply === undefined) return { error: new Error('no reply for this job') };
+      return { id: String(reply) };
     });
-    return Promise.all(added);
   };
 }

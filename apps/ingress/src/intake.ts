@@ -37,7 +37,8 @@ export interface BatchingIntakeOptions {
 }
 
 interface Pending {
-  delivery: IntakeJobData;
+  /** Dropped once handed to Redis, so a delivery waiting for its answer holds no copy of the body. */
+  delivery: IntakeJobData | undefined;
   resolve: (result: EnqueueResult) => void;
   reject: (err: Error) => void;
 }
@@ -65,11 +66,16 @@ export function createBatchingIntake({ queue, redis, dedupWindowMs, timeoutMs, m
 
   async function store(batch: Pending[]): Promise<void> {
     onBatch?.(batch.length);
-    const jobs = batch.map(({ delivery }) => ({
-      name: 'delivery',
-      data: delivery,
-      opts: intakeJobOptions(delivery.eventId, `${processTag}${(sequence++).toString(36)}`, dedupWindowMs),
-    })) satisfies BulkJob<IntakeJobData>[];
+    const jobs: BulkJob<IntakeJobData>[] = batch.map((p) => {
+      const delivery = p.delivery!;
+      p.delivery = undefined;
+      return {
+        name: 'delivery',
+        data: delivery,
+        opts: intakeJobOptions(delivery.eventId, `${processTag}${(sequence++).toString(36)}`, dedupWindowMs),
+      };
+    });
+    const askedIds = jobs.map((job) => job.opts.jobId);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new IntakeUnavailableError(`Redis did not store the deliveries within ${timeoutMs} ms`)), timeoutMs);
@@ -80,7 +86,7 @@ export function createBatchingIntake({ queue, redis, dedupWindowMs, timeoutMs, m
         const result = added[i]!;
         if ('error' in result)
           p.reject(new IntakeUnavailableError(`Redis did not store the delivery: ${result.error.message}`, { cause: result.error }));
-        else p.resolve(result.id === jobs[i]!.opts.jobId ? 'accepted' : 'duplicate');
+        else p.resolve(result.id === askedIds[i] ? 'accepted' : 'duplicate');
       });
     } catch (thrown) {
       const err =
