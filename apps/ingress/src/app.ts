@@ -180,15 +180,17 @@ export function createApp(deps: IngressDeps): express.Express {
     if (!isJsonMediaType(req.get('content-type')))
       return reject(res, { status: 415, outcome: 'unsupported_media_type', reason: 'Content-Type must be application/json' });
     readBody(req, res, (err?: unknown) => {
-      if (err) next(err);
-      else receive(req, res).catch(next);
+      if (err === undefined || err === null) return void receive(req, res).catch(next);
+      // Answered here rather than in the error handler: the route also serves `/webhooks/voucherify/`
+      // and other spellings Express matches, and a body error must be its 4XX on every one of them.
+      const known = bodyError(err);
+      if (known) reject(res, known);
+      else next(err);
     });
   });
 
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
-    const known = req.path === WEBHOOK_PATH ? bodyError(err) : undefined;
-    if (known) return reject(res, known);
     logger.error('unexpected error', { path: req.path, error: coerceError(err).message });
     if (draining()) res.setHeader('Connection', 'close');
     res.status(503).setHeader('Retry-After', RETRY_AFTER_UNAVAILABLE).json({ error: 'temporarily unavailable' });

@@ -154,6 +154,15 @@ describe('POST /webhooks/voucherify against real Redis', () => {
     expect((await t.client.get('/healthz')).status).toBe(200);
   });
 
+  it.each(['/webhooks/voucherify/', '/WEBHOOKS/VOUCHERIFY'])('answers the same on %s, which Express routes here too', async (path) => {
+    const body = deliveryBody();
+    const headers = { 'content-type': 'application/json', [SIGNATURE_HEADER]: signBody(body, SECRET) };
+    expect((await t.client.post(path, body, headers)).status).toBe(202);
+    const big = deliveryBody(newEventId(), { padding: 'x'.repeat(20 * 1024) });
+    expect((await t.client.post(path, big, { ...headers, [SIGNATURE_HEADER]: signBody(big, SECRET) })).status).toBe(413);
+    expect((await t.client.post(path, body, { ...headers, 'content-encoding': 'x-unknown' })).status).toBe(415);
+  });
+
   it('answers 400 to malformed JSON without echoing it', async () => {
     const body = '{"event": {"id": "evcus_secretive"';
     const res = await t.client.deliver(body);

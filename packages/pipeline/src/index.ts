@@ -5,7 +5,6 @@ export {
   intakeCopyJobId,
   intakeDeduplicationId,
   intakeJobOptions,
-  KEEP_COMPLETED_INTAKE_JOBS,
   openIntakeQueue,
   type QueueSettings,
 } from './intake.js';

@@ -62,19 +62,17 @@ export const intakeCopyJobId = (eventId: string, nonce: string): string => `${in
  */
 export const intakeDeduplicationId = (eventId: string): string => eventIdSegment(eventId);
 
-/** Completed intake jobs kept for operators to look at; older ones are removed (their deduplication keys stay). */
-export const KEEP_COMPLETED_INTAKE_JOBS = 1000;
-
 /**
  * Options of an intake job as the ingress adds it: deduplicated by event id
  * for `windowMs`, atomically inside BullMQ's add script. A replay that must
- * run an event again inside the window adds without `deduplication`.
+ * run an event again inside the window adds without `deduplication`. How long
+ * a completed intake job is kept is the worker's decision (it sets
+ * removeOnComplete when it completes one); the deduplication key outlives it.
  */
 export function intakeJobOptions(eventId: string, nonce: string, windowMs: number): JobsOptions & { jobId: string } {
   return {
     jobId: intakeCopyJobId(eventId, nonce),
     deduplication: { id: intakeDeduplicationId(eventId), ttl: windowMs },
-    removeOnComplete: { count: KEEP_COMPLETED_INTAKE_JOBS },
   };
 }
 
