@@ -33,6 +33,7 @@ import { createWorkerMetrics, INTAKE_LABEL, type WorkerMetrics } from './metrics
 import { schemaDrift, type DriftFinder } from './drift.js';
 import { HandlerTimeoutError } from './errors/handler-timeout-error.js';
 import { ShutdownAbortError } from './errors/shutdown-abort-error.js';
+import { DeliveryCache, deepFreeze } from './delivery-cache.js';
 
 export interface WorkerDeps {
   /** Shared by every queue and worker; BullMQ opens one blocking connection per worker beside it. Closed by the caller. */
@@ -64,6 +65,8 @@ export interface WorkerDeps {
   shutdownGraceMs?: number;
   /** Schema-drift finder. @defaultValue packages/schema's `driftOf` */
   findDrift?: DriftFinder;
+  /** Decoded deliveries kept in memory for the handler jobs that follow them. @defaultValue 10,000 */
+  deliveryCacheSize?: number;
   /** Also collect Node.js process metrics. @defaultValue false */
   processMetrics?: boolean;
 }
@@ -99,26 +102,7 @@ function decodeBody(body: string): { parsed: unknown; decoded: DecodedDelivery }
   }
   const decoded = decodeDelivery(parsed);
   if (isLeft(decoded)) throw undecodable(decoded.left.message);
-  return { parsed, decoded: decoded.right };
-}
-
-/** Runs `work`, but gives up when `signal` aborts even if the handler ignores the signal. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(coerceError(signal.reason));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
+  return { parsed, decoded: deepFreeze(decoded.right) };
 }
 
 /** Puts a running job back to be tried at `at` without spending an attempt (BullMQ: moveToDelayed, then DelayedError). */
@@ -138,7 +122,43 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   const prefix = bullPrefix(queuePrefix);
   const route = createRouter(handlers);
   const once = onceRecords(connection);
-  const shutdown = new AbortController();
+  const cache = new DeliveryCache(deps.deliveryCacheSize ?? 10_000);
+  // Runs in progress, so shutdown can abort the ones outliving the grace period.
+  const running = new Set<(why: 'shutdown') => void>();
+  // Set when the grace period is over: runs still going are aborted, and so is any that starts.
+  let graceOver = false;
+
+  /**
+   * A handler run's abort machinery: one controller (cheaper than
+   * AbortSignal.any) aborted at the timeout or at shutdown, and a promise that
+   * rejects then, so the worker moves on even if the handler ignores its signal.
+   */
+  function startRun(handler: string, timeoutMs: number) {
+    const controller = new AbortController();
+    let why: 'timeout' | 'shutdown' | undefined;
+    let fail!: (err: Error) => void;
+    const aborted = new Promise<never>((_, reject) => (fail = reject));
+    aborted.catch(() => {}); // observed through Promise.race; never unhandled
+    const abort = (reason: 'timeout' | 'shutdown') => {
+      if (why) return;
+      why = reason;
+      const err = reason === 'timeout' ? new HandlerTimeoutError(handler, timeoutMs) : new ShutdownAbortError(graceMs);
+      controller.abort(err);
+      fail(err);
+    };
+    const timer = setTimeout(() => abort('timeout'), timeoutMs);
+    running.add(abort);
+    if (graceOver) abort('shutdown');
+    return {
+      signal: controller.signal,
+      aborted,
+      reason: () => why,
+      end() {
+        clearTimeout(timer);
+        running.delete(abort);
+      },
+    };
+  }
 
   const intakeQueue = openIntakeQueue({ connection, queuePrefix });
   const handlerQueues = new Map<string, Queue<HandlerJobData>>(
@@ -173,7 +193,7 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   const intake = new Worker<IntakeJobData>(
     INTAKE_QUEUE,
     async (job, token) => {
-      const log = logger.child({ eventId: job.data.eventId, eventType: job.data.eventType, jobId: job.id });
+      const log = () => logger.child({ eventId: job.data.eventId, eventType: job.data.eventType, jobId: job.id });
       let decoded: DecodedDelivery;
       let parsed: unknown;
       try {
@@ -181,16 +201,17 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
       } catch (err) {
         metrics.deliveries.inc({ outcome: 'undecodable' });
         await recordFirstFailure(connection, queuePrefix, INTAKE_QUEUE, job.id!);
-        log.warn('delivery does not decode: dead-lettered', { reason: coerceError(err).message });
+        log().warn('delivery does not decode: dead-lettered', { reason: coerceError(err).message });
         throw err;
       }
       for (const path of findDrift(parsed)) metrics.drift(path);
+      cache.set(job.id!, decoded);
       if (!decoded.known) {
         metrics.deliveries.inc({ outcome: 'unknown_type' });
         metrics.unknownEvents.inc({ event_type: decoded.event.event.type });
         job.opts.removeOnComplete = keepDeliveries;
         await indexDelivery(connection, queuePrefix, job.data.eventId, job.id!, deliveryRetentionMs);
-        log.info('unfamiliar event type: kept, no handler');
+        log().info('unfamiliar event type: kept, no handler');
         return { handlers: [] };
       }
       const targets = route(decoded.event.event.type);
@@ -199,18 +220,23 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
         // retried after a crash) adds nothing twice.
         const options = (h: AnyHandler) => handlerJobOptions(handlerJobId(job.data.eventId, h.name), { attempts: maxAttempts, backoffMs });
         await Promise.all([
-          ...targets.map((h) => handlerQueues.get(h.name)!.add('run', { ...job.data, handler: h.name }, options(h))),
+          ...targets.map((h) => {
+            const { eventId, eventType, receivedAt } = job.data;
+            // No body: the unit points at this job, which is kept for the delivery retention.
+            const data: HandlerJobData = { eventId, eventType, receivedAt, handler: h.name, intakeJobId: job.id! };
+            return handlerQueues.get(h.name)!.add('run', data, options(h));
+          }),
           indexDelivery(connection, queuePrefix, job.data.eventId, job.id!, deliveryRetentionMs),
         ]);
       } catch (err) {
         // Redis trouble, not the delivery's fault: try again later, forever, without dead-lettering it.
         const delay = backoffDelay(job.attemptsStarted, backoffMs, maxBackoffMs);
-        log.warn('fan-out failed: retrying later', { error: coerceError(err).message, delayMs: delay });
+        log().warn('fan-out failed: retrying later', { error: coerceError(err).message, delayMs: delay });
         return postpone(job, token, Date.now() + delay);
       }
       job.opts.removeOnComplete = keepDeliveries;
       metrics.deliveries.inc({ outcome: 'routed' });
-      log.debug('fanned out', { handlers: targets.map((h) => h.name) });
+      if (logger.isDebugEnabled()) log().debug('fanned out', { handlers: targets.map((h) => h.name) });
       return { handlers: targets.map((h) => h.name) };
     },
     {
@@ -220,37 +246,86 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     },
   );
 
+  /** A unit's delivery, decoded: from the cache, else its own body, else its intake job's. */
+  async function deliveryOf(data: HandlerJobData): Promise<{ body: string | undefined; decoded?: DecodedDelivery; error?: Error }> {
+    const cached = data.intakeJobId === undefined ? undefined : cache.get(data.intakeJobId);
+    if (cached) return { body: undefined, decoded: cached };
+    let body = data.body;
+    if (body === undefined && data.intakeJobId !== undefined) {
+      const raw = await connection.hget(`${prefix}:${INTAKE_QUEUE}:${data.intakeJobId}`, 'data');
+      body = raw === null ? undefined : (JSON.parse(raw) as IntakeJobData).body;
+    }
+    if (body === undefined) {
+      return { body, error: undecodable(`delivery no longer retained: intake job ${data.intakeJobId ?? '(none)'} is gone`) };
+    }
+    try {
+      const { decoded } = decodeBody(body);
+      if (data.intakeJobId !== undefined) cache.set(data.intakeJobId, decoded);
+      return { body, decoded };
+    } catch (err) {
+      return { body, error: coerceError(err) };
+    }
+  }
+
   const runHandler = (handler: AnyHandler) => {
     const timeoutMs = handler.timeoutMs ?? DEFAULT_TIMEOUT;
     const queueName = handlerQueueName(handler.name);
     // A claim outlives the longest a run may take, so a crashed run's claim frees itself.
     const claimTtl = timeoutMs + lockDuration;
+    // Metric children bound once: labelling on every job costs more than the job.
+    const m = {
+      completed: metrics.completed.labels({ handler: handler.name }),
+      skipped: metrics.skipped.labels({ handler: handler.name, reason: 'already_done' }),
+      retryLater: metrics.retryLater.labels({ handler: handler.name }),
+      took: (outcome: string) => metrics.duration.labels({ handler: handler.name, outcome }),
+    };
+    const tookCompleted = m.took('completed');
     return async (job: Job<HandlerJobData>, token?: string): Promise<HandlerOutcome | { done: true }> => {
       const data = job.data;
       const attempt = job.attemptsMade + 1;
-      const log = logger.child({ eventId: data.eventId, eventType: data.eventType, handler: handler.name, jobId: job.id, attempt });
-      const { decoded } = decodeBody(data.body);
-      if (!decoded.known) throw undecodable(`event type ${data.eventType} has no codec any more`);
+      let scoped: Logger | undefined;
+      // Created on first use: most runs never log.
+      const log = () =>
+        (scoped ??= logger.child({ eventId: data.eventId, eventType: data.eventType, handler: handler.name, jobId: job.id, attempt }));
+      const delivery = await deliveryOf(data);
+      // A dead letter must stand alone: write the delivery into the unit before its last failure.
+      const keepBody = async () => {
+        if (data.body !== undefined) return;
+        const body =
+          delivery.body ??
+          (await connection
+            .hget(`${prefix}:${INTAKE_QUEUE}:${data.intakeJobId}`, 'data')
+            .then((raw) => raw && (JSON.parse(raw) as IntakeJobData).body));
+        if (body) await job.updateData({ ...data, body });
+      };
+      const { decoded } = delivery;
+      if (!decoded || !decoded.known) {
+        await keepBody();
+        throw delivery.error ?? undecodable(`event type ${data.eventType} has no codec any more`);
+      }
       const event = decoded.event;
-      const key = onceKey(queuePrefix, handler.name, businessKeyOf(event));
+      const businessKey = businessKeyOf(event);
+      const key = onceKey(queuePrefix, handler.name, businessKey);
       if (!data.replay) {
         const claim = await once.claim(key, job.id!, claimTtl);
         if (claim.status === 'done') {
-          metrics.skipped.inc({ handler: handler.name, reason: 'already_done' });
-          log.info('business fact already handled: skipped', { by: claim.by });
+          m.skipped.inc();
+          log().info('business fact already handled: skipped', { by: claim.by });
           return { skipped: `already done by ${claim.by}` };
         }
         if (claim.status === 'busy') {
-          log.debug('a twin is running: waiting for it', { by: claim.by });
+          if (logger.isDebugEnabled()) log().debug('a twin is running: waiting for it', { by: claim.by });
           return postpone(job, token, Date.now() + Math.min(claim.retryInMs, TWIN_POLL));
         }
       }
-      const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), shutdown.signal]);
+      const run = startRun(handler.name, timeoutMs);
       const ctx: HandlerContext = {
-        logger: log,
-        signal,
+        get logger() {
+          return log();
+        },
+        signal: run.signal,
         attempt,
-        idempotencyKey: `${handler.name}:${businessKeyOf(event)}`,
+        idempotencyKey: `${handler.name}:${businessKey}`,
         occurredAt: occurredAtOf(event),
         errors: { PermanentError, RetryLaterError },
       };
@@ -258,24 +333,28 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
       const seconds = () => (performance.now() - started) / SECOND;
       let outcome: HandlerOutcome | void;
       try {
-        outcome = await untilAborted(handler.handle(event, ctx), signal);
+        outcome = await Promise.race([handler.handle(event, ctx), run.aborted]);
       } catch (thrown) {
+        run.end();
         let error = coerceError(thrown);
         if (!data.replay) await once.release(key, job.id!);
-        if (shutdown.signal.aborted) {
-          metrics.duration.observe({ handler: handler.name, outcome: 'aborted' }, seconds());
-          log.warn('aborted by shutdown: back to the queue, no attempt spent');
+        if (run.reason() === 'shutdown') {
+          m.took('aborted').observe(seconds());
+          log().warn('aborted by shutdown: back to the queue, no attempt spent');
           return postpone(job, token, Date.now());
         }
         if (error instanceof RetryLaterError) {
-          metrics.duration.observe({ handler: handler.name, outcome: 'retry_later' }, seconds());
-          metrics.retryLater.inc({ handler: handler.name });
-          log.info('handler asked to retry later', { delayMs: error.delayMs, reason: error.message });
+          m.took('retry_later').observe(seconds());
+          m.retryLater.inc();
+          log().info('handler asked to retry later', { delayMs: error.delayMs, reason: error.message });
           return postpone(job, token, Date.now() + error.delayMs);
         }
-        metrics.duration.observe({ handler: handler.name, outcome: 'failed' }, seconds());
-        if (signal.aborted) error = new HandlerTimeoutError(handler.name, timeoutMs, { cause: error });
+        m.took('failed').observe(seconds());
+        if (run.reason() === 'timeout' && !(error instanceof HandlerTimeoutError)) {
+          error = new HandlerTimeoutError(handler.name, timeoutMs, { cause: error });
+        }
         await recordFirstFailure(connection, queuePrefix, queueName, job.id!);
+        if (error instanceof PermanentError || attempt >= (job.opts.attempts ?? 1)) await keepBody();
         if (error instanceof PermanentError) {
           const permanent = new UnrecoverableError(`${error.name}: ${error.message}`);
           permanent.stack = error.stack ?? permanent.stack;
@@ -283,12 +362,13 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
         }
         throw error;
       }
+      run.end();
       // Recorded before BullMQ hears of the success: dying between the two
       // means the job runs again and finds the fact done.
       await once.complete(key, job.id!, onceWindowMs);
-      metrics.duration.observe({ handler: handler.name, outcome: 'completed' }, seconds());
-      metrics.completed.inc({ handler: handler.name });
-      if (outcome) log.info('handler skipped its effect', { reason: outcome.skipped });
+      tookCompleted.observe(seconds());
+      m.completed.inc();
+      if (outcome) log().info('handler skipped its effect', { reason: outcome.skipped });
       return outcome ?? { done: true };
     };
   };
@@ -342,7 +422,10 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     ready: () => readyPromise,
     close() {
       closing ??= (async () => {
-        const abortTimer = setTimeout(() => shutdown.abort(new ShutdownAbortError(graceMs)), graceMs);
+        const abortTimer = setTimeout(() => {
+          graceOver = true;
+          for (const abort of running) abort('shutdown');
+        }, graceMs);
         try {
           await Promise.all([intake, ...workers].map((w) => w.close()));
         } finally {

@@ -158,13 +158,33 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
       pipeline.hget(firstFailureKey(queuePrefix, ref.queueName), ref.jobId);
     }
     const results = (await pipeline.exec()) ?? [];
-    return batch.map((ref, i) => {
+    const entries = batch.map((ref, i) => {
       const [e1, fields] = results[2 * i] ?? [null, null];
       const [e2, first] = results[2 * i + 1] ?? [null, null];
       if (e1) throw e1;
       if (e2) throw e2;
-      return toDeadLetter(ref, fields as Array<string | null>, first as string | null);
+      return {
+        entry: toDeadLetter(ref, fields as Array<string | null>, first as string | null),
+        rawData: (fields as Array<string | null>)[0],
+      };
     });
+    // A unit that died without running (it stalled too often) may hold only a
+    // pointer to its intake job: show the delivery from there while it is kept.
+    const missing = entries.flatMap(({ entry, rawData }) => {
+      if (!entry || entry.delivery !== '' || !rawData) return [];
+      const intakeJobId = (JSON.parse(rawData) as { intakeJobId?: unknown }).intakeJobId;
+      return typeof intakeJobId === 'string' ? [{ entry, intakeJobId }] : [];
+    });
+    if (missing.length > 0) {
+      const more = redis.pipeline();
+      for (const { intakeJobId } of missing) more.hget(jobKey(INTAKE_QUEUE, intakeJobId), 'data');
+      const found = (await more.exec()) ?? [];
+      missing.forEach(({ entry }, i) => {
+        const raw = found[i]?.[1];
+        if (typeof raw === 'string') entry.delivery = (JSON.parse(raw) as { body?: string }).body ?? '';
+      });
+    }
+    return entries.map((e) => e.entry);
   }
 
   async function list(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {

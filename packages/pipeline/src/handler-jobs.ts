@@ -1,14 +1,24 @@
 import * as t from 'io-ts';
 import { Queue, type JobsOptions, type QueueOptions } from 'bullmq';
 import { bullPrefix, handlerQueueName } from '@vouchflow/core';
-import { eventIdSegment, IntakeJobData, type QueueSettings } from './intake.js';
+import { eventIdSegment, type QueueSettings } from './intake.js';
 
-/** One unit of work: a delivery for one handler. Carries the delivery itself so it stands alone. */
+/**
+ * One unit of work: a delivery for one handler. It carries the delivery
+ * (`body`), or, as the worker fans out, only `intakeJobId`, the intake job
+ * holding it (kept for the delivery retention): three jobs per event then
+ * move one copy of the payload through Redis, not three. A unit that is
+ * dead-lettered gets its `body` written in before it fails for the last time,
+ * so a dead letter stands alone.
+ */
 export const HandlerJobData = t.intersection(
   [
-    IntakeJobData,
-    t.type({ handler: t.string }),
+    t.type({ eventId: t.string, eventType: t.string, receivedAt: t.number, handler: t.string }),
     t.partial({
+      /** The delivery exactly as received, as in the intake job. */
+      body: t.string,
+      /** The intake job holding the delivery, when `body` is absent. */
+      intakeJobId: t.string,
       /** Set by an operator's replay: run even if this handler already completed this business fact. */
       replay: t.boolean,
     }),

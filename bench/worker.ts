@@ -1,0 +1,153 @@
+/*
+ * `pnpm bench worker`: events per second drained by the worker (decode,
+ * route, fan out to two no-op handlers subscribed to the seed event, once-only
+ * bookkeeping, completion) against a bare BullMQ worker running no-op jobs of
+ * the same payload, in the same run, on the same private redis-server, with
+ * the same concurrency. Both sides start with a full queue (filled before the
+ * clock starts) and are timed until the last job is completed. Rounds
+ * alternate baseline and worker; the best round of each is reported.
+ *
+ * Ratio = worker events/s ÷ bare jobs/s. Each event costs the worker three
+ * BullMQ jobs (one intake, two handler units), so 0.33 means "as cheap as
+ * three bare jobs" and 0.5 "as cheap as two".
+ *
+ * Options: --events=N per round (default 4000), --rounds=N (default 2),
+ * --concurrency=N (default 50).
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { bullPrefix, createLogger, handlerQueueName, INTAKE_QUEUE } from '@vouchflow/core';
+import { intakeJobId, type IntakeJobData } from '@vouchflow/pipeline';
+import type { AnyHandler } from '@vouchflow/handler-kit';
+import { startRedisServer } from '@vouchflow/test-support';
+import { createWorker } from '../apps/worker/src/create-worker.js';
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '4000' },
+    rounds: { type: 'string', default: '2' },
+    concurrency: { type: 'string', default: '50' },
+  },
+});
+const EVENTS = Number(values.events);
+const ROUNDS = Number(values.rounds);
+const CONCURRENCY = Number(values.concurrency);
+const SEED = resolve(import.meta.dirname, '../packages/schema/fixtures/points_added.json');
+const seed = JSON.parse(readFileSync(SEED, 'utf8')) as { event: { id: string; type: string }; data: { transaction: { id: string } } };
+
+function deliveries(round: string): IntakeJobData[] {
+  return Array.from({ length: EVENTS }, (_, i) => {
+    const d = structuredClone(seed);
+    d.event.id = `evcus_${round}_${i}`;
+    d.data.transaction.id = `vtx_${round}_${i}`;
+    return { body: JSON.stringify(d), eventId: d.event.id, eventType: d.event.type, receivedAt: Date.now() };
+  });
+}
+
+async function fill(queue: Queue, jobs: IntakeJobData[]): Promise<void> {
+  for (let i = 0; i < jobs.length; i += 500) {
+    await queue.addBulk(jobs.slice(i, i + 500).map((data) => ({ name: 'delivery', data, opts: { jobId: intakeJobId(data.eventId) } })));
+  }
+}
+
+/** Polls (every 5 ms: this is a measurement's tail, not a correctness check) until `queue` has `n` completed jobs. */
+async function completed(queue: Queue, n: number): Promise<void> {
+  while ((await queue.getCompletedCount()) < n) await new Promise((r) => setTimeout(r, 5));
+}
+
+async function redisCpu(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const get = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  return get('used_cpu_user') + get('used_cpu_sys');
+}
+
+async function bare(redis: Redis, round: string): Promise<number> {
+  const prefix = bullPrefix(`bench-bare-${round}`);
+  const queue = new Queue('bare', { connection: redis, prefix });
+  await fill(queue, deliveries(round));
+  const cpu0 = await redisCpu(redis);
+  let done = 0;
+  let finished!: () => void;
+  const allDone = new Promise<void>((r) => (finished = r));
+  const started = performance.now();
+  const worker = new Worker('bare', async () => ({ done: true }), { connection: redis, prefix, concurrency: CONCURRENCY });
+  worker.on('completed', () => {
+    if (++done >= EVENTS) finished();
+  });
+  await allDone;
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`    bare: ${seconds.toFixed(2)} s, redis cpu ${((await redisCpu(redis)) - cpu0).toFixed(2)} s`);
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  return EVENTS / seconds;
+}
+
+async function vouchflow(redis: Redis, round: string): Promise<number> {
+  const queuePrefix = `bench-worker-${round}`;
+  const prefix = bullPrefix(queuePrefix);
+  const intake = new Queue(INTAKE_QUEUE, { connection: redis, prefix });
+  await fill(intake, deliveries(round));
+  const counts = { a: 0, b: 0 };
+  let notify!: () => void;
+  const allCalled = new Promise<void>((r) => (notify = r));
+  const noop = (name: 'a' | 'b'): AnyHandler => ({
+    name: `noop-${name}`,
+    events: ['customer.voucher.loyalty_card.points_added'],
+    concurrency: CONCURRENCY,
+    async handle() {
+      if (++counts[name] >= EVENTS && counts.a >= EVENTS && counts.b >= EVENTS) notify();
+    },
+  });
+  const handlerQueues = ['noop-a', 'noop-b'].map((h) => new Queue(handlerQueueName(h), { connection: redis, prefix }));
+  const cpu0 = await redisCpu(redis);
+  const started = performance.now();
+  const worker = createWorker({
+    connection: redis,
+    queuePrefix,
+    handlers: [noop('a'), noop('b')],
+    logger: createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, cb) => cb() }) }),
+    maxAttempts: 8,
+    backoffMs: 1000,
+    intakeConcurrency: CONCURRENCY,
+  });
+  await allCalled;
+  await Promise.all(handlerQueues.map((q) => completed(q, EVENTS)));
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`    vouchflow: ${seconds.toFixed(2)} s, redis cpu ${((await redisCpu(redis)) - cpu0).toFixed(2)} s`);
+  await worker.close();
+  for (const q of [intake, ...handlerQueues]) {
+    await q.obliterate({ force: true });
+    await q.close();
+  }
+  await redis.eval(`for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end`, 0, `${prefix}*`);
+  return EVENTS / seconds;
+}
+
+const server = await startRedisServer();
+const redis = new Redis(server.url, { maxRetriesPerRequest: null });
+try {
+  console.log(`${EVENTS} events per round, ${ROUNDS} rounds, concurrency ${CONCURRENCY}, redis-server on :${server.port}`);
+  const bareRates: number[] = [];
+  const workerRates: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    bareRates.push(await bare(redis, `r${r}`));
+    console.log(`  round ${r + 1}: bare BullMQ    ${bareRates.at(-1)!.toFixed(0)} jobs/s`);
+    workerRates.push(await vouchflow(redis, `r${r}`));
+    console.log(`  round ${r + 1}: vouchflow      ${workerRates.at(-1)!.toFixed(0)} events/s (×2 handlers)`);
+  }
+  const bestBare = Math.max(...bareRates);
+  const bestWorker = Math.max(...workerRates);
+  const ratio = bestWorker / bestBare;
+  console.log(`bare BullMQ worker, no-op jobs:        ${bestBare.toFixed(0)} jobs/s`);
+  console.log(`vouchflow worker, 2 no-op handlers:    ${bestWorker.toFixed(0)} events/s`);
+  console.log(`ratio: ${ratio.toFixed(2)} (must be >= 0.30, aim 0.5)`);
+  process.exitCode = ratio >= 0.3 ? 0 : 1;
+} finally {
+  await redis.quit();
+  await server.stop();
+}
