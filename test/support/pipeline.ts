@@ -376,6 +376,14 @@ export class Stack {
     this.workers.splice(this.workers.indexOf(app), 1);
   }
 
+  /** SIGKILLs the ingress (it is restarted with `startIngress`, on the same port). */
+  async killIngress(): Promise<void> {
+    if (!this.ingress) return;
+    this.ended.add(this.ingress);
+    await this.ingress.kill();
+    this.ingress = undefined;
+  }
+
   /** Sends `signal` (SIGTERM: a graceful stop) and resolves with the exit code; the app is forgotten. */
   async stopApp(app: AppProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     this.ended.add(app);
