@@ -1,14 +1,15 @@
 /*
- * Found by test/fuzz-ingress.test.ts. Express routes case-insensitively and
- * ignores a trailing slash, so `POST /webhooks/voucherify/` (a webhook URL
- * typed with a trailing slash) and `/WEBHOOKS/VOUCHERIFY` reach the webhook
- * handler and a valid delivery there is accepted. But the error handler of
- * apps/ingress/src/app.ts maps body-parser errors (413 too large, 415
+ * Regression test, found by test/fuzz-ingress.test.ts. Express routes
+ * case-insensitively and ignores a trailing slash, so `POST
+ * /webhooks/voucherify/` (a webhook URL typed with a trailing slash) and
+ * `/WEBHOOKS/VOUCHERIFY` reach the webhook handler. The error handler of
+ * apps/ingress/src/app.ts used to map body-parser errors (413 too large, 415
  * unsupported encoding, 400 unreadable) only when `req.path === WEBHOOK_PATH`
- * exactly; on the variants the same errors fall through to "unexpected
- * error", are logged at error level and answered 503 + Retry-After, so
- * Voucherify would retry, 12 times over 2.5 days, a delivery that can never
- * succeed. These tests expect the same answer on every path the route serves.
+ * exactly; on the variants they fell through to "unexpected error", were
+ * logged at error level and answered 503 + Retry-After, so Voucherify would
+ * have retried for 2.5 days a delivery that can never succeed. Fixed in
+ * a232027 (the route answers its body errors itself). These tests expect the
+ * same answer on every path the route serves.
  */
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
