@@ -50,10 +50,9 @@ describe('worker processes killed with -9 mid-stream', () => {
         const threshold = Math.floor((EVENTS * round) / (ROUNDS + 1));
         await eventually(`${threshold} acknowledged events`, () => (load.acked.size >= threshold ? true : undefined), 120_000);
         // The victims must be busy: some of their jobs are active right now.
-        await eventually('handler jobs running', async () => ((await backlog.total()) > 0 ? true : undefined), 30_000, 20);
+        await eventually('jobs running', async () => ((await backlog.active()) > 0 ? true : undefined), 30_000, 20);
         const victims: AppProcess[] = round % 2 === 1 ? [stack.workers[0]!] : [...stack.workers];
-        const active = await backlog.total();
-        killedMidJob.push(active);
+        killedMidJob.push(await backlog.active());
         await Promise.all(victims.map((w) => stack.killWorker(w)));
         kills += victims.length;
         await Promise.all(victims.map(() => stack.startWorker()));
@@ -68,7 +67,7 @@ describe('worker processes killed with -9 mid-stream', () => {
         acknowledged: load.acked.size,
         statuses: load.statusSummary(),
         kills,
-        backlogAtKills: killedMidJob,
+        activeJobsAtKills: killedMidJob,
         stalledJobsRecovered: stalled,
         lost: tally.lost,
         duplicates: tally.duplicates,

@@ -54,7 +54,7 @@ describe('SIGTERM to the ingress and the workers under load', () => {
       let aborted = 0;
       for (const name of ['worker-1', 'worker-2']) {
         await acked(load.acked.size + STEP);
-        await eventually('handler jobs running', async () => ((await backlog.total()) > 0 ? true : undefined), 30_000, 20);
+        await eventually('jobs running', async () => ((await backlog.active()) > 0 ? true : undefined), 30_000, 20);
         const victim = stack.workers[0]!;
         exitCodes[name] = await stack.stopApp(victim);
         aborted += victim.lines.filter((l) => l.message === 'aborted by shutdown: back to the queue, no attempt spent').length;

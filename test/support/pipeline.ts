@@ -169,7 +169,7 @@ export class Load {
     return custom ? custom(n) : `evcus_${this.label}_${n}`;
   }
 
-  /** Sends one delivery; true when it was acknowledged. */
+  /** Sends one delivery and books its answer. */
   async one(eventId: string): Promise<Answer> {
     const answer = await this.client.deliver(deliveryBody(eventId));
     this.sent++;
@@ -456,6 +456,13 @@ export class Backlog {
       out[q.name] = Object.values(c).reduce((a, b) => a + b, 0);
     }
     return out;
+  }
+
+  /** Jobs running right now (locked by a worker), over every queue. */
+  async active(): Promise<number> {
+    let n = 0;
+    for (const q of this.queues) n += await q.getActiveCount();
+    return n;
   }
 
   async total(): Promise<number> {
