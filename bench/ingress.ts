@@ -25,18 +25,25 @@ import { freePort, startRedisServer } from '@vouchflow/test-support';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
-  allowPositionals: true,
+  // `pnpm bench ingress -- --rounds=5` passes the `--` along.
+  args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
     duration: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '64' },
     sequential: { type: 'string', default: '2000' },
+    pin: { type: 'string', default: 'yes' },
   },
 });
 const DURATION = Number(values.duration);
 const ROUNDS = Number(values.rounds);
 const CONNECTIONS = Number(values.connections);
 const SEQUENTIAL = Number(values.sequential);
+// Server on CPU 0; wrk and redis-server on CPU 1, for both sides alike, so that the load generator and
+// Redis do not steal the server's core (they still share theirs). Other processes are not pinned away.
+const PIN = values.pin !== 'no' && cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0;
+const pinned = (cpu: number, command: string, args: string[]): [string, string[]] =>
+  PIN ? ['taskset', ['-c', String(cpu), command, ...args]] : [command, args];
 const SECRET = `bench-${randomBytes(8).toString('hex')}`;
 const WRK = '/usr/bin/wrk';
 
@@ -89,8 +96,15 @@ function cpuMs(pid: number | undefined): number {
 function wrk(url: string, seconds: number, intervalUs = 0, watch: (number | undefined)[] = [], connections = CONNECTIONS): WrkResult {
   const cpuBefore = watch.map(cpuMs);
   const run = spawnSync(
-    WRK,
-    ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', join(ROOT, 'bench/_wrk-signed.lua'), `${url}/webhooks/voucherify`],
+    ...pinned(1, WRK, [
+      '-t1',
+      `-c${connections}`,
+      `-d${seconds}s`,
+      '--latency',
+      '-s',
+      join(ROOT, 'bench/_wrk-signed.lua'),
+      `${url}/webhooks/voucherify`,
+    ]),
     {
       encoding: 'utf8',
       env: {
@@ -131,7 +145,7 @@ async function waitForHttp(url: string, child: ChildProcess, timeoutMs = 30_000)
 }
 
 function startServer(script: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', join(ROOT, script)], {
+  return spawn(...pinned(0, process.execPath, ['--import', 'tsx', join(ROOT, script)]), {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -193,9 +207,11 @@ async function main(): Promise<void> {
     `Figures from a shared ${cpus().length}-core machine (wrk, both servers and redis-server share it); compare ratios, not absolute numbers.`,
   );
   console.log(`Body: points_added fixture, ${bodyBytes} bytes, new event id and HMAC signature per request.`);
-  console.log(`wrk -t1 -c${CONNECTIONS} -d${DURATION}s, ${ROUNDS} alternating round(s).\n`);
+  console.log(`wrk -t1 -c${CONNECTIONS} -d${DURATION}s, ${ROUNDS} alternating round(s).`);
+  console.log(PIN ? 'Pinned: servers on CPU 0, wrk and redis-server on CPU 1 (--pin=no to turn off).\n' : 'Not pinned.\n');
 
   const redis = await startRedisServer();
+  if (PIN) spawnSync('taskset', ['-a', '-p', '-c', '1', String(redis.process.pid)]);
   const [basePort, ingressPort] = [await freePort(), await freePort()];
   const baseline = startServer('bench/_bare-express.ts', { PORT: String(basePort), NODE_ENV: 'production' });
   const ingress = startServer('apps/ingress/src/main.ts', {

@@ -28,14 +28,29 @@ const { addStandardJob } = require('bullmq/dist/cjs/scripts/addStandardJob-9.js'
 const COMMAND = 'vouchflowAddStandardJobs';
 const ARGS_PER_JOB = 3;
 
-/** BullMQ's script as a Lua function (KEYS and ARGV become its parameters), called once per job. */
+/**
+ * BullMQ's script as a Lua function (KEYS and ARGV become its parameters),
+ * called once per job. The jobs' arguments arrive as ONE binary argument:
+ * each argument a 4-byte big-endian length and its bytes. One Buffer lives
+ * outside the JavaScript heap while the round trip lasts, where the same
+ * arguments as strings would be copied by every young-generation collection.
+ */
 const WRAPPER = `
 local function addStandardJob(KEYS, ARGV)
 ${addStandardJob.content}
 end
+local blob = ARGV[1]
+local pos = 1
 local results = {}
-for i = 1, #ARGV, ${ARGS_PER_JOB} do
-  local ok, result = pcall(addStandardJob, KEYS, { ARGV[i], ARGV[i + 1], ARGV[i + 2] })
+while pos <= #blob do
+  local args = {}
+  for k = 1, ${ARGS_PER_JOB} do
+    local b1, b2, b3, b4 = string.byte(blob, pos, pos + 3)
+    local len = ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+    args[k] = string.sub(blob, pos + 4, pos + 3 + len)
+    pos = pos + 4 + len
+  end
+  local ok, result = pcall(addStandardJob, KEYS, args)
   if ok then
     results[#results + 1] = result
   else
@@ -44,6 +59,23 @@ for i = 1, #ARGV, ${ARGS_PER_JOB} do
 end
 return results
 `;
+
+/** The arguments of every job, each as a 4-byte big-endian length and its bytes. */
+function frame(jobsArgs: unknown[][]): Buffer {
+  const parts = jobsArgs.flatMap((args) =>
+    args.map((arg) => (typeof arg === 'string' || Buffer.isBuffer(arg) ? arg : String(arg as string | number))),
+  );
+  let size = 0;
+  for (const part of parts) size += 4 + (typeof part === 'string' ? Buffer.byteLength(part) : part.length);
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const part of parts) {
+    const length = typeof part === 'string' ? out.write(part, at + 4) : part.copy(out, at + 4);
+    out.writeUInt32BE(length, at);
+    at += 4 + length;
+  }
+  return out;
+}
 
 type Reply = string | number | Error;
 type BatchCommand = (...args: unknown[]) => Promise<Reply[]>;
@@ -85,6 +117,7 @@ export function bulkAdder<T>(queue: Queue<T>, redis: RedisClient): (jobs: BulkJo
     const stub = {
       runCommand: (name: string, args: unknown[]) => {
         if (!name.startsWith(`${addStandardJob.name}:`)) throw new Error(`bulk-add supports standard jobs only, got ${name}`);
+        if (args.length !== addStandardJob.keys + ARGS_PER_JOB) throw new Error(`bulk-add expected ${ARGS_PER_JOB} arguments per job`);
         captured.push(args);
         return Promise.resolve('');
       },
@@ -98,10 +131,10 @@ export function bulkAdder<T>(queue: Queue<T>, redis: RedisClient): (jobs: BulkJo
     if (captured.length !== jobs.length) throw new Error(`bulk-add captured ${captured.length} of ${jobs.length} jobs`);
 
     const keys = captured[0]!.slice(0, addStandardJob.keys);
-    const argv = captured.flatMap((args) => args.slice(addStandardJob.keys));
+    const blob = frame(captured.map((args) => args.slice(addStandardJob.keys)));
     const count = captured.length;
     captured.length = 0;
-    const replies = await send(...keys, ...argv);
+    const replies = await send(...keys, blob);
     return Array.from({ length: count }, (_unused, i): BulkResult => {
       const reply = replies[i];
       if (reply instanceof Error) return { error: reply };
