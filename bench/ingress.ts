@@ -3,15 +3,22 @@
  * real enqueues into a private redis-server) against a bare Express 5 app
  * that only parses JSON and answers 202, in the same run, on the same
  * machine, with the same wrk invocation and the same kind of bodies (the
- * points_added fixture, a new event id and a valid signature per request).
+ * points_added fixture, a new event id and a valid signature per request,
+ * signed inside wrk's Lua through the libcrypto wrk links).
  *
- * Then: p99 of the ingress paced at 80% of its measured maximum (open loop,
- * each wrk thread sending on a fixed schedule), and the p99 of sequential
- * acknowledgements (one request at a time). Runs in about a minute.
+ * Rounds alternate baseline and ingress back to back; the headline ratio is
+ * best against best, and the median of the per-round ratios is printed too,
+ * as is the CPU time each process used per request (read from /proc), which
+ * other load on a shared machine disturbs less than requests/s. By default
+ * both servers run on CPU 0 and wrk and redis-server on CPU 1 (taskset).
+ *
+ * Then: p50/p99 of the ingress paced at 80% of its measured maximum (open
+ * loop: each wrk request waits for its slot in a fixed schedule), and the p99
+ * of sequential acknowledgements (one request at a time). About 45 s.
  *
  * Options: --duration=SECONDS per measured run (default 5), --rounds=N
- * alternating baseline/ingress rounds (default 3), --connections=N (default 64),
- * --sequential=N requests (default 2000).
+ * (default 3), --connections=N (default 64), --sequential=N requests
+ * (default 2000), --pin=no.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
