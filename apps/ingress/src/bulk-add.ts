@@ -29,6 +29,30 @@ const COMMAND = 'vouchflowAddStandardJobs';
 const ARGS_PER_JOB = 3;
 
 /**
+ * BullMQ's script as `local function addStandardJob(KEYS, ARGV)`. Its helper
+ * functions (the `-- Includes` between its argument decoding and its main
+ * part) are defined once, outside that function, instead of once per job:
+ * creating their closures was most of Redis's time per job. Should a helper
+ * use one of the per-job locals it would now read an undeclared global, which
+ * Redis refuses with an error (never a silent change); if the script's layout
+ * is not the expected one, the whole script is wrapped unchanged.
+ */
+function perJobFunction(content: string): string {
+  const lines = content.split('\n');
+  const includes = lines.findIndex((l) => l.startsWith('-- Includes'));
+  const main = lines.findIndex((l, i) => i > includes && /^if parentKey ~= nil then/.test(l));
+  if (includes < 0 || main < 0) return `local function addStandardJob(KEYS, ARGV)\n${content}\nend`;
+  return [
+    'local rcall = redis.call',
+    ...lines.slice(includes, main),
+    'local function addStandardJob(KEYS, ARGV)',
+    ...lines.slice(0, includes),
+    ...lines.slice(main),
+    'end',
+  ].join('\n');
+}
+
+/**
  * BullMQ's script as a Lua function (KEYS and ARGV become its parameters),
  * called once per job. The jobs' arguments arrive as ONE binary argument:
  * each argument a 4-byte big-endian length and its bytes. One Buffer lives
@@ -36,9 +60,7 @@ const ARGS_PER_JOB = 3;
  * arguments as strings would be copied by every young-generation collection.
  */
 const WRAPPER = `
-local function addStandardJob(KEYS, ARGV)
-${addStandardJob.content}
-end
+${perJobFunction(addStandardJob.content)}
 local blob = ARGV[1]
 local pos = 1
 local results = {}
