@@ -14,12 +14,16 @@ export function backoffDelay(retry: number, baseMs: number, capMs: number, rando
 
 /**
  * The worker's BullMQ `backoffStrategy`. The base delay comes from the job's
- * own options (so a job keeps the backoff it was enqueued with), else `baseMs`.
+ * own options (so a job keeps the backoff it was enqueued with), else `baseMs`;
+ * `attemptOffset` in the job's data counts the tries made before it existed.
  */
 export const backoffStrategy =
   (baseMs: number, capMs: number) =>
   (attemptsMade: number, _type?: string, _err?: Error, job?: MinimalJob): number => {
     const backoff = job?.opts.backoff;
     const base = typeof backoff === 'object' && typeof backoff.delay === 'number' ? backoff.delay : baseMs;
-    return backoffDelay(attemptsMade, base, capMs);
+    // Tries made inline before the job existed count too, so the delays go on doubling from there.
+    const data: unknown = job?.data;
+    const offset = typeof data === 'object' && data !== null ? Number((data as { attemptOffset?: unknown }).attemptOffset) || 0 : 0;
+    return backoffDelay(attemptsMade + offset, base, capMs);
   };

@@ -1,4 +1,5 @@
-import { DelayedError, UnrecoverableError, Worker, type Job, type Queue, type WorkerOptions } from 'bullmq';
+import { EventEmitter } from 'node:events';
+import { DelayedError, UnrecoverableError, Worker, type Job, type JobsOptions, type Queue, type WorkerOptions } from 'bullmq';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import {
   bullPrefix,
@@ -12,7 +13,7 @@ import {
   type Logger,
   type RedisClient,
 } from '@vouchflow/core';
-import { businessKeyOf, decodeDelivery, occurredAtOf, type DecodedDelivery } from '@vouchflow/schema';
+import { businessKeyOf, decodeDelivery, occurredAtOf, type DecodedDelivery, type WebhookEvent } from '@vouchflow/schema';
 import { PermanentError, RetryLaterError, type AnyHandler, type HandlerContext, type HandlerOutcome } from '@vouchflow/handler-kit';
 import {
   handlerJobId,
@@ -34,6 +35,7 @@ import { schemaDrift, type DriftFinder } from './drift.js';
 import { HandlerTimeoutError } from './errors/handler-timeout-error.js';
 import { ShutdownAbortError } from './errors/shutdown-abort-error.js';
 import { DeliveryCache, deepFreeze } from './delivery-cache.js';
+import { Semaphore } from './semaphore.js';
 
 export interface WorkerDeps {
   /** Shared by every queue and worker; BullMQ opens one blocking connection per worker beside it. Closed by the caller. */
@@ -71,8 +73,19 @@ export interface WorkerDeps {
   processMetrics?: boolean;
 }
 
+/** A unit of work that ended well (ran, or was skipped as already done), inline or from its queue. */
+export interface SettledUnit {
+  handler: string;
+  eventId: string;
+  /** The handler job id the unit has (or would have). */
+  unitId: string;
+  result: HandlerOutcome | { done: true };
+}
+
 export interface RunningWorker {
   readonly metrics: WorkerMetrics;
+  /** In-process notifications: `settled` with a {@link SettledUnit}. For tests and embedding; BullMQ's own events cover queued units only. */
+  readonly events: EventEmitter<{ settled: [SettledUnit] }>;
   /** Resolves when every BullMQ worker is connected and the handlers are registered in Redis. */
   ready(): Promise<void>;
   /**
@@ -123,6 +136,7 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   const route = createRouter(handlers);
   const once = onceRecords(connection);
   const cache = new DeliveryCache(deps.deliveryCacheSize ?? 10_000);
+  const events = new EventEmitter<{ settled: [SettledUnit] }>();
   // Runs in progress, so shutdown can abort the ones outliving the grace period.
   const running = new Set<(why: 'shutdown') => void>();
   // Set when the grace period is over: runs still going are aborted, and so is any that starts.
@@ -185,6 +199,250 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     settings: { backoffStrategy: backoffStrategy(backoffMs, maxBackoffMs) },
   };
 
+  /** A unit's delivery, decoded: from the cache, else its own body, else its intake job's. */
+  async function deliveryOf(data: HandlerJobData): Promise<{ body: string | undefined; decoded?: DecodedDelivery; error?: Error }> {
+    const cached = data.intakeJobId === undefined ? undefined : cache.get(data.intakeJobId);
+    if (cached) return { body: undefined, decoded: cached };
+    let body = data.body;
+    if (body === undefined && data.intakeJobId !== undefined) body = await intakeBody(data.intakeJobId);
+    if (body === undefined) {
+      return { body, error: undecodable(`delivery no longer retained: intake job ${data.intakeJobId ?? '(none)'} is gone`) };
+    }
+    try {
+      const { decoded } = decodeBody(body);
+      if (data.intakeJobId !== undefined) cache.set(data.intakeJobId, decoded);
+      return { body, decoded };
+    } catch (err) {
+      return { body, error: coerceError(err) };
+    }
+  }
+
+  async function intakeBody(intakeJobId: string): Promise<string | undefined> {
+    const raw = await connection.hget(`${prefix}:${INTAKE_QUEUE}:${intakeJobId}`, 'data');
+    return raw === null ? undefined : (JSON.parse(raw) as IntakeJobData).body;
+  }
+
+  /** Per handler: metric children bound once (labelling every time costs more than a no-op run), and its permits. */
+  const perHandler = new Map(
+    handlers.map((h) => [
+      h.name,
+      {
+        handler: h,
+        timeoutMs: h.timeoutMs ?? DEFAULT_TIMEOUT,
+        // Shared by inline runs and queue jobs, so the declared concurrency holds per process.
+        permits: new Semaphore(h.concurrency ?? DEFAULT_CONCURRENCY),
+        completed: metrics.completed.labels({ handler: h.name }),
+        skipped: metrics.skipped.labels({ handler: h.name, reason: 'already_done' }),
+        failed: metrics.failed.labels({ handler: h.name }),
+        retried: metrics.retried.labels({ handler: h.name }),
+        retryLater: metrics.retryLater.labels({ handler: h.name }),
+        tookCompleted: metrics.duration.labels({ handler: h.name, outcome: 'completed' }),
+        took: (outcome: string) => metrics.duration.labels({ handler: h.name, outcome }),
+      },
+    ]),
+  );
+  type PerHandler = NonNullable<ReturnType<typeof perHandler.get>>;
+
+  type RunOutcome =
+    | { kind: 'done'; result: HandlerOutcome | { done: true } }
+    | { kind: 'busy'; retryInMs: number }
+    | { kind: 'retry-later'; delayMs: number; reason: string }
+    | { kind: 'aborted' }
+    | { kind: 'failed'; error: Error; permanent: boolean };
+
+  /**
+   * One try of one unit of work, whichever way it runs (inline in the intake
+   * job, or as a job of the handler's queue): the once-only claim, the run
+   * under its timeout, the bookkeeping of its outcome. `unitId` owns the
+   * claim: the handler job id, the same for the inline try and the job that
+   * may follow it, so either can take over from the other after a crash.
+   */
+  async function runOnce(
+    h: PerHandler,
+    unit: { event: WebhookEvent; unitId: string; attempt: number; replay: boolean; log: () => Logger },
+  ): Promise<RunOutcome> {
+    const { handler, timeoutMs } = h;
+    const businessKey = businessKeyOf(unit.event);
+    const key = onceKey(queuePrefix, handler.name, businessKey);
+    if (!unit.replay) {
+      // A claim outlives the longest a run may take, so a crashed run's claim frees itself.
+      const claim = await once.claim(key, unit.unitId, timeoutMs + lockDuration);
+      if (claim.status === 'done') {
+        h.skipped.inc();
+        unit.log().info('business fact already handled: skipped', { by: claim.by });
+        const result = { skipped: `already done by ${claim.by}` };
+        events.emit('settled', { handler: handler.name, eventId: unit.event.event.id, unitId: unit.unitId, result });
+        return { kind: 'done', result };
+      }
+      if (claim.status === 'busy') return { kind: 'busy', retryInMs: Math.min(claim.retryInMs, TWIN_POLL) };
+    }
+    const run = startRun(handler.name, timeoutMs);
+    const ctx: HandlerContext = {
+      get logger() {
+        return unit.log();
+      },
+      signal: run.signal,
+      attempt: unit.attempt,
+      idempotencyKey: `${handler.name}:${businessKey}`,
+      occurredAt: occurredAtOf(unit.event),
+      errors: { PermanentError, RetryLaterError },
+    };
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / SECOND;
+    let outcome: HandlerOutcome | void;
+    try {
+      outcome = await Promise.race([handler.handle(unit.event, ctx), run.aborted]);
+    } catch (thrown) {
+      run.end();
+      let error = coerceError(thrown);
+      if (!unit.replay) await once.release(key, unit.unitId);
+      if (run.reason() === 'shutdown') {
+        h.took('aborted').observe(seconds());
+        unit.log().warn('aborted by shutdown: back to the queue, no attempt spent');
+        return { kind: 'aborted' };
+      }
+      if (error instanceof RetryLaterError) {
+        h.took('retry_later').observe(seconds());
+        h.retryLater.inc();
+        unit.log().info('handler asked to retry later', { delayMs: error.delayMs, reason: error.message });
+        return { kind: 'retry-later', delayMs: error.delayMs, reason: error.message };
+      }
+      h.took('failed').observe(seconds());
+      if (run.reason() === 'timeout' && !(error instanceof HandlerTimeoutError)) {
+        error = new HandlerTimeoutError(handler.name, timeoutMs, { cause: error });
+      }
+      return { kind: 'failed', error, permanent: error instanceof PermanentError };
+    }
+    run.end();
+    // Recorded before BullMQ hears of the success: dying between the two
+    // means the unit runs again and finds the fact done.
+    await once.complete(key, unit.unitId, onceWindowMs);
+    h.tookCompleted.observe(seconds());
+    h.completed.inc();
+    if (outcome) unit.log().info('handler skipped its effect', { reason: outcome.skipped });
+    const result = outcome ?? { done: true as const };
+    events.emit('settled', { handler: handler.name, eventId: unit.event.event.id, unitId: unit.unitId, result });
+    return { kind: 'done', result };
+  }
+
+  const permanentError = (reason: string, stack?: string): UnrecoverableError => {
+    const err = new UnrecoverableError(reason);
+    if (stack) err.stack = stack;
+    return err;
+  };
+
+  const runHandler = (h: PerHandler) => {
+    const queueName = handlerQueueName(h.handler.name);
+    return async (job: Job<HandlerJobData>, token?: string): Promise<HandlerOutcome | { done: true }> => {
+      const data = job.data;
+      // Failed for good inline, before the job existed: it only had to reach the failed set.
+      if (data.failed) throw permanentError(data.failed.reason, data.failed.stack);
+      const offset = data.attemptOffset ?? 0;
+      const attempt = job.attemptsMade + 1 + offset;
+      const isLast = attempt >= (job.opts.attempts ?? 1) + offset;
+      let scoped: Logger | undefined;
+      // Created on first use: most runs never log.
+      const log = () =>
+        (scoped ??= logger.child({ eventId: data.eventId, eventType: data.eventType, handler: h.handler.name, jobId: job.id, attempt }));
+      const delivery = await deliveryOf(data);
+      // A dead letter must stand alone: write the delivery into the unit before its last failure.
+      const keepBody = async () => {
+        if (data.body !== undefined || data.intakeJobId === undefined) return;
+        const body = delivery.body ?? (await intakeBody(data.intakeJobId));
+        if (body !== undefined) await job.updateData({ ...data, body });
+      };
+      const { decoded } = delivery;
+      if (!decoded || !decoded.known) {
+        await keepBody();
+        throw delivery.error ?? undecodable(`event type ${data.eventType} has no codec any more`);
+      }
+      await h.permits.acquire();
+      let outcome: RunOutcome;
+      try {
+        outcome = await runOnce(h, { event: decoded.event, unitId: job.id!, attempt, replay: data.replay === true, log });
+      } finally {
+        h.permits.release();
+      }
+      switch (outcome.kind) {
+        case 'done':
+          return outcome.result;
+        case 'busy':
+          if (logger.isDebugEnabled()) log().debug('a twin is running: waiting for it');
+          return postpone(job, token, Date.now() + outcome.retryInMs);
+        case 'retry-later':
+          return postpone(job, token, Date.now() + outcome.delayMs);
+        case 'aborted':
+          return postpone(job, token, Date.now());
+        case 'failed': {
+          await recordFirstFailure(connection, queuePrefix, queueName, job.id!);
+          if (outcome.permanent || isLast) await keepBody();
+          const { error } = outcome;
+          if (outcome.permanent) throw permanentError(`${error.name}: ${error.message}`, error.stack);
+          throw error;
+        }
+      }
+    };
+  };
+
+  /**
+   * Runs a unit's first try inline, inside the intake job, when its handler
+   * has a free permit here and no rate limit (a limit is kept across
+   * processes only by its queue). Most units succeed at once and then cost no
+   * job of their own; what does not succeed becomes a job of the handler's
+   * queue, with the tries it has left. If this process dies meanwhile, the
+   * intake job is taken up again and the unit with it.
+   * Resolves with the job to add, or undefined when there is none.
+   */
+  async function firstTry(
+    h: PerHandler,
+    intakeJob: Job<IntakeJobData>,
+    event: WebhookEvent,
+  ): Promise<{ data: HandlerJobData; opts: JobsOptions } | undefined> {
+    const { eventId, eventType, receivedAt } = intakeJob.data;
+    const name = h.handler.name;
+    const jobId = handlerJobId(eventId, name);
+    const data: HandlerJobData = { eventId, eventType, receivedAt, handler: name, intakeJobId: intakeJob.id! };
+    const opts = handlerJobOptions(jobId, { attempts: maxAttempts, backoffMs });
+    if (h.handler.rateLimit || !h.permits.tryAcquire()) return { data, opts };
+    let outcome: RunOutcome;
+    const log = () => logger.child({ eventId, eventType, handler: name, jobId, attempt: 1 });
+    try {
+      outcome = await runOnce(h, { event, unitId: jobId, attempt: 1, replay: false, log });
+    } finally {
+      h.permits.release();
+    }
+    switch (outcome.kind) {
+      case 'done':
+        return undefined;
+      case 'busy':
+        return { data, opts: { ...opts, delay: outcome.retryInMs } };
+      case 'retry-later':
+        return { data, opts: { ...opts, delay: outcome.delayMs } };
+      case 'aborted':
+        return { data, opts };
+      case 'failed': {
+        const { error } = outcome;
+        h.failed.inc();
+        await recordFirstFailure(connection, queuePrefix, handlerQueueName(name), jobId);
+        if (outcome.permanent || maxAttempts <= 1) {
+          // Out of tries already: the job only carries the failure into the failed set (the dead letters).
+          const reason = outcome.permanent ? `${error.name}: ${error.message}` : error.message;
+          return {
+            // Full attempts: should an operator retry it, it runs like any unit.
+            data: { ...data, body: intakeJob.data.body, failed: { reason, ...(error.stack ? { stack: error.stack } : {}) } },
+            opts,
+          };
+        }
+        h.retried.inc();
+        log().info('first try failed: will retry', { error: error.message });
+        return {
+          data: { ...data, attemptOffset: 1 },
+          opts: { ...opts, attempts: maxAttempts - 1, delay: backoffDelay(1, backoffMs, maxBackoffMs) },
+        };
+      }
+    }
+  }
+
   const deliveryRetentionMs = deps.deliveryRetentionMs ?? 7 * DAY;
   // Completed deliveries stay for the retention period whatever their producer
   // asked (BullMQ applies the completing job's own removeOnComplete), so replay finds them.
@@ -205,7 +463,6 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
         throw err;
       }
       for (const path of findDrift(parsed)) metrics.drift(path);
-      cache.set(job.id!, decoded);
       if (!decoded.known) {
         metrics.deliveries.inc({ outcome: 'unknown_type' });
         metrics.unknownEvents.inc({ event_type: decoded.event.event.type });
@@ -214,22 +471,19 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
         log().info('unfamiliar event type: kept, no handler');
         return { handlers: [] };
       }
-      const targets = route(decoded.event.event.type);
+      cache.set(job.id!, decoded);
+      const event = decoded.event;
+      const targets = route(event.event.type);
       try {
-        // Deterministic job ids: fanning out the same delivery again (this job
-        // retried after a crash) adds nothing twice.
-        const options = (h: AnyHandler) => handlerJobOptions(handlerJobId(job.data.eventId, h.name), { attempts: maxAttempts, backoffMs });
+        const jobs = await Promise.all(targets.map((h) => firstTry(perHandler.get(h.name)!, job, event)));
+        // Deterministic job ids: this intake job run again after a crash adds nothing twice.
         await Promise.all([
-          ...targets.map((h) => {
-            const { eventId, eventType, receivedAt } = job.data;
-            // No body: the unit points at this job, which is kept for the delivery retention.
-            const data: HandlerJobData = { eventId, eventType, receivedAt, handler: h.name, intakeJobId: job.id! };
-            return handlerQueues.get(h.name)!.add('run', data, options(h));
-          }),
+          ...jobs.map((j, i) => j && handlerQueues.get(targets[i]!.name)!.add('run', j.data, j.opts)),
           indexDelivery(connection, queuePrefix, job.data.eventId, job.id!, deliveryRetentionMs),
         ]);
       } catch (err) {
         // Redis trouble, not the delivery's fault: try again later, forever, without dead-lettering it.
+        // Units that already succeeded are skipped then (once-only records).
         const delay = backoffDelay(job.attemptsStarted, backoffMs, maxBackoffMs);
         log().warn('fan-out failed: retrying later', { error: coerceError(err).message, delayMs: delay });
         return postpone(job, token, Date.now() + delay);
@@ -246,136 +500,9 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     },
   );
 
-  /** A unit's delivery, decoded: from the cache, else its own body, else its intake job's. */
-  async function deliveryOf(data: HandlerJobData): Promise<{ body: string | undefined; decoded?: DecodedDelivery; error?: Error }> {
-    const cached = data.intakeJobId === undefined ? undefined : cache.get(data.intakeJobId);
-    if (cached) return { body: undefined, decoded: cached };
-    let body = data.body;
-    if (body === undefined && data.intakeJobId !== undefined) {
-      const raw = await connection.hget(`${prefix}:${INTAKE_QUEUE}:${data.intakeJobId}`, 'data');
-      body = raw === null ? undefined : (JSON.parse(raw) as IntakeJobData).body;
-    }
-    if (body === undefined) {
-      return { body, error: undecodable(`delivery no longer retained: intake job ${data.intakeJobId ?? '(none)'} is gone`) };
-    }
-    try {
-      const { decoded } = decodeBody(body);
-      if (data.intakeJobId !== undefined) cache.set(data.intakeJobId, decoded);
-      return { body, decoded };
-    } catch (err) {
-      return { body, error: coerceError(err) };
-    }
-  }
-
-  const runHandler = (handler: AnyHandler) => {
-    const timeoutMs = handler.timeoutMs ?? DEFAULT_TIMEOUT;
-    const queueName = handlerQueueName(handler.name);
-    // A claim outlives the longest a run may take, so a crashed run's claim frees itself.
-    const claimTtl = timeoutMs + lockDuration;
-    // Metric children bound once: labelling on every job costs more than the job.
-    const m = {
-      completed: metrics.completed.labels({ handler: handler.name }),
-      skipped: metrics.skipped.labels({ handler: handler.name, reason: 'already_done' }),
-      retryLater: metrics.retryLater.labels({ handler: handler.name }),
-      took: (outcome: string) => metrics.duration.labels({ handler: handler.name, outcome }),
-    };
-    const tookCompleted = m.took('completed');
-    return async (job: Job<HandlerJobData>, token?: string): Promise<HandlerOutcome | { done: true }> => {
-      const data = job.data;
-      const attempt = job.attemptsMade + 1;
-      let scoped: Logger | undefined;
-      // Created on first use: most runs never log.
-      const log = () =>
-        (scoped ??= logger.child({ eventId: data.eventId, eventType: data.eventType, handler: handler.name, jobId: job.id, attempt }));
-      const delivery = await deliveryOf(data);
-      // A dead letter must stand alone: write the delivery into the unit before its last failure.
-      const keepBody = async () => {
-        if (data.body !== undefined) return;
-        const body =
-          delivery.body ??
-          (await connection
-            .hget(`${prefix}:${INTAKE_QUEUE}:${data.intakeJobId}`, 'data')
-            .then((raw) => raw && (JSON.parse(raw) as IntakeJobData).body));
-        if (body) await job.updateData({ ...data, body });
-      };
-      const { decoded } = delivery;
-      if (!decoded || !decoded.known) {
-        await keepBody();
-        throw delivery.error ?? undecodable(`event type ${data.eventType} has no codec any more`);
-      }
-      const event = decoded.event;
-      const businessKey = businessKeyOf(event);
-      const key = onceKey(queuePrefix, handler.name, businessKey);
-      if (!data.replay) {
-        const claim = await once.claim(key, job.id!, claimTtl);
-        if (claim.status === 'done') {
-          m.skipped.inc();
-          log().info('business fact already handled: skipped', { by: claim.by });
-          return { skipped: `already done by ${claim.by}` };
-        }
-        if (claim.status === 'busy') {
-          if (logger.isDebugEnabled()) log().debug('a twin is running: waiting for it', { by: claim.by });
-          return postpone(job, token, Date.now() + Math.min(claim.retryInMs, TWIN_POLL));
-        }
-      }
-      const run = startRun(handler.name, timeoutMs);
-      const ctx: HandlerContext = {
-        get logger() {
-          return log();
-        },
-        signal: run.signal,
-        attempt,
-        idempotencyKey: `${handler.name}:${businessKey}`,
-        occurredAt: occurredAtOf(event),
-        errors: { PermanentError, RetryLaterError },
-      };
-      const started = performance.now();
-      const seconds = () => (performance.now() - started) / SECOND;
-      let outcome: HandlerOutcome | void;
-      try {
-        outcome = await Promise.race([handler.handle(event, ctx), run.aborted]);
-      } catch (thrown) {
-        run.end();
-        let error = coerceError(thrown);
-        if (!data.replay) await once.release(key, job.id!);
-        if (run.reason() === 'shutdown') {
-          m.took('aborted').observe(seconds());
-          log().warn('aborted by shutdown: back to the queue, no attempt spent');
-          return postpone(job, token, Date.now());
-        }
-        if (error instanceof RetryLaterError) {
-          m.took('retry_later').observe(seconds());
-          m.retryLater.inc();
-          log().info('handler asked to retry later', { delayMs: error.delayMs, reason: error.message });
-          return postpone(job, token, Date.now() + error.delayMs);
-        }
-        m.took('failed').observe(seconds());
-        if (run.reason() === 'timeout' && !(error instanceof HandlerTimeoutError)) {
-          error = new HandlerTimeoutError(handler.name, timeoutMs, { cause: error });
-        }
-        await recordFirstFailure(connection, queuePrefix, queueName, job.id!);
-        if (error instanceof PermanentError || attempt >= (job.opts.attempts ?? 1)) await keepBody();
-        if (error instanceof PermanentError) {
-          const permanent = new UnrecoverableError(`${error.name}: ${error.message}`);
-          permanent.stack = error.stack ?? permanent.stack;
-          throw permanent;
-        }
-        throw error;
-      }
-      run.end();
-      // Recorded before BullMQ hears of the success: dying between the two
-      // means the job runs again and finds the fact done.
-      await once.complete(key, job.id!, onceWindowMs);
-      tookCompleted.observe(seconds());
-      m.completed.inc();
-      if (outcome) log().info('handler skipped its effect', { reason: outcome.skipped });
-      return outcome ?? { done: true };
-    };
-  };
-
   const workers = handlers.map(
     (handler) =>
-      new Worker<HandlerJobData>(handlerQueueName(handler.name), runHandler(handler), {
+      new Worker<HandlerJobData>(handlerQueueName(handler.name), runHandler(perHandler.get(handler.name)!), {
         ...common,
         concurrency: handler.concurrency ?? DEFAULT_CONCURRENCY,
         limiter: handler.rateLimit ? { max: handler.rateLimit.max, duration: handler.rateLimit.durationMs } : undefined,
@@ -392,9 +519,11 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     const handler = handlers[i]!.name;
     w.on('failed', (job, err) => {
       if (!job) return;
-      metrics.failed.inc({ handler });
+      // A unit that failed for good inline was counted then; here it only reaches the dead letters.
+      if (!job.data.failed) metrics.failed.inc({ handler });
       const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
-      const fields = { handler, eventId: job.data.eventId, jobId: job.id, attemptsMade: job.attemptsMade, error: err.message };
+      const attemptsMade = job.attemptsMade + (job.data.attemptOffset ?? 0);
+      const fields = { handler, eventId: job.data.eventId, jobId: job.id, attemptsMade, error: err.message };
       if (final) {
         metrics.deadLettered.inc({ handler });
         logger.warn('unit of work dead-lettered', fields);
@@ -419,6 +548,7 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   let closing: Promise<void> | undefined;
   return {
     metrics,
+    events,
     ready: () => readyPromise,
     close() {
       closing ??= (async () => {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PermanentError } from '@vouchflow/handler-kit';
 import { createDeadLetterStore, type RedisDeadLetterStore } from '@vouchflow/pipeline';
-import { Harness, delivery, testHandler, waitForEvent } from './support.js';
+import { Harness, delivery, settled, testHandler, waitForEvent } from './support.js';
 
 let h: Harness;
 let store: RedisDeadLetterStore;
@@ -24,7 +24,7 @@ const fragile = (name: string) =>
 
 /** Three events dead-lettered by two handlers each, and one delivery that does not decode. */
 async function makeDeadLetters() {
-  await h.start([fragile('email'), fragile('crm')]);
+  const worker = await h.start([fragile('email'), fragile('crm')]);
   const emailFailed = waitForEvent(await h.events('email'), 'failed', undefined, { count: 3 });
   const crmFailed = waitForEvent(await h.events('crm'), 'failed', undefined, { count: 3 });
   const intakeFailed = waitForEvent(await h.events('intake'), 'failed');
@@ -33,7 +33,7 @@ async function makeDeadLetters() {
   const bad = delivery({ mutate: (d) => delete d['event']['created_at'] });
   await h.send(bad);
   await Promise.all([emailFailed, crmFailed, intakeFailed]);
-  return { events, bad };
+  return { events, bad, worker };
 }
 
 describe('dead-letter store', () => {
@@ -69,12 +69,10 @@ describe('dead-letter store', () => {
   });
 
   it('retries one entry with fresh attempts, all of a handler with progress, and purges', async () => {
-    const { events } = await makeDeadLetters();
+    const { events, worker } = await makeDeadLetters();
     broken = false;
-    const emailEvents = await h.events('email');
-    const crmEvents = await h.events('crm');
 
-    const one = waitForEvent(emailEvents, 'completed');
+    const one = settled(worker, 'email');
     const id = `handler-email/ev-${events[1]!.eventId}-email`;
     expect(await store.retry(id)).toBe(true);
     await one;
@@ -83,7 +81,7 @@ describe('dead-letter store', () => {
     expect(await store.retry('handler-email/never-was')).toBe(false);
 
     const progress: Array<[number, number]> = [];
-    const crmDone = waitForEvent(crmEvents, 'completed', undefined, { count: 3 });
+    const crmDone = settled(worker, 'crm', { count: 3 });
     expect(await store.retryAll({ handler: 'crm' }, (done, total) => progress.push([done, total]))).toBe(3);
     await crmDone;
     expect(progress.at(-1)).toEqual([3, 3]);
@@ -96,10 +94,10 @@ describe('dead-letter store', () => {
   });
 
   it('retryAll by event type; a decode failure goes back through intake', async () => {
-    await makeDeadLetters();
+    const { worker } = await makeDeadLetters();
     broken = false;
-    const emailDone = waitForEvent(await h.events('email'), 'completed');
-    const crmDone = waitForEvent(await h.events('crm'), 'completed');
+    const emailDone = settled(worker, 'email');
+    const crmDone = settled(worker, 'crm');
     expect(await store.retryAll({ eventType: 'voucher.loyalty_card.points_added' })).toBe(2);
     await Promise.all([emailDone, crmDone]);
 

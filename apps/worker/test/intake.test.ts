@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDeadLetterStore, findDelivery, readHandlerRegistry } from '@vouchflow/pipeline';
-import { Harness, delivery, testHandler, waitForEvent } from './support.js';
+import { Harness, delivery, settled, testHandler, waitForEvent } from './support.js';
 import { startMetricsServer } from '../src/metrics-server.js';
 
 let h: Harness;
@@ -59,7 +59,7 @@ describe('intake', () => {
 
   it('counts keys the codec does not know (schema drift)', async () => {
     const worker = await h.start([testHandler('email')]);
-    const done = waitForEvent(await h.events('email'), 'completed');
+    const done = settled(worker, 'email');
     await h.send(delivery({ mutate: (d) => (d['data']['balance']['brand_new_field'] = 1) }));
     await done;
     expect(await worker.metrics.registry.getSingleMetricAsString('vouchflow_schema_drift_total')).toContain(
@@ -70,7 +70,7 @@ describe('intake', () => {
   it('keeps completed deliveries for the retention period, registers its handlers, serves /metrics', async () => {
     const email = testHandler('email');
     const worker = await h.start([email, testHandler('crm', undefined, { events: ['customer.*'] })], { deliveryRetentionMs: 3_600_000 });
-    const done = waitForEvent(await h.events('email'), 'completed');
+    const done = waitForEvent(await h.events('intake'), 'completed');
     const d = delivery();
     await h.send(d);
     await done;
@@ -88,7 +88,7 @@ describe('intake', () => {
     const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
     expect(text).toContain('vouchflow_handler_completed_total{handler="email"} 1');
     expect(text).toContain('vouchflow_handler_duration_seconds_count{handler="email",outcome="completed"} 1');
-    expect(text).toMatch(/vouchflow_queue_depth\{queue="handler-email",state="completed"\} 1/);
+    expect(text).toMatch(/vouchflow_queue_depth\{queue="intake",state="completed"\} 1/);
     expect((await fetch(`http://127.0.0.1:${server.port}/nope`)).status).toBe(404);
   });
 });

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { handlerJobOptions, handlerReplayJobId, intakeJobId, onceKey } from '@vouchflow/pipeline';
-import { Harness, delivery, testHandler, waitForEvent } from './support.js';
+import { Harness, delivery, settled, testHandler, waitForEvent } from './support.js';
 
 let h: Harness;
 beforeEach(() => {
@@ -10,76 +10,72 @@ afterEach(async () => {
   await h.cleanup();
 });
 
-type Completed = { jobId: string; returnvalue: unknown };
-
 describe('side effects once', () => {
   it('runs the distribution event and its project-level twin (one transaction) once', async () => {
     const email = testHandler('email');
-    await h.start([email]);
-    const events = await h.events('email');
-    const completed = waitForEvent<Completed>(events, 'completed', undefined, { count: 2 });
-    const firstDone = waitForEvent<Completed>(events, 'completed');
+    const worker = await h.start([email]);
+    const completed = settled(worker, 'email', { count: 2 });
+    const firstDone = settled(worker, 'email');
     const first = delivery({ transactionId: 'vtx_twin_1' });
     const twin = delivery({ transactionId: 'vtx_twin_1', type: 'voucher.loyalty_card.points_added' });
     await h.send(first);
     const [done] = await firstDone;
-    expect(done!.returnvalue).toEqual({ done: true });
+    expect(done!.result).toEqual({ done: true });
     await h.send(twin);
     const results = await completed;
     expect(email.calls).toHaveLength(1);
-    expect(results.map((r) => r.returnvalue)).toContainEqual({ skipped: expect.stringContaining('already done') });
+    expect(results.map((r) => r.result)).toContainEqual({ skipped: expect.stringContaining('already done') });
   });
 
   it('runs twins arriving together once: the key is claimed atomically', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const email = testHandler('email', () => gate, { concurrency: 10 });
-    await h.start([email]);
+    const worker = await h.start([email]);
     const events = await h.events('email');
-    const completed = waitForEvent<Completed>(events, 'completed', undefined, { count: 2 });
+    const completed = settled(worker, 'email', { count: 2 });
     const twins = [
       delivery({ transactionId: 'vtx_twin_2' }),
       delivery({ transactionId: 'vtx_twin_2', type: 'voucher.loyalty_card.points_added' }),
     ];
     await Promise.all(twins.map((d) => h.send(d)));
-    // The second twin finds the claim taken and is postponed while the first runs.
+    // The second twin finds the claim taken and waits in the handler's queue while the first runs.
     await waitForEvent(events, 'delayed');
     expect(email.calls).toHaveLength(1);
     release();
     const results = await completed;
     expect(email.calls).toHaveLength(1);
-    expect(results.filter((r) => JSON.stringify(r.returnvalue).includes('skipped'))).toHaveLength(1);
+    expect(results.filter((r) => JSON.stringify(r.result).includes('skipped'))).toHaveLength(1);
   });
 
   it('skips a re-sent event that slipped past intake deduplication', async () => {
     const email = testHandler('email');
-    await h.start([email]);
-    const events = await h.events('email');
+    const worker = await h.start([email]);
     const d = delivery();
+    const first = waitForEvent(await h.events('intake'), 'completed');
     await h.send(d);
-    await waitForEvent(events, 'completed');
-    // As if the intake and handler jobs had aged out: the same event comes again.
+    await first;
+    // As if the intake job had aged out: the same event comes again.
     await h.intake.remove(intakeJobId(d.eventId));
-    await h.handlerQueue('email').remove(`ev-${d.eventId}-email`);
-    const again = waitForEvent<Completed>(events, 'completed');
+    const again = settled(worker, 'email');
     await h.send(d);
     const [result] = await again;
-    expect(result!.returnvalue).toEqual({ skipped: expect.stringContaining('already done') });
+    expect(result!.result).toEqual({ skipped: expect.stringContaining('already done') });
     expect(email.calls).toHaveLength(1);
   });
 
   it('runs an operator replay even though the fact was handled', async () => {
     const email = testHandler('email');
-    await h.start([email]);
-    const events = await h.events('email');
+    const worker = await h.start([email]);
     const d = delivery();
+    const first = settled(worker, 'email');
     await h.send(d);
-    await waitForEvent(events, 'completed');
-    const replayed = waitForEvent<Completed>(events, 'completed');
+    await first;
+    const replayed = settled(worker, 'email');
     const jobId = handlerReplayJobId(d.eventId, 'email', 'r1');
     await h.handlerQueue('email').add('run', { ...d, handler: 'email', replay: true }, handlerJobOptions(jobId));
     const [result] = await replayed;
-    expect(result!.jobId).toBe(jobId);
+    expect(result!.unitId).toBe(jobId);
     expect(email.calls).toHaveLength(2);
     expect(email.calls[1]!.ctx.idempotencyKey).toBe(email.calls[0]!.ctx.idempotencyKey);
   });
@@ -88,9 +84,9 @@ describe('side effects once', () => {
     const email = testHandler('email', (_ctx, call) => {
       if (call === 1) throw new Error('SMTP 451');
     });
-    await h.start([email], { onceWindowMs: 60_000 });
+    const worker = await h.start([email], { onceWindowMs: 60_000 });
     const d = delivery({ transactionId: 'vtx_window' });
-    const completed = waitForEvent(await h.events('email'), 'completed');
+    const completed = settled(worker, 'email');
     await h.send(d);
     await completed;
     expect(email.calls).toHaveLength(2);

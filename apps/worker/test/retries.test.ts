@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PermanentError, RetryLaterError } from '@vouchflow/handler-kit';
 import { createDeadLetterStore } from '@vouchflow/pipeline';
-import { Harness, delivery, testHandler, waitForEvent } from './support.js';
+import { Harness, delivery, settled, testHandler, waitForEvent } from './support.js';
 
 let h: Harness;
 beforeEach(() => {
@@ -75,8 +75,8 @@ describe('retries', () => {
       if (call <= 3) throw new RetryLaterError('429', { delayMs: 150 });
     });
     // One attempt only: a spent attempt would dead-letter it.
-    await h.start([limited], { maxAttempts: 1 });
-    const completed = waitForEvent(await h.events('limited'), 'completed');
+    const worker = await h.start([limited], { maxAttempts: 1 });
+    const completed = settled(worker, 'limited');
     await h.send(delivery());
     await completed;
     expect(limited.calls.map((c) => c.ctx.attempt)).toEqual([1, 1, 1, 1]);
@@ -110,9 +110,9 @@ describe('retries', () => {
       throw new Error('CRM down');
     });
     const email = testHandler('email');
-    await h.start([crm, email], { maxAttempts: 3, backoffMs: 20 });
+    const worker = await h.start([crm, email], { maxAttempts: 3, backoffMs: 20 });
     const crmFailed = waitForEvent(await h.events('crm'), 'failed');
-    const emailDone = waitForEvent(await h.events('email'), 'completed');
+    const emailDone = settled(worker, 'email');
     const d = delivery();
     await h.send(d);
     await Promise.all([crmFailed, emailDone]);

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Harness, delivery, testHandler, waitForEvent } from './support.js';
+import { Harness, delivery, settled, testHandler, waitForEvent } from './support.js';
 
 let h: Harness;
 beforeEach(() => {
@@ -25,8 +25,9 @@ describe('graceful shutdown', () => {
         { concurrency: 4 },
       );
     const before = slow();
-    const first = await h.start([before]);
-    const completed = waitForEvent(await h.events('email'), 'completed', undefined, { count: 20, timeoutMs: 30_000 });
+    // Few deliveries at a time, so most are still waiting when the worker stops.
+    const first = await h.start([before], { intakeConcurrency: 2 });
+    const completedFirst = settled(first, 'email', { count: 1 });
     const sent = Array.from({ length: 20 }, () => delivery());
     for (const d of sent) await h.send(d);
     await someStarted;
@@ -37,8 +38,9 @@ describe('graceful shutdown', () => {
     expect(before.calls.length).toBeLessThan(20);
     expect(await h.handlerQueue('email').getActiveCount()).toBe(0);
 
-    await h.start([slow()]);
-    await completed;
+    await completedFirst;
+    const second = await h.start([slow()]);
+    await settled(second, 'email', { count: 20 - effects.length, timeoutMs: 30_000 });
     expect(effects).toHaveLength(20);
     expect(new Set(effects).size).toBe(20);
   });
@@ -50,11 +52,13 @@ describe('graceful shutdown', () => {
     );
     const first = await h.start([stuck], { shutdownGraceMs: 100, maxAttempts: 1 });
     const d = delivery();
-    const delayed = waitForEvent(await h.events('crm'), 'delayed');
+    const queued = waitForEvent(await h.events('crm'), 'waiting');
+    const intakeActive = waitForEvent(await h.events('intake'), 'active');
     await h.send(d);
-    while (stuck.calls.length === 0) await new Promise((r) => setImmediate(r));
+    await intakeActive;
     await first.close();
-    await delayed;
+    // The aborted first try became a job of the handler's queue.
+    await queued;
     const job = await h.handlerQueue('crm').getJob(`ev-${d.eventId}-crm`);
     expect(job!.attemptsMade).toBe(0);
 

@@ -7,7 +7,7 @@ import { bullPrefix, createLogger, handlerQueueName, INTAKE_QUEUE, type Logger }
 import { intakeJobId, openIntakeQueue, type IntakeJobData } from '@vouchflow/pipeline';
 import type { AnyHandler, HandlerContext } from '@vouchflow/handler-kit';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '@vouchflow/test-support';
-import { createWorker, type RunningWorker, type WorkerDeps } from '../src/create-worker.js';
+import { createWorker, type RunningWorker, type SettledUnit, type WorkerDeps } from '../src/create-worker.js';
 
 const FIXTURE = resolve(import.meta.dirname, '../../../packages/schema/fixtures/points_added.json');
 const seed = JSON.parse(readFileSync(FIXTURE, 'utf8')) as Record<string, unknown>;
@@ -97,7 +97,7 @@ export class Harness {
 /** Resolves on the `count`-th event `name` matching `test`; rejects after `timeoutMs`. */
 export function waitForEvent<A extends { jobId: string }>(
   qe: QueueEvents,
-  name: 'completed' | 'failed' | 'delayed' | 'waiting' | 'stalled',
+  name: 'completed' | 'failed' | 'delayed' | 'waiting' | 'active' | 'stalled',
   test: (args: A) => boolean = () => true,
   { count = 1, timeoutMs = 15_000 } = {},
 ): Promise<A[]> {
@@ -137,4 +137,25 @@ export function testHandler(
     },
     ...extra,
   };
+}
+
+/** Resolves with the first `count` units of `handler` that end well (inline or from the queue). */
+export function settled(worker: RunningWorker, handler: string, { count = 1, timeoutMs = 15_000 } = {}): Promise<SettledUnit[]> {
+  return new Promise((resolvePromise, reject) => {
+    const seen: SettledUnit[] = [];
+    const listener = (unit: SettledUnit) => {
+      if (unit.handler !== handler) return;
+      seen.push(unit);
+      if (seen.length >= count) {
+        clearTimeout(timer);
+        worker.events.off('settled', listener);
+        resolvePromise(seen);
+      }
+    };
+    const timer = setTimeout(() => {
+      worker.events.off('settled', listener);
+      reject(new Error(`no ${count} settled units of ${handler} within ${timeoutMs} ms (saw ${seen.length})`));
+    }, timeoutMs);
+    worker.events.on('settled', listener);
+  });
 }

@@ -90,7 +90,8 @@ function toDeadLetter(ref: Ref, fields: Array<string | null>, firstFailed: strin
         : typeof data['handler'] === 'string'
           ? data['handler']
           : ref.queueName.slice('handler-'.length),
-    attempts: Number(atm) || 0,
+    // Tries the worker made inline, before the unit's job existed, count too.
+    attempts: (Number(atm) || 0) + (typeof data['attemptOffset'] === 'number' ? data['attemptOffset'] : 0),
     reason: failedReason ?? '',
     stack,
     firstFailedAt: Math.min(Number(firstFailed) || lastFailedAt, lastFailedAt),
@@ -217,6 +218,12 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
     if (!job) return false;
     // A job dead-lettered for stalling keeps its stall count; fresh attempts mean a fresh count too.
     await redis.hdel(jobKey(ref.queueName, ref.jobId), 'stc');
+    // A unit that failed for good before its job existed carries that failure; a retry runs it instead.
+    const data = job.data as Record<string, unknown>;
+    if (data['failed'] !== undefined) {
+      const { failed: _failed, ...rest } = data;
+      await job.updateData(rest);
+    }
     try {
       await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     } catch {

@@ -21,6 +21,10 @@ export const HandlerJobData = t.intersection(
       intakeJobId: t.string,
       /** Set by an operator's replay: run even if this handler already completed this business fact. */
       replay: t.boolean,
+      /** Tries already made before this job existed (the worker's first try runs inline, without a job). */
+      attemptOffset: t.number,
+      /** The unit already failed for good before this job existed: the worker dead-letters it on arrival with this error. */
+      failed: t.intersection([t.type({ reason: t.string }), t.partial({ stack: t.string })]),
     }),
   ],
   'HandlerJobData',
