@@ -1,8 +1,10 @@
 /*
  * Worker crashes: distinct events go through the real ingress and real
  * workers (processes) while workers are killed with SIGKILL and restarted.
- * Afterwards every acknowledged event must have had each handler's effect
- * exactly once, except for a small number of duplicates (a kill between a
+ * Every 10th event has a twin: another event id reporting the same business
+ * fact (transaction id), as a distribution and a project webhook do.
+ * Afterwards every business fact of the acknowledged events must have had
+ * each handler's effect exactly once, except for a small number of duplicates (a kill between a
  * handler's effect and the worker recording it done makes it run again:
  * at-least-once), which are counted and must stay at or below 1%.
  */
@@ -42,7 +44,8 @@ describe('worker processes killed with -9 mid-stream', () => {
       await Promise.all([stack.startWorker(), stack.startWorker()]);
       client = new HttpClient(stack.base);
       const load = new Load(client, `${queuePrefix}_w`);
-      const sending = load.run({ count: EVENTS, ratePerSec: RATE, concurrency: 16 });
+      // Every 10th event has a twin (another event id, the same transaction): one effect per fact, crashes or not.
+      const sending = load.run({ count: EVENTS, ratePerSec: RATE, concurrency: 16, twinEvery: 10 });
 
       let kills = 0;
       const killedMidJob: number[] = [];
@@ -59,12 +62,14 @@ describe('worker processes killed with -9 mid-stream', () => {
       }
       await sending;
 
-      const tally = await effects.settle(load.acked, SETTLE_MS);
+      const tally = await effects.settleFacts(load.acked, SETTLE_MS);
       const drained = await eventually('queues drained', async () => ((await backlog.total()) === 0 ? true : undefined), 30_000);
       const stalled = stack.lines().filter((l) => l.message === 'job stalled (its worker died?): back to wait').length;
       report('worker-crash', {
         events: EVENTS,
+        twins: EVENTS / 10,
         acknowledged: load.acked.size,
+        businessFacts: tally.expected,
         statuses: load.statusSummary(),
         kills,
         activeJobsAtKills: killedMidJob,
@@ -76,7 +81,8 @@ describe('worker processes killed with -9 mid-stream', () => {
 
       expect(drained).toBe(true);
       expect(kills).toBeGreaterThan(ROUNDS);
-      expect(load.acked.size).toBe(EVENTS);
+      expect(load.acked.size).toBe(EVENTS + EVENTS / 10);
+      expect(tally.expected).toBe(EVENTS);
       expect(tally.lostExamples).toEqual([]);
       expect(tally.lost).toBe(0);
       expect(tally.duplicatePercent).toBeLessThanOrEqual(1);

@@ -140,7 +140,17 @@ export interface LoadOptions {
   ratePerSec?: number;
   /** Builds the event id of the n-th event. */
   eventId?: (n: number) => string;
+  /**
+   * Every n-th event is followed by its twin: another event id (`<id>-twin`)
+   * for the same business fact (the same `data.transaction.id`), as when a
+   * distribution and a project webhook both report one loyalty transaction.
+   */
+  twinEvery?: number;
 }
+
+/** The transaction id (business fact) of an event the load generator sent. */
+export const transactionOf = (eventId: string): string => `vtx_${eventId.endsWith(TWIN) ? eventId.slice(0, -TWIN.length) : eventId}`;
+const TWIN = '-twin';
 
 /**
  * Sends distinct signed deliveries and remembers the answer to each: an event
@@ -164,14 +174,14 @@ export class Load {
     private readonly label: string,
   ) {}
 
-  private nextId(custom?: (n: number) => string): string {
+  private nextId(custom?: (n: number) => string): { id: string; n: number } {
     const n = this.n++;
-    return custom ? custom(n) : `evcus_${this.label}_${n}`;
+    return { id: custom ? custom(n) : `evcus_${this.label}_${n}`, n };
   }
 
   /** Sends one delivery and books its answer. */
   async one(eventId: string): Promise<Answer> {
-    const answer = await this.client.deliver(deliveryBody(eventId));
+    const answer = await this.client.deliver(deliveryBody(eventId, transactionOf(eventId)));
     this.sent++;
     this.statuses.set(answer.status, (this.statuses.get(answer.status) ?? 0) + 1);
     this.slowest.set(answer.status, Math.max(this.slowest.get(answer.status) ?? 0, answer.ms));
@@ -202,7 +212,9 @@ export class Load {
           }
         }
         issued++;
-        await this.one(this.nextId(options.eventId));
+        const { id, n } = this.nextId(options.eventId);
+        await this.one(id);
+        if (options.twinEvery && n % options.twinEvery === 0) await this.one(`${id}${TWIN}`);
       }
     };
     await Promise.all(Array.from({ length: concurrency }, lane));
@@ -272,6 +284,40 @@ export class Effects {
     }
     const pairs = list.length * handlers.length;
     return { expected: list.length, lost, duplicates, duplicatePercent: pairs === 0 ? 0 : (100 * duplicates) / pairs, lostExamples };
+  }
+
+  /**
+   * Like `tally`, per business fact: each transaction of the acknowledged
+   * events (twins share one) must have had each handler's effect exactly once.
+   */
+  async tallyFacts(eventIds: Iterable<string>, handlers: readonly string[] = HANDLERS): Promise<EffectTally> {
+    const facts = new Set([...eventIds].map(transactionOf));
+    let lost = 0;
+    let duplicates = 0;
+    const lostExamples: string[] = [];
+    for (const handler of handlers) {
+      const all = await this.redis.hgetall(`${this.key}:facts:${handler}`);
+      for (const fact of facts) {
+        const n = Number(all[fact] ?? 0);
+        if (n === 0) {
+          lost++;
+          if (lostExamples.length < 10) lostExamples.push(`${handler}/${fact}`);
+        } else duplicates += n - 1;
+      }
+    }
+    const pairs = facts.size * handlers.length;
+    return { expected: facts.size, lost, duplicates, duplicatePercent: pairs === 0 ? 0 : (100 * duplicates) / pairs, lostExamples };
+  }
+
+  /** Waits until every business fact has each handler's effect (or the deadline), then tallies. */
+  async settleFacts(eventIds: Iterable<string>, timeoutMs: number, handlers: readonly string[] = HANDLERS): Promise<EffectTally> {
+    const list = [...eventIds];
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const tally = await this.tallyFacts(list, handlers);
+      if (tally.lost === 0 || Date.now() > until) return tally;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 
   /** Waits until every id has each handler's effect (or the deadline), then tallies. */
