@@ -16,6 +16,7 @@ import {
 import { businessKeyOf, decodeDelivery, occurredAtOf, type DecodedDelivery, type WebhookEvent } from '@vouchflow/schema';
 import { PermanentError, RetryLaterError, type AnyHandler, type HandlerContext, type HandlerOutcome } from '@vouchflow/handler-kit';
 import {
+  deliveryIndexKey,
   handlerJobId,
   handlerJobOptions,
   indexDelivery,
@@ -25,6 +26,7 @@ import {
   openIntakeQueue,
   recordFirstFailure,
   registerHandlers,
+  type ClaimResult,
   type HandlerJobData,
   type IntakeJobData,
 } from '@vouchflow/pipeline';
@@ -131,6 +133,10 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   const onceWindowMs = deps.onceWindowMs ?? 72 * HOUR;
   const lockDuration = deps.lockDurationMs ?? 30 * SECOND;
   const graceMs = deps.shutdownGraceMs ?? 20 * SECOND;
+  const deliveryRetentionMs = deps.deliveryRetentionMs ?? 7 * DAY;
+  // Completed deliveries stay for the retention period whatever their producer
+  // asked (BullMQ applies the completing job's own removeOnComplete), so replay finds them.
+  const keepDeliveries = { age: Math.ceil(deliveryRetentionMs / SECOND) };
   const findDrift = deps.findDrift ?? schemaDrift;
   const prefix = bullPrefix(queuePrefix);
   const route = createRouter(handlers);
@@ -250,32 +256,41 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     | { kind: 'aborted' }
     | { kind: 'failed'; error: Error; permanent: boolean };
 
-  /**
-   * One try of one unit of work, whichever way it runs (inline in the intake
-   * job, or as a job of the handler's queue): the once-only claim, the run
-   * under its timeout, the bookkeeping of its outcome. `unitId` owns the
-   * claim: the handler job id, the same for the inline try and the job that
-   * may follow it, so either can take over from the other after a crash.
-   */
-  async function runOnce(
-    h: PerHandler,
-    unit: { event: WebhookEvent; unitId: string; attempt: number; replay: boolean; log: () => Logger },
-  ): Promise<RunOutcome> {
-    const { handler, timeoutMs } = h;
-    const businessKey = businessKeyOf(unit.event);
-    const key = onceKey(queuePrefix, handler.name, businessKey);
-    if (!unit.replay) {
-      // A claim outlives the longest a run may take, so a crashed run's claim frees itself.
-      const claim = await once.claim(key, unit.unitId, timeoutMs + lockDuration);
-      if (claim.status === 'done') {
-        h.skipped.inc();
-        unit.log().info('business fact already handled: skipped', { by: claim.by });
-        const result = { skipped: `already done by ${claim.by}` };
-        events.emit('settled', { handler: handler.name, eventId: unit.event.event.id, unitId: unit.unitId, result });
-        return { kind: 'done', result };
-      }
-      if (claim.status === 'busy') return { kind: 'busy', retryInMs: Math.min(claim.retryInMs, TWIN_POLL) };
+  interface Unit {
+    event: WebhookEvent;
+    /** Owns the claim: the handler job id, the same for the inline try and the job that may follow it. */
+    unitId: string;
+    attempt: number;
+    replay: boolean;
+    log: () => Logger;
+  }
+
+  const claimTtl = (h: PerHandler) => h.timeoutMs + lockDuration; // outlives any run, so a crashed run's claim frees itself
+  const keyOf = (h: PerHandler, unit: Unit) => onceKey(queuePrefix, h.handler.name, businessKeyOf(unit.event));
+
+  /** What a claim that was not granted means for the unit. */
+  function notClaimed(h: PerHandler, unit: Unit, claim: ClaimResult): RunOutcome | undefined {
+    if (claim.status === 'done') {
+      h.skipped.inc();
+      unit.log().info('business fact already handled: skipped', { by: claim.by });
+      const result = { skipped: `already done by ${claim.by}` };
+      events.emit('settled', { handler: h.handler.name, eventId: unit.event.event.id, unitId: unit.unitId, result });
+      return { kind: 'done', result };
     }
+    if (claim.status === 'busy') return { kind: 'busy', retryInMs: Math.min(claim.retryInMs, TWIN_POLL) };
+    return undefined;
+  }
+
+  /** Counts and announces a unit whose success is recorded. */
+  function succeeded(h: PerHandler, unit: Unit, result: HandlerOutcome | { done: true }): void {
+    h.completed.inc();
+    if ('skipped' in result) unit.log().info('handler skipped its effect', { reason: result.skipped });
+    events.emit('settled', { handler: h.handler.name, eventId: unit.event.event.id, unitId: unit.unitId, result });
+  }
+
+  /** One try of a claimed unit: the handler under its timeout, without the once-only bookkeeping. */
+  async function execute(h: PerHandler, unit: Unit): Promise<RunOutcome> {
+    const { handler, timeoutMs } = h;
     const run = startRun(handler.name, timeoutMs);
     const ctx: HandlerContext = {
       get logger() {
@@ -283,19 +298,18 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
       },
       signal: run.signal,
       attempt: unit.attempt,
-      idempotencyKey: `${handler.name}:${businessKey}`,
+      idempotencyKey: `${handler.name}:${businessKeyOf(unit.event)}`,
       occurredAt: occurredAtOf(unit.event),
       errors: { PermanentError, RetryLaterError },
     };
     const started = performance.now();
     const seconds = () => (performance.now() - started) / SECOND;
-    let outcome: HandlerOutcome | void;
     try {
-      outcome = await Promise.race([handler.handle(unit.event, ctx), run.aborted]);
+      const outcome = await Promise.race([handler.handle(unit.event, ctx), run.aborted]);
+      h.tookCompleted.observe(seconds());
+      return { kind: 'done', result: outcome ?? { done: true } };
     } catch (thrown) {
-      run.end();
       let error = coerceError(thrown);
-      if (!unit.replay) await once.release(key, unit.unitId);
       if (run.reason() === 'shutdown') {
         h.took('aborted').observe(seconds());
         unit.log().warn('aborted by shutdown: back to the queue, no attempt spent');
@@ -312,17 +326,28 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
         error = new HandlerTimeoutError(handler.name, timeoutMs, { cause: error });
       }
       return { kind: 'failed', error, permanent: error instanceof PermanentError };
+    } finally {
+      run.end();
     }
-    run.end();
-    // Recorded before BullMQ hears of the success: dying between the two
-    // means the unit runs again and finds the fact done.
-    await once.complete(key, unit.unitId, onceWindowMs);
-    h.tookCompleted.observe(seconds());
-    h.completed.inc();
-    if (outcome) unit.log().info('handler skipped its effect', { reason: outcome.skipped });
-    const result = outcome ?? { done: true as const };
-    events.emit('settled', { handler: handler.name, eventId: unit.event.event.id, unitId: unit.unitId, result });
-    return { kind: 'done', result };
+  }
+
+  /** A unit's try from its queue: claim, run, record, one round trip each. */
+  async function runOnce(h: PerHandler, unit: Unit): Promise<RunOutcome> {
+    const key = keyOf(h, unit);
+    if (!unit.replay) {
+      const refused = notClaimed(h, unit, await once.claim(key, unit.unitId, claimTtl(h)));
+      if (refused) return refused;
+    }
+    const outcome = await execute(h, unit);
+    if (outcome.kind === 'done') {
+      // Recorded before BullMQ hears of the success: dying between the two
+      // means the unit runs again and finds the fact done.
+      await once.complete(key, unit.unitId, onceWindowMs);
+      succeeded(h, unit, outcome.result);
+    } else if (!unit.replay) {
+      await once.release(key, unit.unitId);
+    }
+    return outcome;
   }
 
   const permanentError = (reason: string, stack?: string): UnrecoverableError => {
@@ -385,68 +410,101 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   };
 
   /**
-   * Runs a unit's first try inline, inside the intake job, when its handler
-   * has a free permit here and no rate limit (a limit is kept across
-   * processes only by its queue). Most units succeed at once and then cost no
-   * job of their own; what does not succeed becomes a job of the handler's
-   * queue, with the tries it has left. If this process dies meanwhile, the
-   * intake job is taken up again and the unit with it.
-   * Resolves with the job to add, or undefined when there is none.
+   * Runs the first try of a delivery's units inline, inside the intake job,
+   * for each handler with a free permit here and no rate limit (a limit holds
+   * across processes only through its queue). Most units succeed at once and
+   * then cost no job of their own: their claims (and the delivery index) go
+   * to Redis in one round trip and their records in one more. A unit that
+   * does not succeed becomes a job of its handler's queue with the tries it
+   * has left. Should this process die meanwhile, the intake job is taken up
+   * again, and the units with it.
+   * Resolves with the handler jobs to add.
    */
-  async function firstTry(
-    h: PerHandler,
+  async function firstTries(
     intakeJob: Job<IntakeJobData>,
     event: WebhookEvent,
-  ): Promise<{ data: HandlerJobData; opts: JobsOptions } | undefined> {
+    targets: readonly AnyHandler[],
+  ): Promise<Array<{ handler: string; data: HandlerJobData; opts: JobsOptions }>> {
     const { eventId, eventType, receivedAt } = intakeJob.data;
-    const name = h.handler.name;
-    const jobId = handlerJobId(eventId, name);
-    const data: HandlerJobData = { eventId, eventType, receivedAt, handler: name, intakeJobId: intakeJob.id! };
-    const opts = handlerJobOptions(jobId, { attempts: maxAttempts, backoffMs });
-    if (h.handler.rateLimit || !h.permits.tryAcquire()) return { data, opts };
-    let outcome: RunOutcome;
-    const log = () => logger.child({ eventId, eventType, handler: name, jobId, attempt: 1 });
-    try {
-      outcome = await runOnce(h, { event, unitId: jobId, attempt: 1, replay: false, log });
-    } finally {
-      h.permits.release();
+    const toAdd: Array<{ handler: string; data: HandlerJobData; opts: JobsOptions }> = [];
+    const inline: Array<{ h: PerHandler; unit: Unit; key: string; data: HandlerJobData; opts: JobsOptions }> = [];
+    for (const target of targets) {
+      const h = perHandler.get(target.name)!;
+      const unitId = handlerJobId(eventId, target.name);
+      const data: HandlerJobData = { eventId, eventType, receivedAt, handler: target.name, intakeJobId: intakeJob.id! };
+      const opts = handlerJobOptions(unitId, { attempts: maxAttempts, backoffMs });
+      if (h.handler.rateLimit || !h.permits.tryAcquire()) {
+        toAdd.push({ handler: target.name, data, opts });
+        continue;
+      }
+      const log = () => logger.child({ eventId, eventType, handler: target.name, jobId: unitId, attempt: 1 });
+      const unit: Unit = { event, unitId, attempt: 1, replay: false, log };
+      inline.push({ h, unit, key: keyOf(h, unit), data, opts });
     }
-    switch (outcome.kind) {
-      case 'done':
-        return undefined;
-      case 'busy':
-        return { data, opts: { ...opts, delay: outcome.retryInMs } };
-      case 'retry-later':
-        return { data, opts: { ...opts, delay: outcome.delayMs } };
-      case 'aborted':
-        return { data, opts };
-      case 'failed': {
-        const { error } = outcome;
-        h.failed.inc();
-        await recordFirstFailure(connection, queuePrefix, handlerQueueName(name), jobId);
-        if (outcome.permanent || maxAttempts <= 1) {
-          // Out of tries already: the job only carries the failure into the failed set (the dead letters).
-          const reason = outcome.permanent ? `${error.name}: ${error.message}` : error.message;
-          return {
-            // Full attempts: should an operator retry it, it runs like any unit.
-            data: { ...data, body: intakeJob.data.body, failed: { reason, ...(error.stack ? { stack: error.stack } : {}) } },
-            opts,
-          };
+    const index = { key: deliveryIndexKey(queuePrefix, eventId), value: intakeJob.id!, ttlMs: deliveryRetentionMs };
+    let claims: ClaimResult[];
+    try {
+      claims = await once.claimMany(
+        inline.map(({ h, unit, key }) => ({ key, jobId: unit.unitId, ttlMs: claimTtl(h) })),
+        index,
+      );
+    } catch (err) {
+      for (const { h } of inline) h.permits.release();
+      throw err;
+    }
+    const outcomes = await Promise.all(
+      inline.map(async ({ h, unit }, i) => {
+        try {
+          return notClaimed(h, unit, claims[i]!) ?? (await execute(h, unit));
+        } finally {
+          h.permits.release();
         }
-        h.retried.inc();
-        log().info('first try failed: will retry', { error: error.message });
-        return {
-          data: { ...data, attemptOffset: 1 },
-          opts: { ...opts, attempts: maxAttempts - 1, delay: backoffDelay(1, backoffMs, maxBackoffMs) },
-        };
+      }),
+    );
+    // Successes recorded, failed claims given back, in one round trip.
+    await once.finishMany(
+      inline.flatMap(({ unit, key }, i) => {
+        if (claims[i]!.status !== 'claimed') return [];
+        return [{ key, jobId: unit.unitId, op: outcomes[i]!.kind === 'done' ? ('done' as const) : ('release' as const) }];
+      }),
+      onceWindowMs,
+    );
+    for (const [i, { h, unit, data, opts }] of inline.entries()) {
+      const outcome = outcomes[i]!;
+      const add = (d: HandlerJobData, o: JobsOptions) => toAdd.push({ handler: h.handler.name, data: d, opts: o });
+      switch (outcome.kind) {
+        case 'done':
+          if (claims[i]!.status === 'claimed') succeeded(h, unit, outcome.result);
+          break;
+        case 'busy':
+          add(data, { ...opts, delay: outcome.retryInMs });
+          break;
+        case 'retry-later':
+          add(data, { ...opts, delay: outcome.delayMs });
+          break;
+        case 'aborted':
+          add(data, opts);
+          break;
+        case 'failed': {
+          const { error } = outcome;
+          h.failed.inc();
+          await recordFirstFailure(connection, queuePrefix, handlerQueueName(h.handler.name), unit.unitId);
+          if (outcome.permanent || maxAttempts <= 1) {
+            // Out of tries already: the job only carries the failure into the failed set (the dead letters).
+            // It has full attempts, so an operator's retry runs it like any unit.
+            const reason = outcome.permanent ? `${error.name}: ${error.message}` : error.message;
+            add({ ...data, body: intakeJob.data.body, failed: { reason, ...(error.stack ? { stack: error.stack } : {}) } }, opts);
+            break;
+          }
+          h.retried.inc();
+          unit.log().info('first try failed: will retry', { error: error.message });
+          add({ ...data, attemptOffset: 1 }, { ...opts, attempts: maxAttempts - 1, delay: backoffDelay(1, backoffMs, maxBackoffMs) });
+          break;
+        }
       }
     }
+    return toAdd;
   }
-
-  const deliveryRetentionMs = deps.deliveryRetentionMs ?? 7 * DAY;
-  // Completed deliveries stay for the retention period whatever their producer
-  // asked (BullMQ applies the completing job's own removeOnComplete), so replay finds them.
-  const keepDeliveries = { age: Math.ceil(deliveryRetentionMs / SECOND) };
 
   const intake = new Worker<IntakeJobData>(
     INTAKE_QUEUE,
@@ -475,12 +533,9 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
       const event = decoded.event;
       const targets = route(event.event.type);
       try {
-        const jobs = await Promise.all(targets.map((h) => firstTry(perHandler.get(h.name)!, job, event)));
+        const jobs = await firstTries(job, event, targets);
         // Deterministic job ids: this intake job run again after a crash adds nothing twice.
-        await Promise.all([
-          ...jobs.map((j, i) => j && handlerQueues.get(targets[i]!.name)!.add('run', j.data, j.opts)),
-          indexDelivery(connection, queuePrefix, job.data.eventId, job.id!, deliveryRetentionMs),
-        ]);
+        await Promise.all(jobs.map((j) => handlerQueues.get(j.handler)!.add('run', j.data, j.opts)));
       } catch (err) {
         // Redis trouble, not the delivery's fault: try again later, forever, without dead-lettering it.
         // Units that already succeeded are skipped then (once-only records).

@@ -36,7 +36,47 @@ if redis.call('GET', KEYS[1]) == 'run:' .. ARGV[1] then return redis.call('DEL',
 return 0
 `;
 
+// Claims the once-only records of several units of one delivery at once,
+// and optionally writes one more key (the delivery index) in the same trip.
+// KEYS: n record keys, then the extra key (or none). ARGV: n, then per unit
+// (unitId, ttlMs), then the extra value and its ttl when KEYS has n + 1.
+const CLAIM_MANY = `
+local n = tonumber(ARGV[1])
+local out = {}
+for i = 1, n do
+  local id, ttl = ARGV[2 * i], ARGV[2 * i + 1]
+  local v = redis.call('GET', KEYS[i])
+  local state, owner
+  if v then state, owner = string.match(v, '^(%a+):(.*)$') end
+  if state == 'done' then
+    out[i] = {'done', owner or ''}
+  elseif state == 'run' and owner ~= id then
+    out[i] = {'busy', owner or '', redis.call('PTTL', KEYS[i])}
+  else
+    redis.call('SET', KEYS[i], 'run:' .. id, 'PX', ttl)
+    out[i] = {'claimed'}
+  end
+end
+if #KEYS > n then redis.call('SET', KEYS[n + 1], ARGV[2 * n + 2], 'PX', ARGV[2 * n + 3]) end
+return out
+`;
+
+// Ends several claims at once: ARGV keepMs, then per key (unitId, 'done' | 'release').
+const FINISH_MANY = `
+for i = 1, #KEYS do
+  local id, op = ARGV[2 * i], ARGV[2 * i + 1]
+  if op == 'done' then
+    redis.call('SET', KEYS[i], 'done:' .. id, 'PX', ARGV[1])
+  elseif redis.call('GET', KEYS[i]) == 'run:' .. id then
+    redis.call('DEL', KEYS[i])
+  end
+end
+return #KEYS
+`;
+
 type OnceCommands = {
+  vouchflowOnceClaimMany(...args: Array<string | number>): Promise<Array<[string, string?, number?]>>;
+  vouchflowOnceFinishMany(...args: Array<string | number>): Promise<number>;
   vouchflowOnceClaim(key: string, jobId: string, ttlMs: number): Promise<[string, string?, number?]>;
   vouchflowOnceRelease(key: string, jobId: string): Promise<number>;
 };
@@ -46,6 +86,8 @@ function commands(redis: RedisClient): OnceCommands {
   if (!r.vouchflowOnceClaim) {
     redis.defineCommand('vouchflowOnceClaim', { numberOfKeys: 1, lua: CLAIM });
     redis.defineCommand('vouchflowOnceRelease', { numberOfKeys: 1, lua: RELEASE });
+    redis.defineCommand('vouchflowOnceClaimMany', { lua: CLAIM_MANY });
+    redis.defineCommand('vouchflowOnceFinishMany', { lua: FINISH_MANY });
   }
   return redis as RedisClient & OnceCommands;
 }
@@ -58,6 +100,16 @@ export interface OnceRecords {
   complete(key: string, jobId: string, keepMs: number): Promise<void>;
   /** Gives a claim back after a failed try, so a twin may run meanwhile. */
   release(key: string, jobId: string): Promise<void>;
+  /**
+   * {@link OnceRecords.claim} for several units in one round trip, and
+   * optionally one more key written alongside (`also`).
+   */
+  claimMany(
+    units: ReadonlyArray<{ key: string; jobId: string; ttlMs: number }>,
+    also?: { key: string; value: string; ttlMs: number },
+  ): Promise<ClaimResult[]>;
+  /** Ends several claims in one round trip: `done` records the effect for `keepMs`, `release` gives the claim back. */
+  finishMany(units: ReadonlyArray<{ key: string; jobId: string; op: 'done' | 'release' }>, keepMs: number): Promise<void>;
   /** `done:<jobId>`, `run:<jobId>` or undefined; for operator tools. */
   read(key: string): Promise<string | undefined>;
 }
@@ -76,6 +128,30 @@ export function onceRecords(redis: RedisClient): OnceRecords {
     },
     async release(key, jobId) {
       await cmd.vouchflowOnceRelease(key, jobId);
+    },
+    async claimMany(units, also) {
+      const keys = units.map((u) => u.key);
+      if (also) keys.push(also.key);
+      const args = units.flatMap((u) => [u.jobId, Math.max(1, Math.round(u.ttlMs))]);
+      if (also) args.push(also.value, Math.max(1, Math.round(also.ttlMs)));
+      if (keys.length === 0) return [];
+      const raw = await cmd.vouchflowOnceClaimMany(keys.length, ...keys, units.length, ...args);
+      return raw.map(([status, by = '', pttl = 0]) =>
+        status === 'done'
+          ? { status, by }
+          : status === 'busy'
+            ? { status, by, retryInMs: Math.max(0, Number(pttl)) }
+            : { status: 'claimed' as const },
+      );
+    },
+    async finishMany(units, keepMs) {
+      if (units.length === 0) return;
+      await cmd.vouchflowOnceFinishMany(
+        units.length,
+        ...units.map((u) => u.key),
+        Math.max(1, Math.round(keepMs)),
+        ...units.flatMap((u) => [u.jobId, u.op]),
+      );
     },
     async read(key) {
       return (await redis.get(key)) ?? undefined;
