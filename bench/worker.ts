@@ -117,6 +117,7 @@ async function vouchflow(redis: Redis, round: string): Promise<number> {
     maxAttempts: 8,
     backoffMs: 1000,
     intakeConcurrency: CONCURRENCY,
+    inlineFirstTry: true, // as the worker app runs (INLINE_FIRST_TRY defaults to true)
   });
   await allCalled;
   // Done when every delivery is through intake (units that succeed at once have no job of their own).

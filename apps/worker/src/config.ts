@@ -1,4 +1,4 @@
-import { CommaList, IntFromString, PortFromString, commonEnv, decodeEnv, type ConfigOf } from '@vouchflow/core';
+import { BooleanFromString, CommaList, IntFromString, PortFromString, commonEnv, decodeEnv, type ConfigOf } from '@vouchflow/core';
 import { handlersEnv } from '@vouchflow/handlers';
 
 const HOURS = (name: string, min: number) => IntFromString(name, min, 24 * 365);
@@ -27,6 +27,8 @@ export const workerEnv = {
   LOCK_DURATION_MS: { codec: MS('LockDurationMs', 1000), default: '30000' },
   /** How often each worker looks for jobs of dead processes, in ms. */
   STALLED_INTERVAL_MS: { codec: MS('StalledIntervalMs', 100), default: '15000' },
+  /** Run each unit's first try inside its intake job; only units that do not succeed at once become handler jobs. */
+  INLINE_FIRST_TRY: { codec: BooleanFromString, default: 'true' },
   /** On SIGTERM, ms running handlers may take to finish before they are aborted (and retried later). */
   SHUTDOWN_GRACE_MS: { codec: MS('ShutdownGraceMs'), default: '20000' },
 };

@@ -69,6 +69,15 @@ export interface WorkerDeps {
   shutdownGraceMs?: number;
   /** Schema-drift finder. @defaultValue packages/schema's `driftOf` */
   findDrift?: DriftFinder;
+  /**
+   * Run each unit's first try inline, in the intake job, when its handler has
+   * a free permit and no rate limit; only units that do not succeed at once
+   * become jobs of their handler's queue. Much cheaper (see bench/worker.ts),
+   * but a unit that succeeds at once leaves no handler job behind, only its
+   * once-only record. The worker app turns it on (INLINE_FIRST_TRY).
+   * @defaultValue false: every unit is a job of its handler's queue
+   */
+  inlineFirstTry?: boolean;
   /** Decoded deliveries kept in memory for the handler jobs that follow them. @defaultValue 10,000 */
   deliveryCacheSize?: number;
   /** Also collect Node.js process metrics. @defaultValue false */
@@ -133,6 +142,7 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   const onceWindowMs = deps.onceWindowMs ?? 72 * HOUR;
   const lockDuration = deps.lockDurationMs ?? 30 * SECOND;
   const graceMs = deps.shutdownGraceMs ?? 20 * SECOND;
+  const inlineFirstTry = deps.inlineFirstTry ?? false;
   const deliveryRetentionMs = deps.deliveryRetentionMs ?? 7 * DAY;
   // Completed deliveries stay for the retention period whatever their producer
   // asked (BullMQ applies the completing job's own removeOnComplete), so replay finds them.
@@ -433,7 +443,7 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
       const unitId = handlerJobId(eventId, target.name);
       const data: HandlerJobData = { eventId, eventType, receivedAt, handler: target.name, intakeJobId: intakeJob.id! };
       const opts = handlerJobOptions(unitId, { attempts: maxAttempts, backoffMs });
-      if (h.handler.rateLimit || !h.permits.tryAcquire()) {
+      if (!inlineFirstTry || h.handler.rateLimit || !h.permits.tryAcquire()) {
         toAdd.push({ handler: target.name, data, opts });
         continue;
       }

@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     lockDurationMs: config.LOCK_DURATION_MS,
     stalledIntervalMs: config.STALLED_INTERVAL_MS,
     shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+    inlineFirstTry: config.INLINE_FIRST_TRY,
     processMetrics: true,
   });
 

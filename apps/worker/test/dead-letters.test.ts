@@ -23,8 +23,8 @@ const fragile = (name: string) =>
   });
 
 /** Three events dead-lettered by two handlers each, and one delivery that does not decode. */
-async function makeDeadLetters() {
-  const worker = await h.start([fragile('email'), fragile('crm')]);
+async function makeDeadLetters(inlineFirstTry: boolean) {
+  const worker = await h.start([fragile('email'), fragile('crm')], { inlineFirstTry });
   const emailFailed = waitForEvent(await h.events('email'), 'failed', undefined, { count: 3 });
   const crmFailed = waitForEvent(await h.events('crm'), 'failed', undefined, { count: 3 });
   const intakeFailed = waitForEvent(await h.events('intake'), 'failed');
@@ -36,9 +36,12 @@ async function makeDeadLetters() {
   return { events, bad, worker };
 }
 
-describe('dead-letter store', () => {
+describe.each([
+  ['first try inline', true],
+  ['every unit queued', false],
+])('dead-letter store (%s)', (_mode, inlineFirstTry) => {
   it('lists, counts and shows dead letters with filters, newest first', async () => {
-    const { events, bad } = await makeDeadLetters();
+    const { events, bad } = await makeDeadLetters(inlineFirstTry);
     expect(await store.count()).toBe(7);
     expect(await store.count({ handler: 'email' })).toBe(3);
     expect(await store.count({ eventType: 'voucher.loyalty_card.points_added' })).toBe(2);
@@ -69,7 +72,7 @@ describe('dead-letter store', () => {
   });
 
   it('retries one entry with fresh attempts, all of a handler with progress, and purges', async () => {
-    const { events, worker } = await makeDeadLetters();
+    const { events, worker } = await makeDeadLetters(inlineFirstTry);
     broken = false;
 
     const one = settled(worker, 'email');
@@ -94,7 +97,7 @@ describe('dead-letter store', () => {
   });
 
   it('retryAll by event type; a decode failure goes back through intake', async () => {
-    const { worker } = await makeDeadLetters();
+    const { worker } = await makeDeadLetters(inlineFirstTry);
     broken = false;
     const emailDone = settled(worker, 'email');
     const crmDone = settled(worker, 'crm');

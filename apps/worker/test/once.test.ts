@@ -10,10 +10,13 @@ afterEach(async () => {
   await h.cleanup();
 });
 
-describe('side effects once', () => {
+describe.each([
+  ['first try inline', true],
+  ['every unit queued', false],
+])('side effects once (%s)', (_mode, inlineFirstTry) => {
   it('runs the distribution event and its project-level twin (one transaction) once', async () => {
     const email = testHandler('email');
-    const worker = await h.start([email]);
+    const worker = await h.start([email], { inlineFirstTry });
     const completed = settled(worker, 'email', { count: 2 });
     const firstDone = settled(worker, 'email');
     const first = delivery({ transactionId: 'vtx_twin_1' });
@@ -31,7 +34,7 @@ describe('side effects once', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const email = testHandler('email', () => gate, { concurrency: 10 });
-    const worker = await h.start([email]);
+    const worker = await h.start([email], { inlineFirstTry });
     const events = await h.events('email');
     const completed = settled(worker, 'email', { count: 2 });
     const twins = [
@@ -50,13 +53,15 @@ describe('side effects once', () => {
 
   it('skips a re-sent event that slipped past intake deduplication', async () => {
     const email = testHandler('email');
-    const worker = await h.start([email]);
+    const worker = await h.start([email], { inlineFirstTry });
     const d = delivery();
     const first = waitForEvent(await h.events('intake'), 'completed');
+    const unitJob = inlineFirstTry ? undefined : waitForEvent(await h.events('email'), 'completed');
     await h.send(d);
-    await first;
-    // As if the intake job had aged out: the same event comes again.
+    await Promise.all([first, unitJob]);
+    // As if the intake job (and the unit's job, when it had one) had aged out: the same event comes again.
     await h.intake.remove(intakeJobId(d.eventId));
+    await h.handlerQueue('email').remove(`ev-${d.eventId}-email`);
     const again = settled(worker, 'email');
     await h.send(d);
     const [result] = await again;
@@ -66,7 +71,7 @@ describe('side effects once', () => {
 
   it('runs an operator replay even though the fact was handled', async () => {
     const email = testHandler('email');
-    const worker = await h.start([email]);
+    const worker = await h.start([email], { inlineFirstTry });
     const d = delivery();
     const first = settled(worker, 'email');
     await h.send(d);
@@ -84,7 +89,7 @@ describe('side effects once', () => {
     const email = testHandler('email', (_ctx, call) => {
       if (call === 1) throw new Error('SMTP 451');
     });
-    const worker = await h.start([email], { onceWindowMs: 60_000 });
+    const worker = await h.start([email], { inlineFirstTry, onceWindowMs: 60_000 });
     const d = delivery({ transactionId: 'vtx_window' });
     const completed = settled(worker, 'email');
     await h.send(d);

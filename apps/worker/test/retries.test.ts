@@ -13,12 +13,15 @@ afterEach(async () => {
 
 const gaps = (calls: Array<{ at: number }>) => calls.slice(1).map((c, i) => c.at - calls[i]!.at);
 
-describe('retries', () => {
+describe.each([
+  ['first try inline', true],
+  ['every unit queued', false],
+])('retries (%s)', (_mode, inlineFirstTry) => {
   it('tries exactly MAX_ATTEMPTS times with exponential, jittered backoff, then dead-letters', async () => {
     const failing = testHandler('flaky', () => {
       throw new Error('CRM answered 503');
     });
-    await h.start([failing], { maxAttempts: 4, backoffMs: 200 });
+    await h.start([failing], { inlineFirstTry, maxAttempts: 4, backoffMs: 200 });
     const events = await h.events('flaky');
     const failed = waitForEvent(events, 'failed');
     const d = delivery();
@@ -45,7 +48,7 @@ describe('retries', () => {
     const failing = testHandler('capped', () => {
       throw new Error('down');
     });
-    await h.start([failing], { maxAttempts: 4, backoffMs: 100, maxBackoffMs: 150 });
+    await h.start([failing], { inlineFirstTry, maxAttempts: 4, backoffMs: 100, maxBackoffMs: 150 });
     const failed = waitForEvent(await h.events('capped'), 'failed');
     await h.send(delivery());
     await failed;
@@ -57,7 +60,7 @@ describe('retries', () => {
     const permanent = testHandler('strict', () => {
       throw new PermanentError('422: contact has no e-mail');
     });
-    await h.start([permanent], { maxAttempts: 8 });
+    await h.start([permanent], { inlineFirstTry, maxAttempts: 8 });
     const failed = waitForEvent(await h.events('strict'), 'failed');
     const d = delivery();
     await h.send(d);
@@ -75,7 +78,7 @@ describe('retries', () => {
       if (call <= 3) throw new RetryLaterError('429', { delayMs: 150 });
     });
     // One attempt only: a spent attempt would dead-letter it.
-    const worker = await h.start([limited], { maxAttempts: 1 });
+    const worker = await h.start([limited], { inlineFirstTry, maxAttempts: 1 });
     const completed = settled(worker, 'limited');
     await h.send(delivery());
     await completed;
@@ -96,7 +99,7 @@ describe('retries', () => {
         ),
       { timeoutMs: 100 },
     );
-    await h.start([slow], { maxAttempts: 2, backoffMs: 10 });
+    await h.start([slow], { inlineFirstTry, maxAttempts: 2, backoffMs: 10 });
     const failed = waitForEvent<{ jobId: string; failedReason: string }>(await h.events('slow'), 'failed');
     await h.send(delivery());
     const [event] = await failed;
@@ -110,7 +113,7 @@ describe('retries', () => {
       throw new Error('CRM down');
     });
     const email = testHandler('email');
-    const worker = await h.start([crm, email], { maxAttempts: 3, backoffMs: 20 });
+    const worker = await h.start([crm, email], { inlineFirstTry, maxAttempts: 3, backoffMs: 20 });
     const crmFailed = waitForEvent(await h.events('crm'), 'failed');
     const emailDone = settled(worker, 'email');
     const d = delivery();

@@ -55,6 +55,8 @@ export class Harness {
       backoffMs: 10,
       lockDurationMs: 5000,
       stalledIntervalMs: 1000,
+      // As the worker app runs; tests of the queue-only path pass false.
+      inlineFirstTry: true,
       ...deps,
     });
     this.closers.push(() => worker.close());
