@@ -44,6 +44,7 @@ async function main(): Promise<void> {
 
   const shutdown = createShutdown(logger, [
     { name: 'stop taking jobs, finish or abort running ones, close queues', run: () => worker.close() },
+    { name: 'close built-in handlers (SMTP pool)', run: () => builtIns.close() },
     { name: 'close metrics server', run: () => metricsServer?.close() },
     { name: 'close redis', run: () => closeRedis(redis) },
   ]);
