@@ -13,7 +13,20 @@ export function parseSince(text: string, now: number): number | undefined {
 
 export const SINCE_HELP = 'a duration such as 30m, 2h, 7d, or a date such as 2026-11-25T10:00Z';
 
-/** Reads a dead-letter filter from loosely typed input (a query string or a JSON body). */
+/** `true`/`false` from a JSON body or a query string (`?decodeFailures=true`); undefined when absent. */
+function flag(input: Record<string, unknown>, name: string): boolean | undefined {
+  const v = input[name];
+  if (v === undefined || v === '') return undefined;
+  if (v === true || v === 'true') return true;
+  if (v === false || v === 'false') return false;
+  throw new UsageError(`${name}: expected true or false`);
+}
+
+/**
+ * Reads a dead-letter filter from loosely typed input (a query string or a
+ * JSON body). Intake's dead letters alone (deliveries that did not decode) are
+ * `decodeFailures: true`, or `handler: null` in a JSON body, as entries show them.
+ */
 export function filterFrom(input: Record<string, unknown>, now: number): DeadLetterFilter {
   const filter: DeadLetterFilter = {};
   const str = (name: string): string | undefined => {
@@ -22,8 +35,13 @@ export function filterFrom(input: Record<string, unknown>, now: number): DeadLet
     if (typeof v !== 'string') throw new UsageError(`${name}: expected a string`);
     return v;
   };
-  const handler = str('handler');
+  const decodeFailures = flag(input, 'decodeFailures') === true || input['handler'] === null;
+  const handler = input['handler'] === null ? undefined : str('handler');
+  if (decodeFailures && handler !== undefined) throw new UsageError('decodeFailures: give it or handler, not both');
   if (handler !== undefined) filter.handler = handler;
+  if (decodeFailures) filter.handler = null;
+  const eventId = str('eventId');
+  if (eventId !== undefined) filter.eventId = eventId;
   const eventType = str('eventType');
   if (eventType !== undefined) filter.eventType = eventType;
   const since = input['since'];

@@ -57,7 +57,7 @@ export async function openOperations(config: CliConfig, options: { connectionNam
     queuePrefix: config.QUEUE_PREFIX,
     deadLetters,
     // Every handler a worker of this deployment ever ran: a retired one may still own dead letters.
-    handlerNames: async () => [...(await readHandlerRegistry(redis, config.QUEUE_PREFIX)).keys()],
+    handlers: () => readHandlerRegistry(redis, config.QUEUE_PREFIX),
   });
   return {
     ops,

@@ -1,12 +1,15 @@
-import type { Job, Queue } from 'bullmq';
+import type { Job, JobsOptions, Queue } from 'bullmq';
+import { isRight } from 'fp-ts/lib/Either.js';
 import { INTAKE_QUEUE, handlerQueueName, projectKey, DAY, type RedisClient } from '@vouchflow/core';
+import { businessKeyOf, decodeDelivery } from '@vouchflow/schema';
 import {
-  deadLetterId,
   eventIdSegment,
   findDelivery,
   handlerJobId,
   handlerJobOptions,
   handlerReplayJobId,
+  onceKey,
+  onceRecords,
   openHandlerQueue,
   openIntakeQueue,
   type DeadLetter,
@@ -15,6 +18,7 @@ import {
   type HandlerJobData,
   type IntakeJobData,
   type Progress,
+  type RegisteredHandler,
 } from '@vouchflow/pipeline';
 import { ConflictError } from './errors/conflict-error.js';
 import { NotFoundError } from './errors/not-found-error.js';
@@ -36,7 +40,9 @@ export interface QueueStats {
 
 /**
  * Where one piece of work stands. `dead`: in the dead letters (BullMQ's failed
- * set; tries that will be retried wait in `delayed`). `gone`: retention removed its record.
+ * set; tries that will be retried wait in `delayed`). `completed` also covers a
+ * unit that left no job (its first try ran inline, or its job aged out) but
+ * whose once-only record says it was done. `gone`: retention removed every record of it.
  */
 export type WorkState = 'waiting' | 'active' | 'delayed' | 'completed' | 'dead' | 'gone' | 'unknown';
 
@@ -79,8 +85,8 @@ export interface OperationsDeps {
   connection: RedisClient;
   queuePrefix: string;
   deadLetters: DeadLetterStore;
-  /** The handlers this deployment runs (the worker's registry). */
-  handlerNames: () => Promise<string[]>;
+  /** The handlers this deployment runs, with their retry settings (the worker's registry). */
+  handlers: () => Promise<ReadonlyMap<string, RegisteredHandler>>;
 }
 
 /** The operator's verbs, shared by the CLI and the admin API so both do exactly the same thing. */
@@ -141,6 +147,37 @@ const fannedOutTo = (job: Job<IntakeJobData> | undefined): string[] => {
   return value.handlers.filter((h): h is string => typeof h === 'string');
 };
 
+/** The business fact a delivery reports, which keys its once-only records; undefined when it does not decode to a known event. */
+const businessKeyOfBody = (body: string): string | undefined => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  const decoded = decodeDelivery(parsed);
+  return isRight(decoded) && decoded.right.known ? businessKeyOf(decoded.right.event) : undefined;
+};
+
+/**
+ * A replay's job options: the attempts and backoff the deployment's workers
+ * registered, else the original unit's (tries made inline before it existed
+ * count), else the defaults.
+ */
+function replayOptions(jobId: string, registered: RegisteredHandler | undefined, original: Job<HandlerJobData> | undefined): JobsOptions {
+  const defaults = handlerJobOptions(jobId, {
+    ...(registered?.attempts !== undefined ? { attempts: registered.attempts } : {}),
+    ...(registered?.backoffMs !== undefined ? { backoffMs: registered.backoffMs } : {}),
+  });
+  if (!original) return defaults;
+  const originalAttempts = original.opts.attempts === undefined ? undefined : original.opts.attempts + (original.data.attemptOffset ?? 0);
+  return {
+    ...defaults,
+    attempts: registered?.attempts ?? originalAttempts ?? defaults.attempts,
+    backoff: registered?.backoffMs !== undefined ? defaults.backoff : (original.opts.backoff ?? defaults.backoff),
+  };
+}
+
 const skippedReason = (job: Job): string | null => {
   const value: unknown = job.returnvalue;
   return typeof value === 'object' && value !== null && 'skipped' in value && typeof value.skipped === 'string'
@@ -162,6 +199,35 @@ export function createOperations(deps: OperationsDeps): Operations {
   };
   const replayCounterKey = (eventId: string, handler: string) =>
     projectKey(queuePrefix, 'ops', 'replays', eventIdSegment(eventId), handler);
+  const once = onceRecords(connection);
+  const handlerNames = async () => [...(await deps.handlers()).keys()];
+
+  /**
+   * A unit of work that has no job: its first try ran inline in the intake job
+   * (the worker's INLINE_FIRST_TRY), or its job aged out. Its once-only record
+   * tells what became of it: done by this unit (or by a replay of this event,
+   * which rewrites the record after the unit ended), done by a twin (so this
+   * unit was skipped), or running now. Undefined when the record says nothing
+   * about this unit. A twin's record counts only for handlers this event was
+   * handed to: other handlers never had a unit for it.
+   */
+  async function unitWithoutJob(
+    handler: string,
+    eventId: string,
+    businessKey: string | undefined,
+    { handedTo, replayIds }: { handedTo: boolean; replayIds: readonly string[] },
+  ): Promise<HandlerWork | undefined> {
+    if (businessKey === undefined) return undefined;
+    const jobId = handlerJobId(eventId, handler);
+    const record = await once.read(onceKey(queuePrefix, handler, businessKey));
+    const [, state, owner = ''] = /^(\w+):(.*)$/s.exec(record ?? '') ?? [];
+    // The record does not keep attempts or times: one try is what an inline unit that ended makes.
+    const base = { handler, jobId, attemptsMade: 1, finishedAt: null, reason: null, replay: false };
+    if (state === 'run' && owner === jobId) return { ...base, state: 'active' };
+    if (state !== 'done') return undefined;
+    if (owner === jobId || (handedTo && replayIds.includes(owner))) return { ...base, state: 'completed' };
+    return handedTo ? { ...base, state: 'completed', reason: `skipped: already done by ${owner}` } : undefined;
+  }
 
   async function counts(queue: Queue): Promise<Omit<QueueStats, 'queue' | 'handler' | 'dead'>> {
     const [c, paused] = await Promise.all([
@@ -193,8 +259,7 @@ export function createOperations(deps: OperationsDeps): Operations {
 
   return {
     async stats() {
-      const names = await deps.handlerNames();
-      const total = await deadLetters.count();
+      const names = await handlerNames();
       const perHandler = await Promise.all(
         names.map(async (handler): Promise<QueueStats> => ({
           queue: handlerQueueName(handler),
@@ -203,9 +268,14 @@ export function createOperations(deps: OperationsDeps): Operations {
           dead: await deadLetters.count({ handler }),
         })),
       );
-      const handlerDead = perHandler.reduce((sum, s) => sum + s.dead, 0);
-      // Dead letters without a handler are deliveries that did not decode: they belong to intake.
-      return [{ queue: INTAKE_QUEUE, handler: null, ...(await counts(intake)), dead: Math.max(0, total - handlerDead) }, ...perHandler];
+      // Intake's dead letters are the deliveries that did not decode.
+      const intakeStats: QueueStats = {
+        queue: INTAKE_QUEUE,
+        handler: null,
+        ...(await counts(intake)),
+        dead: await deadLetters.count({ handler: null }),
+      };
+      return [intakeStats, ...perHandler];
     },
 
     listDeadLetters: (filter) => deadLetters.list(filter),
@@ -227,30 +297,34 @@ export function createOperations(deps: OperationsDeps): Operations {
     purgeDeadLetters: (filter, onProgress) => deadLetters.purge(filter, onProgress),
 
     async showEvent(eventId) {
-      const [intakeJob, names] = await Promise.all([findDelivery({ connection, queuePrefix }, eventId), deps.handlerNames()]);
+      const [intakeJob, names, dead] = await Promise.all([
+        findDelivery({ connection, queuePrefix }, eventId),
+        handlerNames(),
+        // Every queue's, intake's too: deliveries that did not decode are not indexed by event id.
+        deadLetters.list({ eventId }),
+      ]);
+      const handedTo = fannedOutTo(intakeJob);
+      const businessKey = intakeJob ? businessKeyOfBody(intakeJob.data.body) : undefined;
       const handlers: HandlerWork[] = [];
-      const deadIds: string[] = [];
-      for (const handler of [...new Set([...fannedOutTo(intakeJob), ...names])]) {
+      for (const handler of [...new Set([...handedTo, ...names])]) {
         const queue = handlerQueue(handler);
         const replays = Number((await connection.get(replayCounterKey(eventId, handler))) ?? 0);
-        const ids = [handlerJobId(eventId, handler), ...Array.from({ length: replays }, (_, i) => replayJobId(eventId, handler, i + 1))];
-        for (const [i, jobId] of ids.entries()) {
+        const replayIds = Array.from({ length: replays }, (_, i) => replayJobId(eventId, handler, i + 1));
+        for (const [i, jobId] of [handlerJobId(eventId, handler), ...replayIds].entries()) {
           const job = (await queue.getJob(jobId)) as Job<HandlerJobData> | undefined;
           if (job) {
-            const work = await workOf(job, handler, i > 0);
-            if (work.state === 'dead') deadIds.push(deadLetterId(handlerQueueName(handler), jobId));
-            handlers.push(work);
-          } else if (i === 0 && fannedOutTo(intakeJob).includes(handler)) {
+            handlers.push(await workOf(job, handler, i > 0));
+            continue;
+          }
+          if (i > 0) continue;
+          const unit = await unitWithoutJob(handler, eventId, businessKey, { handedTo: handedTo.includes(handler), replayIds });
+          if (unit) handlers.push(unit);
+          else if (handedTo.includes(handler)) {
             handlers.push({ handler, jobId, state: 'gone', attemptsMade: 0, finishedAt: null, reason: null, replay: false });
           }
         }
       }
       const intakeState = intakeJob ? workState(await intakeJob.getState()) : undefined;
-      const dead = (await Promise.all(deadIds.map((id) => deadLetters.get(id)))).filter((d): d is DeadLetter => d !== undefined);
-      if (!intakeJob) {
-        // Deliveries that did not decode are not indexed by event id: look among intake's dead letters.
-        dead.push(...(await deadLetters.list()).filter((d) => d.handler === null && d.eventId === eventId));
-      }
       if (!intakeJob && handlers.length === 0 && dead.length === 0) {
         throw new NotFoundError(`nothing is kept about event ${eventId} (unknown, or older than the delivery retention)`);
       }
@@ -289,7 +363,8 @@ export function createOperations(deps: OperationsDeps): Operations {
             : `event ${eventId} is still being taken in (${state}); replay it once it has been fanned out`,
         );
       }
-      const deployed = await deps.handlerNames();
+      const registry = await deps.handlers();
+      const deployed = [...registry.keys()];
       let targets: string[];
       if (only !== undefined) {
         if (!deployed.includes(only))
@@ -302,25 +377,19 @@ export function createOperations(deps: OperationsDeps): Operations {
       const jobs: ReplayResult['jobs'] = [];
       for (const handler of targets) {
         const queue = handlerQueue(handler);
-        const original = await queue.getJob(handlerJobId(eventId, handler));
+        const original = (await queue.getJob(handlerJobId(eventId, handler))) as Job<HandlerJobData> | undefined;
         const counterKey = replayCounterKey(eventId, handler);
         const n = await connection.incr(counterKey);
         await connection.expire(counterKey, REPLAY_COUNTER_TTL_S);
         const jobId = replayJobId(eventId, handler, n);
-        // The original unit's attempts and backoff when it is still kept (they are the worker's settings), else the defaults.
-        const options = handlerJobOptions(jobId);
-        await queue.add(
-          'replay',
-          { ...intakeJob.data, handler, replay: true },
-          { ...options, attempts: original?.opts.attempts ?? options.attempts, backoff: original?.opts.backoff ?? options.backoff },
-        );
+        await queue.add('replay', { ...intakeJob.data, handler, replay: true }, replayOptions(jobId, registry.get(handler), original));
         jobs.push({ handler, jobId });
       }
       return { eventId, jobs };
     },
 
     async queues() {
-      const names = await deps.handlerNames();
+      const names = await handlerNames();
       return [intake, ...names.map(handlerQueue)];
     },
 

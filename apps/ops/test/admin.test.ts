@@ -94,6 +94,9 @@ describe('the admin API', () => {
     expect(await missing.json()).toEqual({ error: { kind: 'not_found', message: expect.stringContaining('no dead letter') } });
     const badFilter = await api('/api/dead-letters?since=whenever');
     expect(badFilter.status).toBe(400);
+    const byEvent = (await (await api(`/api/dead-letters?eventId=${encodeURIComponent(sent[1]!.eventId)}`)).json()) as DeadLetter[];
+    expect(byEvent.map((e) => [e.eventId, e.handler])).toEqual([[sent[1]!.eventId, 'crm']]);
+    expect(await (await api('/api/dead-letters?decodeFailures=true')).json()).toEqual([]);
 
     const report = (await (await api(`/api/events/${sent[0]!.eventId}`)).json()) as EventReport;
     expect(report.handlers.map((h) => [h.handler, h.state]).sort()).toEqual([

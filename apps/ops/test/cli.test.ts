@@ -1,13 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QueueEvents } from 'bullmq';
-import type { DeadLetter } from '@vouchflow/pipeline';
+import { handlerJobId, openHandlerQueue, type DeadLetter } from '@vouchflow/pipeline';
 import type { EventReport, QueueStats, ReplayResult } from '../src/operations.js';
 import { Deployment, delivery, jsonOf, runOps, switchableHandler, undecodable, waitForEvents } from './support.js';
 
 /*
  * Every `pnpm ops` command as a real process, against real dead letters: a
  * CRM handler that fails permanently while "down", an email handler that
- * works, and a delivery that does not decode.
+ * works, and a delivery that does not decode. The worker runs first tries
+ * inline, as the worker app does by default (INLINE_FIRST_TRY): the emails
+ * succeed inside their intake jobs and leave no job of their own.
  */
 describe('pnpm ops against a deployment with dead letters', () => {
   const d = new Deployment();
@@ -21,13 +23,14 @@ describe('pnpm ops against a deployment with dead letters', () => {
 
   beforeAll(async () => {
     crm.down = true;
-    await d.start([email, crm]);
+    await d.start([email, crm], { inlineFirstTry: true });
     crmEvents = await d.events('crm');
     emailEvents = await d.events('email');
     const intakeEvents = await d.events('intake');
+    // An intake job completes once its units' first tries have run and the failed ones are queued.
     const settled = Promise.all([
       waitForEvents(crmEvents, 'failed', undefined, { count: sent.length }),
-      waitForEvents(emailEvents, 'completed', undefined, { count: sent.length }),
+      waitForEvents(intakeEvents, 'completed', undefined, { count: sent.length }),
       waitForEvents(intakeEvents, 'failed'),
     ]);
     for (const s of [...sent, bad]) await d.send(s);
@@ -48,7 +51,8 @@ describe('pnpm ops against a deployment with dead letters', () => {
     const by = Object.fromEntries(rows.map((r) => [r.queue, r]));
     expect(by['intake']).toMatchObject({ handler: null, paused: false, completed: sent.length, dead: 1, waiting: 0, active: 0 });
     expect(by['handler-crm']).toMatchObject({ handler: 'crm', dead: sent.length, failed: sent.length, completed: 0 });
-    expect(by['handler-email']).toMatchObject({ handler: 'email', dead: 0, completed: sent.length });
+    // Emails that succeeded inline left no job to count as completed.
+    expect(by['handler-email']).toMatchObject({ handler: 'email', dead: 0, failed: 0 });
   });
 
   it('dlq list: ids, events, handler, attempts and reason; filters; --json', async () => {
@@ -75,6 +79,24 @@ describe('pnpm ops against a deployment with dead letters', () => {
     expect(jsonOf<DeadLetter[]>(otherType)).toEqual([]);
     expect(jsonOf<DeadLetter[]>(limited)).toHaveLength(2);
     expect(jsonOf<DeadLetter[]>(recent)).toHaveLength(sent.length + 1);
+  });
+
+  it('dlq list --event-id and --decode-failures: one event’s entries, intake’s entries', async () => {
+    const eventId = sent[2]!.eventId;
+    const [byEvent, decodeOnly, badByEvent, table, both] = await Promise.all([
+      ops('dlq', 'list', '--event-id', eventId, '--json'),
+      ops('dlq', 'list', '--decode-failures', '--json'),
+      ops('dlq', 'list', '--event-id', bad.eventId, '--handler', 'crm', '--json'),
+      ops('dlq', 'list', '--decode-failures'),
+      ops('dlq', 'list', '--decode-failures', '--handler', 'crm'),
+    ]);
+    expect(jsonOf<DeadLetter[]>(byEvent).map((e) => [e.eventId, e.handler])).toEqual([[eventId, 'crm']]);
+    expect(jsonOf<DeadLetter[]>(decodeOnly).map((e) => [e.eventId, e.handler])).toEqual([[bad.eventId, null]]);
+    expect(jsonOf<DeadLetter[]>(badByEvent)).toEqual([]);
+    expect(table.stdout).toContain('(decode)');
+    expect(table.stdout).not.toContain('handler-crm/');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--decode-failures');
   });
 
   it('dlq show: the whole entry with the error and the delivery; exit 1 for an unknown id', async () => {
@@ -113,7 +135,9 @@ describe('pnpm ops against a deployment with dead letters', () => {
       ['crm', 'dead'],
       ['email', 'completed'],
     ]);
-    expect(report.deadLetters).toHaveLength(1);
+    // The email ran inline: no job, only its once-only record, which says this unit did it.
+    expect(report.handlers.find((h) => h.handler === 'email')).toMatchObject({ jobId: handlerJobId(eventId, 'email'), reason: null });
+    expect(report.deadLetters.map((dl) => dl.id)).toEqual([`handler-crm/${handlerJobId(eventId, 'crm')}`]);
     expect(report.delivery).toMatchObject({ event: { id: eventId } });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('nothing is kept about event evcus_never_seen');
@@ -179,6 +203,15 @@ describe('pnpm ops against a deployment with dead letters', () => {
     expect(result.jobs).toEqual([{ handler: 'email', jobId: expect.stringMatching(/^replay-/) }]);
     expect((await replayed)[0]!.jobId).toBe(result.jobs[0]!.jobId);
     expect(email.runs.filter((id: string) => id === eventId)).toHaveLength(emailRunsBefore + 1);
+    // The email's unit ran inline, so there is no original job to copy options from: the worker's registered settings apply.
+    const emailQueue = openHandlerQueue('email', { connection: d.redis, queuePrefix: d.prefix });
+    try {
+      expect(await emailQueue.getJob(handlerJobId(eventId, 'email'))).toBeUndefined();
+      const replayJob = await emailQueue.getJob(result.jobs[0]!.jobId);
+      expect(replayJob?.opts).toMatchObject({ attempts: 3, backoff: { delay: 10 } });
+    } finally {
+      await emailQueue.close();
+    }
 
     const bothDone = Promise.all([
       waitForEvents(emailEvents, 'completed', (a: { jobId: string }) => a.jobId.startsWith('replay-')),
@@ -190,6 +223,8 @@ describe('pnpm ops against a deployment with dead letters', () => {
     await bothDone;
 
     const report = jsonOf<EventReport>(await ops('events', 'show', eventId, '--json'));
+    // The replay rewrote the email's once-only record; the original unit still reads as completed, not skipped.
+    expect(report.handlers.find((h) => h.handler === 'email' && !h.replay)).toMatchObject({ state: 'completed', reason: null });
     expect(report.handlers.filter((h) => h.replay).map((h) => [h.handler, h.state])).toEqual(
       expect.arrayContaining([
         ['email', 'completed'],

@@ -25,6 +25,13 @@ describe('durations', () => {
     expect(parseSince('whenever', now)).toBeUndefined();
     expect(filterFrom({ handler: 'crm', since: '1h', limit: '5' }, now)).toEqual({ handler: 'crm', since: now - HOUR, limit: 5 });
     expect(() => filterFrom({ limit: '0' }, now)).toThrow('limit');
+    // Intake's dead letters alone: a flag in a query string or a body, or `handler: null` as entries show them.
+    expect(filterFrom({ decodeFailures: 'true', eventId: 'evcus_1' }, now)).toEqual({ handler: null, eventId: 'evcus_1' });
+    expect(filterFrom({ decodeFailures: true }, now)).toEqual({ handler: null });
+    expect(filterFrom({ handler: null }, now)).toEqual({ handler: null });
+    expect(filterFrom({ decodeFailures: 'false', handler: 'crm' }, now)).toEqual({ handler: 'crm' });
+    expect(() => filterFrom({ decodeFailures: 'true', handler: 'crm' }, now)).toThrow('not both');
+    expect(() => filterFrom({ decodeFailures: 'yes' }, now)).toThrow('decodeFailures');
   });
 });
 

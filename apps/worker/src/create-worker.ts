@@ -605,7 +605,8 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
 
   const readyPromise = Promise.all([
     ...[intake, ...workers].map((w) => w.waitUntilReady()),
-    registerHandlers(connection, queuePrefix, handlers),
+    // With the retry settings, so an operator's replay retries as this deployment does.
+    registerHandlers(connection, queuePrefix, handlers, { attempts: maxAttempts, backoffMs, maxBackoffMs }),
   ]).then(() => undefined);
   // Surfaces through ready(); unobserved it must not crash the process.
   readyPromise.catch(() => {});

@@ -82,6 +82,8 @@ describe('intake', () => {
     const registry = await readHandlerRegistry(h.redis, h.prefix);
     expect([...registry.keys()]).toEqual(['crm', 'email']);
     expect(registry.get('crm')!.events).toEqual(['customer.*']);
+    // Its retry settings too, so an operator's replay retries as the deployment does.
+    expect(registry.get('email')).toMatchObject({ attempts: 8, backoffMs: 10, maxBackoffMs: 15 * 60_000 });
 
     const server = await startMetricsServer(worker.metrics.registry, 0, '127.0.0.1');
     h.onClose(() => server.close());

@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { bullPrefix, handlerQueueName, INTAKE_QUEUE, projectKey, type RedisClient } from '@vouchflow/core';
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore, Progress } from './dead-letters.js';
-import { openIntakeQueue, type QueueSettings } from './intake.js';
+import { eventIdSegment, openIntakeQueue, type QueueSettings } from './intake.js';
 import { openHandlerQueue } from './handler-jobs.js';
 import { readHandlerRegistry } from './handler-registry.js';
 
@@ -31,7 +31,10 @@ export async function recordFirstFailure(
   await redis.hsetnx(firstFailureKey(queuePrefix, queueName), jobId, String(at));
 }
 
-/** A dead letter's id: `<queue>/<job id>`, e.g. `handler-email/ev-evcus_1-email` or `intake/ev-evcus_1`. */
+/**
+ * A dead letter's id: `<queue>/<job id>`, e.g. `handler-email/ev-evcus_1-email` or `intake/ev-evcus_1`.
+ * Every job id of an event (intake copy, handler unit, replay) holds its {@link eventIdSegment}.
+ */
 export const deadLetterId = (queueName: string, jobId: string): string => `${queueName}/${jobId}`;
 
 /** Splits a dead-letter id; undefined when it is not one. */
@@ -136,8 +139,30 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
     return [INTAKE_QUEUE, ...[...handlers.keys()].map(handlerQueueName)];
   }
 
+  async function queuesOf(filter: DeadLetterFilter): Promise<string[]> {
+    if (filter.handler === null) return [INTAKE_QUEUE];
+    if (filter.handler !== undefined) return [handlerQueueName(filter.handler)];
+    return queueNames();
+  }
+
+  // Every job id of an event holds its id segment, so an event's entries are
+  // found from the failed sets' ids alone, loading only those candidates.
+  const mayBeOf = (filter: DeadLetterFilter): ((jobId: string) => boolean) => {
+    if (filter.eventId === undefined) return () => true;
+    const segment = eventIdSegment(filter.eventId);
+    return (jobId) => jobId.includes(segment);
+  };
+
+  // What only a loaded entry can tell.
+  const matchesLoaded = (filter: DeadLetterFilter, entry: DeadLetter): boolean =>
+    (filter.eventType === undefined || entry.eventType === filter.eventType) &&
+    (filter.eventId === undefined || entry.eventId === filter.eventId);
+
+  const needsLoading = (filter: DeadLetterFilter): boolean => filter.eventType !== undefined || filter.eventId !== undefined;
+
   async function refs(filter: DeadLetterFilter): Promise<Ref[]> {
-    const names = filter.handler !== undefined ? [handlerQueueName(filter.handler)] : await queueNames();
+    const names = await queuesOf(filter);
+    const candidate = mayBeOf(filter);
     const pipeline = redis.pipeline();
     for (const name of names) pipeline.zrevrangebyscore(failedKey(name), '+inf', filter.since ?? '-inf', 'WITHSCORES');
     const results = (await pipeline.exec()) ?? [];
@@ -145,7 +170,9 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
     results.forEach(([err, value], i) => {
       if (err) throw err;
       const flat = value as string[];
-      for (let j = 0; j + 1 < flat.length; j += 2) out.push({ queueName: names[i]!, jobId: flat[j]!, lastFailedAt: Number(flat[j + 1]) });
+      for (let j = 0; j + 1 < flat.length; j += 2) {
+        if (candidate(flat[j]!)) out.push({ queueName: names[i]!, jobId: flat[j]!, lastFailedAt: Number(flat[j + 1]) });
+      }
     });
     // Newest first across queues; ties in a stable order.
     return out.sort((a, b) => b.lastFailedAt - a.lastFailedAt || (a.queueName + a.jobId < b.queueName + b.jobId ? -1 : 1));
@@ -194,8 +221,7 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
     const out: DeadLetter[] = [];
     for (let i = 0; i < all.length && out.length < limit; i += LOAD_BATCH) {
       for (const entry of await load(all.slice(i, i + LOAD_BATCH))) {
-        if (!entry) continue;
-        if (filter.eventType !== undefined && entry.eventType !== filter.eventType) continue;
+        if (!entry || !matchesLoaded(filter, entry)) continue;
         out.push(entry);
         if (out.length >= limit) break;
       }
@@ -243,7 +269,7 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
   }
 
   async function matching(filter: DeadLetterFilter): Promise<Ref[]> {
-    if (filter.eventType === undefined && filter.limit === undefined) return refs(filter);
+    if (!needsLoading(filter) && filter.limit === undefined) return refs(filter);
     return (await list(filter)).map((d) => ({ ...parseDeadLetterId(d.id)!, lastFailedAt: d.lastFailedAt }));
   }
 
@@ -252,7 +278,7 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
     get,
     queueNames,
     async count(filter = {}) {
-      if (filter.eventType !== undefined) return (await list(filter)).length;
+      if (needsLoading(filter)) return (await list(filter)).length;
       const n = (await refs(filter)).length;
       return Math.min(n, filter.limit ?? n);
     },

@@ -27,7 +27,10 @@ export interface DeadLetter {
 }
 
 export interface DeadLetterFilter {
-  handler?: string;
+  /** Only this handler's entries; `null` for intake's only (deliveries that did not decode). */
+  handler?: string | null;
+  /** Only entries of this event (exact id). */
+  eventId?: string;
   eventType?: string;
   /** Only entries that last failed at or after this epoch millisecond. */
   since?: number;

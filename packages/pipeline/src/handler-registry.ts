@@ -13,6 +13,12 @@ export const RegisteredHandler = t.intersection(
     t.partial({
       /** Epoch milliseconds when a worker last started with this handler. */
       registeredAt: t.number,
+      /** Tries per unit of work (the worker's MAX_ATTEMPTS); absent in entries written before it was recorded. */
+      attempts: t.number,
+      /** First retry delay in milliseconds (BACKOFF_MS); absent in older entries. */
+      backoffMs: t.number,
+      /** Longest retry delay in milliseconds; absent in older entries. */
+      maxBackoffMs: t.number,
     }),
   ],
   'RegisteredHandler',
@@ -22,21 +28,25 @@ export type RegisteredHandler = t.TypeOf<typeof RegisteredHandler>;
 /** The Redis hash of registered handlers: field = handler name, value = JSON {@link RegisteredHandler}. */
 export const handlerRegistryKey = (queuePrefix: string): string => projectKey(queuePrefix, 'handlers');
 
+/** How a worker retries each unit of work, recorded so that a replay retries the same way. */
+export type RetrySettings = Required<Pick<RegisteredHandler, 'attempts' | 'backoffMs' | 'maxBackoffMs'>>;
+
 /**
- * Records the handlers a worker runs. Entries are never removed by workers:
- * a handler taken out of `HANDLERS` may still own dead letters an operator
- * wants to see.
+ * Records the handlers a worker runs, with its retry settings. Entries are
+ * never removed by workers: a handler taken out of `HANDLERS` may still own
+ * dead letters an operator wants to see.
  */
 export async function registerHandlers(
   redis: RedisClient,
   queuePrefix: string,
   handlers: ReadonlyArray<{ name: string; events: readonly string[] }>,
+  retry?: RetrySettings,
   now = Date.now(),
 ): Promise<void> {
   if (handlers.length === 0) return;
   const fields = handlers.flatMap((h) => [
     h.name,
-    JSON.stringify({ events: [...h.events], registeredAt: now } satisfies RegisteredHandler),
+    JSON.stringify({ events: [...h.events], registeredAt: now, ...retry } satisfies RegisteredHandler),
   ]);
   await redis.hset(handlerRegistryKey(queuePrefix), ...fields);
 }

@@ -26,5 +26,5 @@ export {
   recordFirstFailure,
   type RedisDeadLetterStore,
 } from './dead-letter-store.js';
-export { RegisteredHandler, handlerRegistryKey, registerHandlers, readHandlerRegistry } from './handler-registry.js';
+export { RegisteredHandler, handlerRegistryKey, registerHandlers, readHandlerRegistry, type RetrySettings } from './handler-registry.js';
 export { onceKey, onceRecords, type ClaimResult, type OnceRecords } from './once.js';

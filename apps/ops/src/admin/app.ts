@@ -181,7 +181,9 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
       return;
     }
     if (!Array.isArray(ids) || ids.length === 0 || !ids.every((id) => typeof id === 'string')) {
-      throw new UsageError('expected {"ids": ["<dead letter id>", …]} or {"all": true, "handler"?, "eventType"?, "since"?}');
+      throw new UsageError(
+        'expected {"ids": ["<dead letter id>", …]} or {"all": true, "handler"?, "decodeFailures"?, "eventId"?, "eventType"?, "since"?}',
+      );
     }
     const result = await ops.retryDeadLetters(ids as string[]);
     res.status(result.notFound.length > 0 && result.retried.length === 0 ? 404 : 200).json(result);
@@ -191,7 +193,9 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
     const body = bodyOf(req);
     // The API's --yes: a purge cannot be undone, so an empty body never deletes everything.
     if (body['yes'] !== true)
-      throw new UsageError('purging cannot be undone: send {"yes": true} with the optional filters handler, eventType, since');
+      throw new UsageError(
+        'purging cannot be undone: send {"yes": true} with the optional filters handler, decodeFailures, eventId, eventType, since',
+      );
     res.json({ purged: await ops.purgeDeadLetters(filterFrom(body, now())) });
   });
 

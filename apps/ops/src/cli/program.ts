@@ -36,6 +36,8 @@ export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 interface FilterOptions {
   handler?: string;
+  decodeFailures?: boolean;
+  eventId?: string;
   eventType?: string;
   since?: number;
   limit?: number;
@@ -58,6 +60,8 @@ const sinceParser =
 const toFilter = (o: FilterOptions): DeadLetterFilter => {
   const filter: DeadLetterFilter = {};
   if (o.handler !== undefined) filter.handler = o.handler;
+  if (o.decodeFailures) filter.handler = null;
+  if (o.eventId !== undefined) filter.eventId = o.eventId;
   if (o.eventType !== undefined) filter.eventType = o.eventType;
   if (o.since !== undefined) filter.since = o.since;
   if (o.limit !== undefined) filter.limit = o.limit;
@@ -66,7 +70,8 @@ const toFilter = (o: FilterOptions): DeadLetterFilter => {
 
 const describeFilter = (f: DeadLetterFilter): string => {
   const parts = [
-    f.handler !== undefined ? `handler ${f.handler}` : '',
+    f.handler === null ? 'decode failures' : f.handler !== undefined ? `handler ${f.handler}` : '',
+    f.eventId !== undefined ? `event ${f.eventId}` : '',
     f.eventType !== undefined ? `event type ${f.eventType}` : '',
     f.since !== undefined ? `since ${new Date(f.since).toISOString()}` : '',
   ].filter(Boolean);
@@ -108,6 +113,8 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   const filterOptions = (cmd: Command, { limit }: { limit: boolean }) => {
     cmd
       .option('--handler <name>', 'only this handler’s entries')
+      .addOption(new Option('--decode-failures', 'only intake’s entries: deliveries that did not decode (no handler)').conflicts('handler'))
+      .option('--event-id <id>', 'only this event’s entries')
       .option('--event-type <type>', 'only this event type, e.g. customer.voucher.loyalty_card.points_added')
       .option('--since <when>', 'only entries that last failed since then: 30m, 2h, 7d, or a date', sinceParser(now));
     if (limit) cmd.option('--limit <n>', 'at most this many, newest first', positiveInt);
@@ -169,7 +176,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       if (o.all && ids.length > 0) throw new UsageError('give dead letter ids or --all, not both');
       if (!o.all && ids.length === 0)
         throw new UsageError('give the dead letter ids to retry, or --all (optionally with --handler / --event-type / --since)');
-      if (!o.all && filtered) throw new UsageError('--handler, --event-type and --since select entries for --all; add --all');
+      if (!o.all && filtered) throw new UsageError('filters (--handler, --event-id, --since, …) select entries for --all; add --all');
       if (o.all) {
         const bar = createProgressBar(io.stderr, 'retrying', !o.json);
         const retried = await withOps((ops) => ops.retryAllDeadLetters(filter, bar.onProgress)).finally(() => bar.stop());
