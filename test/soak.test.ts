@@ -8,9 +8,9 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { deletePrefix, testRedisUrl, uniquePrefix } from '@vouchflow/test-support';
+import { deletePrefix, freePort, testRedisUrl, uniquePrefix } from '@vouchflow/test-support';
 import { Backlog, Effects, eventually, HttpClient, LONG, Load, report, Stack } from './support/pipeline.js';
-import { afterWarmUp, MB, mean, rssBytes, slope, type Sample } from './support/stats.js';
+import { afterWarmUp, MB, mean, rssBytes, scrapeGauge, slope, type Sample } from './support/stats.js';
 
 const MEASURE_S = LONG ? 15 : 5;
 const SOAK_S = Number(process.env['SOAK_SECONDS'] ?? (LONG ? 240 : 25));
@@ -40,7 +40,9 @@ describe('soak at half the measured maximum rate', () => {
     `memory stays flat and the backlog does not grow (${SOAK_S} s)`,
     async () => {
       const ingress = await stack.startIngress();
-      const worker = await stack.startWorker();
+      // The worker's /metrics gives its V8 heap: a better leak signal than RSS, which a lazy GC inflates.
+      const metricsPort = await freePort();
+      const worker = await stack.startWorker({ METRICS_PORT: String(metricsPort) });
       client = new HttpClient(stack.base);
       load = new Load(client, `${queuePrefix}_s`);
       const processed = async () => (await effects.counts('count-b')).size;
@@ -58,7 +60,7 @@ describe('soak at half the measured maximum rate', () => {
 
       // 2. Half of it, sampling memory and backlog every second.
       const rate = Math.max(10, Math.floor(maxRate / 2));
-      const mem = { ingress: [] as Sample[], worker: [] as Sample[] };
+      const mem = { ingress: [] as Sample[], worker: [] as Sample[], workerHeap: [] as Sample[], ingressHeap: [] as Sample[] };
       const queued: Sample[] = [];
       const soakStart = performance.now();
       const sampling = (async () => {
@@ -68,6 +70,13 @@ describe('soak at half the measured maximum rate', () => {
           const rw = rssBytes(worker.process.pid!);
           if (ri !== undefined) mem.ingress.push({ t, value: ri / MB });
           if (rw !== undefined) mem.worker.push({ t, value: rw / MB });
+          const [hw, hi] = await Promise.all([
+            // The worker prefixes its process metrics (vouchflow_worker_…), the ingress does not.
+            scrapeGauge(`http://127.0.0.1:${metricsPort}/metrics`, 'vouchflow_worker_nodejs_heap_size_used_bytes'),
+            scrapeGauge(`${stack.base}/metrics`, 'nodejs_heap_size_used_bytes'),
+          ]);
+          if (hw !== undefined) mem.workerHeap.push({ t, value: hw / MB });
+          if (hi !== undefined) mem.ingressHeap.push({ t, value: hi / MB });
           queued.push({ t, value: await backlog.total() });
           await new Promise((r) => setTimeout(r, 1000));
         }
@@ -92,6 +101,10 @@ describe('soak at half the measured maximum rate', () => {
       const backlogFirst = mean(queued.slice(0, third).map((s) => s.value));
       const backlogLast = mean(queued.slice(-third).map((s) => s.value));
       const perMin = (s: Sample[]) => Number((slope(afterWarmUp(s)) * 60).toFixed(2));
+      const quarters = (s: Sample[]) =>
+        [0, 1, 2, 3].map((q) =>
+          Math.round(mean(s.slice(Math.floor((q * s.length) / 4), Math.floor(((q + 1) * s.length) / 4)).map((x) => x.value))),
+        );
       const range = (s: Sample[]) => [Math.round(Math.min(...s.map((x) => x.value))), Math.round(Math.max(...s.map((x) => x.value)))];
       const figures = {
         measuredMaxRate: Math.round(maxRate),
@@ -106,6 +119,14 @@ describe('soak at half the measured maximum rate', () => {
         workerRssMB: range(mem.worker),
         ingressRssSlopeMBPerMin: perMin(mem.ingress),
         workerRssSlopeMBPerMin: perMin(mem.worker),
+        ingressHeapMB: mem.ingressHeap.length > 0 ? range(mem.ingressHeap) : null,
+        workerHeapMB: mem.workerHeap.length > 0 ? range(mem.workerHeap) : null,
+        ingressHeapSlopeMBPerMin: perMin(mem.ingressHeap),
+        workerHeapSlopeMBPerMin: perMin(mem.workerHeap),
+        // Mean of each quarter of the run: a plateau (a bounded cache filling up) versus a steady climb (a leak).
+        workerHeapQuartersMB: quarters(mem.workerHeap),
+        workerRssQuartersMB: quarters(mem.worker),
+        ingressRssQuartersMB: quarters(mem.ingress),
         backlogMeanFirstThird: Math.round(backlogFirst),
         backlogMeanLastThird: Math.round(backlogLast),
         backlogMax: Math.max(...queued.map((s) => s.value)),

@@ -395,7 +395,7 @@ export class Stack {
   }
 
   /** Starts one more worker and waits until it has started. */
-  async startWorker(): Promise<AppProcess> {
+  async startWorker(extraEnv: Record<string, string> = {}): Promise<AppProcess> {
     const app = startApp('worker', {
       ...this.common(),
       HANDLERS: COUNTING_HANDLER,
@@ -408,6 +408,7 @@ export class Stack {
       CHAOS_EFFECTS_URL: this.options.effectsUrl,
       CHAOS_KEY: this.options.effectsKey,
       ...this.options.workerEnv,
+      ...extraEnv,
     });
     this.all.push(app);
     this.workers.push(app);

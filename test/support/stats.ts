@@ -40,3 +40,14 @@ export const afterWarmUp = (samples: readonly Sample[], fraction = 0.25): Sample
 };
 
 export const MB = 1024 * 1024;
+
+/** A gauge from a Prometheus text exposition (`/metrics`), e.g. `nodejs_heap_size_used_bytes`; undefined when absent. */
+export async function scrapeGauge(url: string, name: string): Promise<number | undefined> {
+  try {
+    const text = await (await fetch(url, { signal: AbortSignal.timeout(2000) })).text();
+    const match = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
