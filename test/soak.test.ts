@@ -155,12 +155,14 @@ describe('soak at half the measured maximum rate', () => {
       expect(backlogLast).toBeLessThanOrEqual(backlogFirst + rate);
       expect(figures.backlogMax).toBeLessThan(rate * 5);
       // Memory: flat after warm-up. The short run only catches a gross leak; the long one is strict,
-      // on the V8 heap (what a leak grows) and, looser, on RSS (which a lazy GC inflates).
-      const bound = LONG ? 5 : 120;
-      expect(figures.ingressHeapSlopeMBPerMin).toBeLessThan(bound);
-      expect(figures.workerHeapSlopeMBPerMin).toBeLessThan(bound);
-      expect(figures.ingressRssSlopeMBPerMin).toBeLessThan(bound * 2);
-      expect(figures.workerRssSlopeMBPerMin).toBeLessThan(bound * 2);
+      // on the V8 heap (what a leak grows) and, looser, on RSS (GC and the allocator make it swing by
+      // ±40 MB around a flat heap, which is ±15 MB/min of slope over a few minutes).
+      const heapBound = LONG ? 5 : 120;
+      const rssBound = LONG ? 30 : 240;
+      expect(figures.ingressHeapSlopeMBPerMin).toBeLessThan(heapBound);
+      expect(figures.workerHeapSlopeMBPerMin).toBeLessThan(heapBound);
+      expect(figures.ingressRssSlopeMBPerMin).toBeLessThan(rssBound);
+      expect(figures.workerRssSlopeMBPerMin).toBeLessThan(rssBound);
       expect(mem.workerHeap.length, 'worker heap samples from /metrics').toBeGreaterThan(0);
       expect(mem.ingressHeap.length, 'ingress heap samples from /metrics').toBeGreaterThan(0);
       expect(stack.unexpectedExits()).toEqual([]);
