@@ -1,7 +1,7 @@
 import * as t from 'io-ts';
 import { Queue, type JobsOptions, type QueueOptions } from 'bullmq';
 import { bullPrefix, handlerQueueName } from '@vouchflow/core';
-import { eventIdSegment, type QueueSettings } from './intake.js';
+import { eventIdSegment, quietQueueErrors, type QueueSettings } from './intake.js';
 
 /**
  * One unit of work: a delivery for one handler. It carries the delivery
@@ -61,5 +61,7 @@ export function openHandlerQueue(
   { connection, queuePrefix }: QueueSettings,
   options: Partial<QueueOptions> = {},
 ): Queue<HandlerJobData> {
-  return new Queue<HandlerJobData>(handlerQueueName(handler), { ...options, connection, prefix: bullPrefix(queuePrefix) });
+  return quietQueueErrors(
+    new Queue<HandlerJobData>(handlerQueueName(handler), { ...options, connection, prefix: bullPrefix(queuePrefix) }),
+  );
 }

@@ -81,7 +81,18 @@ export interface QueueSettings {
   queuePrefix: string;
 }
 
+/**
+ * A queue's `error` events only repeat its connection's errors, which the
+ * connection's owner logs. Without a listener BullMQ prints each one raw to
+ * stderr (an unstructured stack per reconnect attempt while Redis is down),
+ * so every queue opened here gets one.
+ */
+export function quietQueueErrors<Q extends Queue>(queue: Q): Q {
+  queue.on('error', () => {});
+  return queue;
+}
+
 /** The intake queue, opened with the deployment's key prefix. Its caller closes it. */
 export function openIntakeQueue({ connection, queuePrefix }: QueueSettings, options: Partial<QueueOptions> = {}): Queue<IntakeJobData> {
-  return new Queue<IntakeJobData>(INTAKE_QUEUE, { ...options, connection, prefix: bullPrefix(queuePrefix) });
+  return quietQueueErrors(new Queue<IntakeJobData>(INTAKE_QUEUE, { ...options, connection, prefix: bullPrefix(queuePrefix) }));
 }
