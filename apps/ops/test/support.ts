@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { bullPrefix, createLogger, handlerQueueName, INTAKE_QUEUE, MINUTE, type Logger } from '@vouchflow/core';
 import { intakeJobOptions, openIntakeQueue, type IntakeJobData } from '@vouchflow/pipeline';
 import { PermanentError, type AnyHandler } from '@vouchflow/handler-kit';
-import { deletePrefix, testRedisUrl, uniquePrefix } from '@vouchflow/test-support';
+import { deletePrefix, testRedisUrl, uniquePrefix, waitForEvent } from '@vouchflow/test-support';
 import { createWorker, type RunningWorker, type WorkerDeps } from '../../worker/src/create-worker.js';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
@@ -106,31 +106,13 @@ export class Deployment {
   }
 }
 
-/** Resolves with the first `count` events `name` matching `test`; rejects after `timeoutMs`. */
-export function waitForEvents<A extends { jobId: string }>(
+/** The shared helper under this file's old name, with the longer default wait the CLI tests need. */
+export const waitForEvents = <A extends { jobId: string }>(
   qe: QueueEvents,
   name: 'completed' | 'failed',
   test: (args: A) => boolean = () => true,
   { count = 1, timeoutMs = 20_000 } = {},
-): Promise<A[]> {
-  return new Promise((resolvePromise, reject) => {
-    const seen: A[] = [];
-    const listener = (args: A) => {
-      if (!test(args)) return;
-      seen.push(args);
-      if (seen.length >= count) {
-        clearTimeout(timer);
-        qe.off(name, listener as never);
-        resolvePromise(seen);
-      }
-    };
-    const timer = setTimeout(() => {
-      qe.off(name, listener as never);
-      reject(new Error(`no ${count}× "${name}" on ${qe.name} within ${timeoutMs} ms (saw ${seen.length})`));
-    }, timeoutMs);
-    qe.on(name, listener as never);
-  });
-}
+): Promise<A[]> => waitForEvent(qe, name, test, { count, timeoutMs });
 
 export interface OpsRun {
   code: number | null;

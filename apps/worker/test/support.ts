@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { bullPrefix, createLogger, handlerQueueName, INTAKE_QUEUE, type Logger } from '@vouchflow/core';
 import { intakeJobId, openIntakeQueue, type IntakeJobData } from '@vouchflow/pipeline';
 import type { AnyHandler, HandlerContext } from '@vouchflow/handler-kit';
-import { deletePrefix, testRedisUrl, uniquePrefix } from '@vouchflow/test-support';
+import { deletePrefix, testRedisUrl, uniquePrefix, waitForEvent } from '@vouchflow/test-support';
 import { createWorker, type RunningWorker, type SettledUnit, type WorkerDeps } from '../src/create-worker.js';
 
 const FIXTURE = resolve(import.meta.dirname, '../../../packages/schema/fixtures/points_added.json');
@@ -96,31 +96,7 @@ export class Harness {
   }
 }
 
-/** Resolves on the `count`-th event `name` matching `test`; rejects after `timeoutMs`. */
-export function waitForEvent<A extends { jobId: string }>(
-  qe: QueueEvents,
-  name: 'completed' | 'failed' | 'delayed' | 'waiting' | 'active' | 'stalled',
-  test: (args: A) => boolean = () => true,
-  { count = 1, timeoutMs = 15_000 } = {},
-): Promise<A[]> {
-  return new Promise((resolvePromise, reject) => {
-    const seen: A[] = [];
-    const listener = (args: A) => {
-      if (!test(args)) return;
-      seen.push(args);
-      if (seen.length >= count) {
-        clearTimeout(timer);
-        qe.off(name, listener as never);
-        resolvePromise(seen);
-      }
-    };
-    const timer = setTimeout(() => {
-      qe.off(name, listener as never);
-      reject(new Error(`no ${count}× "${name}" within ${timeoutMs} ms (saw ${seen.length})`));
-    }, timeoutMs);
-    qe.on(name, listener as never);
-  });
-}
+export { waitForEvent };
 
 /** A handler whose `handle` runs `fn`, recording each call. */
 export function testHandler(
