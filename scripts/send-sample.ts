@@ -28,7 +28,7 @@ that \`pnpm start\` created) and posts it to the ingress.
 
   --url      where to post   (default http://127.0.0.1:$PORT/webhooks/voucherify)
   --file     the delivery    (default the points_added fixture)
-  --same-id  keep the file's event id (shows duplicate handling)`);
+  --same-id  keep the file's event and transaction ids (shows duplicate handling)`);
   process.exit(0);
 }
 
@@ -38,8 +38,17 @@ if (!secret) {
   console.error('No secret: set VOUCHERIFY_WEBHOOK_SECRET, or run `pnpm start` once to create the development secret.');
   process.exit(2);
 }
-const delivery = JSON.parse(readFileSync(values.file, 'utf8')) as { event: { id: string } };
-if (!values['same-id']) delivery.event.id = `evcus_sample_${randomBytes(8).toString('hex')}`;
+const delivery = JSON.parse(readFileSync(values.file, 'utf8')) as {
+  event: { id: string };
+  data?: { transaction?: { id?: string } | null };
+};
+if (!values['same-id']) {
+  // A new event about a new business fact: handlers do their effect once per
+  // transaction, so a fresh event id alone would be skipped as a twin.
+  const suffix = randomBytes(8).toString('hex');
+  delivery.event.id = `evcus_sample_${suffix}`;
+  if (delivery.data?.transaction?.id) delivery.data.transaction.id = `vtx_sample_${suffix}`;
+}
 // Compact JSON, as Voucherify's SDKs sign it.
 const body = JSON.stringify(delivery);
 const url = values.url ?? `http://127.0.0.1:${env['PORT'] ?? '3000'}/webhooks/voucherify`;
