@@ -9,9 +9,8 @@
  * at-least-once), which are counted and must stay at or below 1%.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { deletePrefix, testRedisUrl, uniquePrefix, type AppProcess } from '@vouchflow/test-support';
-import { Backlog, Effects, eventually, HttpClient, LONG, Load, report, SETTLE_MS, Stack } from './support/pipeline.js';
+import { type AppProcess } from '@vouchflow/test-support';
+import { acked, expectNoLoss, LONG, lossFigures, Pipeline, report, SETTLE_MS } from './support/pipeline.js';
 
 const EVENTS = LONG ? 20_000 : 1500;
 const RATE = LONG ? 400 : 150;
@@ -19,31 +18,14 @@ const RATE = LONG ? 400 : 150;
 const ROUNDS = LONG ? 6 : 2;
 
 describe('worker processes killed with -9 mid-stream', () => {
-  const url = testRedisUrl();
-  const queuePrefix = uniquePrefix('chaos-w');
-  const effectsRedis = new Redis(url, { maxRetriesPerRequest: null });
-  const effects = new Effects(effectsRedis, `chaos:${queuePrefix}`);
-  const stack = new Stack({ redisUrl: url, queuePrefix, effectsUrl: url, effectsKey: effects.key, workerEnv: { CHAOS_WORK_MS: '20' } });
-  const backlogRedis = new Redis(url, { maxRetriesPerRequest: null });
-  const backlog = new Backlog(backlogRedis, queuePrefix);
-  let client: HttpClient | undefined;
-
-  afterAll(async () => {
-    client?.close();
-    await stack.close();
-    await backlog.close();
-    await effects.cleanup();
-    await deletePrefix(url, queuePrefix);
-    await Promise.all([effectsRedis.quit(), backlogRedis.quit()]);
-  });
+  const run = new Pipeline('chaos-w');
+  const backlog = run.backlog();
+  afterAll(() => run.close());
 
   it(
     `loses no acknowledged event while workers are killed and restarted (${EVENTS} events, ${ROUNDS} rounds)`,
     async () => {
-      await stack.startIngress();
-      await Promise.all([stack.startWorker(), stack.startWorker()]);
-      client = new HttpClient(stack.base);
-      const load = new Load(client, `${queuePrefix}_w`);
+      const { stack, load } = await run.start({ label: 'w', workers: 2, workerEnv: { CHAOS_WORK_MS: '20' } });
       // Every 10th event has a twin (another event id, the same transaction): one effect per fact, crashes or not.
       const sending = load.run({ count: EVENTS, ratePerSec: RATE, concurrency: 16, twinEvery: 10 });
 
@@ -51,9 +33,9 @@ describe('worker processes killed with -9 mid-stream', () => {
       const killedMidJob: number[] = [];
       for (let round = 1; round <= ROUNDS; round++) {
         const threshold = Math.floor((EVENTS * round) / (ROUNDS + 1));
-        await eventually(`${threshold} acknowledged events`, () => (load.acked.size >= threshold ? true : undefined), 120_000);
+        await acked(load, threshold, 120_000, `${threshold} acknowledged events`);
         // The victims must be busy: some of their jobs are active right now.
-        await eventually('jobs running', async () => ((await backlog.active()) > 0 ? true : undefined), 30_000, 20);
+        await backlog.busy();
         const victims: AppProcess[] = round % 2 === 1 ? [stack.workers[0]!] : [...stack.workers];
         killedMidJob.push(await backlog.active());
         await Promise.all(victims.map((w) => stack.killWorker(w)));
@@ -62,8 +44,8 @@ describe('worker processes killed with -9 mid-stream', () => {
       }
       await sending;
 
-      const tally = await effects.settleFacts(load.acked, SETTLE_MS);
-      const drained = await eventually('queues drained', async () => ((await backlog.total()) === 0 ? true : undefined), 30_000);
+      const tally = await run.effects.settleFacts(load.acked, SETTLE_MS);
+      const drained = await backlog.drained();
       const stalled = stack.lines().filter((l) => l.message === 'job stalled (its worker died?): back to wait').length;
       report('worker-crash', {
         events: EVENTS,
@@ -74,18 +56,14 @@ describe('worker processes killed with -9 mid-stream', () => {
         kills,
         activeJobsAtKills: killedMidJob,
         stalledJobsRecovered: stalled,
-        lost: tally.lost,
-        duplicates: tally.duplicates,
-        duplicatePercent: Number(tally.duplicatePercent.toFixed(3)),
+        ...lossFigures(tally, true),
       });
 
       expect(drained).toBe(true);
       expect(kills).toBeGreaterThan(ROUNDS);
       expect(load.acked.size).toBe(EVENTS + EVENTS / 10);
       expect(tally.expected).toBe(EVENTS);
-      expect(tally.lostExamples).toEqual([]);
-      expect(tally.lost).toBe(0);
-      expect(tally.duplicatePercent).toBeLessThanOrEqual(1);
+      expectNoLoss(tally, 1);
       expect(await backlog.failed('handler-count-a')).toBe(0);
       expect(await backlog.failed('handler-count-b')).toBe(0);
       expect(stack.unexpectedExits()).toEqual([]);

@@ -7,9 +7,8 @@
  * Default: a short bounded run fit for CI; CHAOS_LONG=1: minutes (docs/testing.md).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { deletePrefix, freePort, testRedisUrl, uniquePrefix } from '@vouchflow/test-support';
-import { Backlog, Effects, eventually, HttpClient, LONG, Load, report, Stack } from './support/pipeline.js';
+import { freePort } from '@vouchflow/test-support';
+import { expectNoLoss, LONG, lossFigures, Pipeline, report } from './support/pipeline.js';
 import { afterWarmUp, MB, mean, rssBytes, scrapeGauge, slope, type Sample } from './support/stats.js';
 
 const MEASURE_S = LONG ? 15 : 5;
@@ -23,35 +22,18 @@ const SOAK_S = Number(process.env['SOAK_SECONDS'] ?? (LONG ? 300 : 25));
 const WARM_UP = LONG ? 0.4 : 0.25;
 
 describe('soak at half the measured maximum rate', () => {
-  const url = testRedisUrl();
-  const queuePrefix = uniquePrefix('soak');
-  const effectsRedis = new Redis(url, { maxRetriesPerRequest: null });
-  const effects = new Effects(effectsRedis, `chaos:${queuePrefix}`);
-  const stack = new Stack({ redisUrl: url, queuePrefix, effectsUrl: url, effectsKey: effects.key });
-  const backlogRedis = new Redis(url, { maxRetriesPerRequest: null });
-  const backlog = new Backlog(backlogRedis, queuePrefix);
-  let client: HttpClient | undefined;
-  let load: Load | undefined;
-
-  afterAll(async () => {
-    load?.stop();
-    client?.close();
-    await stack.close();
-    await backlog.close();
-    await effects.cleanup();
-    await deletePrefix(url, queuePrefix);
-    await Promise.all([effectsRedis.quit(), backlogRedis.quit()]);
-  });
+  const run = new Pipeline('soak');
+  const { effects } = run;
+  const backlog = run.backlog();
+  afterAll(() => run.close());
 
   it(
     `memory stays flat and the backlog does not grow (${SOAK_S} s)`,
     async () => {
-      const ingress = await stack.startIngress();
       // The worker's /metrics gives its V8 heap: a better leak signal than RSS, which a lazy GC inflates.
       const metricsPort = await freePort();
-      const worker = await stack.startWorker({ METRICS_PORT: String(metricsPort) });
-      client = new HttpClient(stack.base);
-      load = new Load(client, `${queuePrefix}_s`);
+      const { stack, load, ingress, workers } = await run.start({ label: 's', workerEnv: { METRICS_PORT: String(metricsPort) } });
+      const worker = workers[0]!;
       const processed = async () => (await effects.counts('count-b')).size;
 
       // 1. The maximum: as fast as the ingress answers, for MEASURE_S; the rate is what the worker completed.
@@ -63,7 +45,7 @@ describe('soak at half the measured maximum rate', () => {
       const doneRate = ((await processed()) - before) / measured;
       const maxRate = Math.min(ackRate, doneRate);
       await effects.settle(load.acked, 120_000);
-      await eventually('queues drained after the measurement', async () => ((await backlog.total()) === 0 ? true : undefined), 60_000);
+      await backlog.drained(60_000, 'queues drained after the measurement');
 
       // 2. Half of it, sampling memory and backlog every second.
       const rate = Math.max(10, Math.floor(maxRate / 2));
@@ -97,11 +79,7 @@ describe('soak at half the measured maximum rate', () => {
 
       const tally = await effects.settle(load.acked, 120_000);
       const drainStart = performance.now();
-      const drained = await eventually(
-        'queues drained after the soak',
-        async () => ((await backlog.total()) === 0 ? true : undefined),
-        60_000,
-      );
+      const drained = await backlog.drained(60_000, 'queues drained after the soak');
       const drainMs = performance.now() - drainStart;
 
       const third = Math.max(1, Math.floor(queued.length / 3));
@@ -139,14 +117,11 @@ describe('soak at half the measured maximum rate', () => {
         backlogMax: Math.max(...queued.map((s) => s.value)),
         backlogSlopePerS: Number(slope(queued).toFixed(2)),
         drainAfterSoakMs: Math.round(drainMs),
-        lost: tally.lost,
-        duplicates: tally.duplicates,
+        ...lossFigures(tally),
       };
       report('soak', figures);
 
-      expect(tally.lostExamples).toEqual([]);
-      expect(tally.lost).toBe(0);
-      expect(tally.duplicates).toBe(0);
+      expectNoLoss(tally);
       expect(drained).toBe(true);
       // The ingress kept up: the rate asked for was delivered (within 15%: timers on a busy machine).
       expect(achieved).toBeGreaterThan(rate * 0.85);

@@ -8,10 +8,22 @@ import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { resolve } from 'node:path';
 import { Queue } from 'bullmq';
-import { type Redis } from 'ioredis';
+import { Redis } from 'ioredis';
+import { expect } from 'vitest';
 import { bullPrefix, handlerQueueName, INTAKE_QUEUE, type RedisClient } from '@vouchflow/core';
 import { signBody, SIGNATURE_HEADER } from '@vouchflow/schema';
-import { freePort, startApp, type AppProcess, type LogLine } from '@vouchflow/test-support';
+import {
+  deletePrefix,
+  freePort,
+  startApp,
+  startRedisServer,
+  testRedisUrl,
+  uniquePrefix,
+  type AppProcess,
+  type LogLine,
+  type RedisServer,
+  type RedisServerOptions,
+} from '@vouchflow/test-support';
 
 export const SECRET = 'chaos-secret';
 export const HANDLERS = ['count-a', 'count-b'] as const;
@@ -524,4 +536,168 @@ export class Backlog {
   async close(): Promise<void> {
     await Promise.all(this.queues.map((q) => q.close()));
   }
+
+  /** Polls until no job waits or runs in any queue; false never comes back (a timeout throws). */
+  drained(timeoutMs = 30_000, what = 'queues drained'): Promise<boolean> {
+    return eventually(what, async () => ((await this.total()) === 0 ? true : undefined), timeoutMs);
+  }
+
+  /** Polls until some job is running (a worker is busy). */
+  async busy(): Promise<void> {
+    await eventually('jobs running', async () => ((await this.active()) > 0 ? true : undefined), 30_000, 20);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// One test's pipeline: setup, teardown, counting
+
+/** Waits until `load` has at least `n` acknowledged events. */
+export async function acked(load: Load, n: number, timeoutMs: number, what = `${n} acknowledged`): Promise<void> {
+  await eventually(what, () => (load.acked.size >= n ? true : undefined), timeoutMs);
+}
+
+export interface StartOptions {
+  /** Prefix of the load generator's event ids: `evcus_<queuePrefix>_<label>_<n>`. */
+  label: string;
+  /** What the apps connect to. @defaultValue the shared test Redis (its queues are deleted afterwards) */
+  redisUrl?: string;
+  cluster?: boolean;
+  /** Workers started (at once) after the ingress. @defaultValue 1 */
+  workers?: number;
+  ingressEnv?: Record<string, string>;
+  workerEnv?: Record<string, string>;
+}
+
+export interface Started {
+  stack: Stack;
+  client: HttpClient;
+  load: Load;
+  ingress: AppProcess;
+  workers: AppProcess[];
+}
+
+/**
+ * The pipeline of one test file: a unique queue prefix, the effect ledger in
+ * the shared test Redis, and (once `start`ed) the real ingress and workers,
+ * an HTTP client and a load generator. Create it in the `describe` and call
+ * `close()` in `afterAll`: it stops and closes everything this created or was
+ * handed with `defer`, each step even when an earlier one failed.
+ */
+export class Pipeline {
+  /** The shared test Redis: the effect ledger, and the apps' Redis unless `start` is given another. */
+  readonly url = testRedisUrl();
+  readonly queuePrefix: string;
+  readonly effects: Effects;
+  stack: Stack | undefined;
+  client: HttpClient | undefined;
+  load: Load | undefined;
+  private readonly backlogs: Backlog[] = [];
+  private readonly connections: Array<{ redis: Redis; shared: boolean }> = [];
+  private readonly deferred: Array<() => unknown> = [];
+  private queuesOnSharedRedis = false;
+  private redisServer: RedisServer | undefined;
+
+  constructor(prefixLabel: string) {
+    this.queuePrefix = uniquePrefix(prefixLabel);
+    this.effects = new Effects(this.connect(this.url), `chaos:${this.queuePrefix}`);
+  }
+
+  /** A Redis connection closed by `close()` (`quit` on the shared test Redis, `disconnect` elsewhere: it may be dead). */
+  connect(url: string): Redis {
+    const redis = new Redis(url, { maxRetriesPerRequest: null });
+    this.connections.push({ redis, shared: url === this.url });
+    return redis;
+  }
+
+  /** A backlog of this pipeline's queues over `connection` (default: a new one to the shared test Redis). */
+  backlog(connection: Redis = this.connect(this.url)): Backlog {
+    const backlog = new Backlog(connection, this.queuePrefix);
+    this.backlogs.push(backlog);
+    return backlog;
+  }
+
+  /**
+   * Starts a private redis-server for the apps, which `close()` stops. Started again (after a kill, on the same
+   * port and data directory) it replaces the previous one.
+   */
+  async startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
+    this.redisServer = await startRedisServer(options);
+    return this.redisServer;
+  }
+
+  /** Registers a teardown step (a Redis server to stop, a store to close); they run last in, first out, after the apps stop. */
+  defer(step: () => unknown): void {
+    this.deferred.push(step);
+  }
+
+  /** Starts the ingress, then the workers (at once), and an HTTP client and a load generator on the ingress. */
+  async start(options: StartOptions): Promise<Started> {
+    const redisUrl = options.redisUrl ?? this.url;
+    if (redisUrl === this.url) this.queuesOnSharedRedis = true;
+    const stack = new Stack({
+      redisUrl,
+      cluster: options.cluster,
+      queuePrefix: this.queuePrefix,
+      effectsUrl: this.url,
+      effectsKey: this.effects.key,
+      ingressEnv: options.ingressEnv,
+      workerEnv: options.workerEnv,
+    });
+    this.stack = stack;
+    const ingress = await stack.startIngress();
+    const workers = await Promise.all(Array.from({ length: options.workers ?? 1 }, () => stack.startWorker()));
+    const client = new HttpClient(stack.base);
+    this.client = client;
+    const load = new Load(client, `${this.queuePrefix}_${options.label}`);
+    this.load = load;
+    return { stack, client, load, ingress, workers };
+  }
+
+  async close(): Promise<void> {
+    const errors: unknown[] = [];
+    const step = async (fn: () => unknown) => {
+      try {
+        await fn();
+      } catch (err) {
+        errors.push(err);
+      }
+    };
+    await step(() => this.load?.stop());
+    await step(() => this.client?.close());
+    await step(() => this.stack?.close());
+    for (const backlog of this.backlogs) await step(() => backlog.close());
+    for (const { redis, shared } of this.connections) if (!shared) await step(() => redis.disconnect());
+    await step(() => this.redisServer?.stop());
+    for (const fn of [...this.deferred].reverse()) await step(fn);
+    await step(() => this.effects.cleanup());
+    if (this.queuesOnSharedRedis) await step(() => deletePrefix(this.url, this.queuePrefix));
+    await step(() => Promise.all(this.connections.filter((c) => c.shared).map((c) => c.redis.quit())));
+    if (errors.length > 0) throw errors.length === 1 ? errors[0] : new AggregateError(errors, 'pipeline teardown failed');
+  }
+}
+
+/** The loss figures of a `[chaos-figures]` line. */
+export function lossFigures(tally: EffectTally, withPercent = false): Record<string, number> {
+  return {
+    lost: tally.lost,
+    duplicates: tally.duplicates,
+    ...(withPercent ? { duplicatePercent: Number(tally.duplicatePercent.toFixed(3)) } : {}),
+  };
+}
+
+/**
+ * Every acknowledged event (or fact) had each handler's effect; duplicates: none, or at most
+ * `maxDuplicatePercent` percent (at-least-once under SIGKILL).
+ */
+export function expectNoLoss(tally: EffectTally, maxDuplicatePercent?: number): void {
+  expect(tally.lostExamples).toEqual([]);
+  expect(tally.lost).toBe(0);
+  if (maxDuplicatePercent === undefined) expect(tally.duplicates).toBe(0);
+  else expect(tally.duplicatePercent).toBeLessThanOrEqual(maxDuplicatePercent);
+}
+
+/** While Redis was unusable the ingress refused with 503 within 3 s, and never answered another 5XX. */
+export function expectFast503s(load: Load): void {
+  expect(load.slowest.get(503) ?? 0).toBeLessThan(3000);
+  expect([...load.statuses.keys()].filter((s) => s >= 500 && s !== 503)).toEqual([]);
 }
