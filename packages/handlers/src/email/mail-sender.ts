@@ -58,6 +58,17 @@ function classifySmtpError(thrown: unknown): Error {
   return new DownstreamError(`SMTP delivery failed${code ? ` (${code})` : ''}: ${reply}`, code, { cause: err });
 }
 
+/** The same message whichever sender writes it; Auto-Submitted keeps auto-responders from answering. */
+const message = (mail: OutgoingMail) => ({
+  from: mail.from,
+  to: mail.to,
+  subject: mail.subject,
+  text: mail.text,
+  html: mail.html,
+  messageId: mail.messageId,
+  headers: { 'Auto-Submitted': 'auto-generated' },
+});
+
 /** nodemailer over a pool of SMTP connections (`smtp://…`, `smtps://…`). */
 export function createSmtpSender(url: string): MailSender {
   const transport = nodemailer.createTransport({ url, pool: true, maxConnections: 5 });
@@ -65,16 +76,7 @@ export function createSmtpSender(url: string): MailSender {
     describe: 'smtp',
     async send(mail, signal) {
       try {
-        await transport.sendMail({
-          from: mail.from,
-          to: mail.to,
-          subject: mail.subject,
-          text: mail.text,
-          html: mail.html,
-          messageId: mail.messageId,
-          headers: { 'Auto-Submitted': 'auto-generated' },
-          signal,
-        });
+        await transport.sendMail({ ...message(mail), signal });
       } catch (err) {
         throw classifySmtpError(err);
       }
@@ -97,15 +99,7 @@ export function createOutboxSender(dir: string): MailSender {
     describe: `outbox ${where}`,
     async send(mail, signal) {
       signal.throwIfAborted();
-      const info = await composer.sendMail({
-        from: mail.from,
-        to: mail.to,
-        subject: mail.subject,
-        text: mail.text,
-        html: mail.html,
-        messageId: mail.messageId,
-        headers: { 'Auto-Submitted': 'auto-generated' },
-      });
+      const info = await composer.sendMail(message(mail));
       await mkdir(where, { recursive: true });
       await writeFile(join(where, `${mail.fileName}.eml`), info.message as Buffer, { signal });
     },
