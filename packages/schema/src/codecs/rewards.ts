@@ -24,6 +24,14 @@ export const SimpleReward = t.partial(
 );
 export type SimpleReward = t.TypeOf<typeof SimpleReward>;
 
+/** Who and what a reward event is about; every reward event carries these, each optional and nullable. */
+const rewardParties = {
+  customer: nullable(SimpleCustomer),
+  holder: nullable(SimpleCustomer),
+  voucher: nullable(SimpleVoucher),
+  campaign: nullable(SimpleCampaign),
+};
+
 /**
  * `data` of `customer.rewarded` (a distribution event and a project event of
  * the same name). The spec marks every key nullable and none required: which
@@ -32,10 +40,7 @@ export type SimpleReward = t.TypeOf<typeof SimpleReward>;
  */
 export const CustomerRewardedData = t.partial(
   {
-    customer: nullable(SimpleCustomer),
-    holder: nullable(SimpleCustomer),
-    voucher: nullable(SimpleVoucher),
-    campaign: nullable(SimpleCampaign),
+    ...rewardParties,
     redemption: nullable(SimpleRedemption),
     reward: nullable(SimpleReward),
     referral_tier: nullable(t.UnknownRecord),
@@ -55,10 +60,7 @@ export type CustomerRewardedData = t.TypeOf<typeof CustomerRewardedData>;
  */
 export const CustomerRewardedLoyaltyPointsData = t.partial(
   {
-    customer: nullable(SimpleCustomer),
-    holder: nullable(SimpleCustomer),
-    voucher: nullable(SimpleVoucher),
-    campaign: nullable(SimpleCampaign),
+    ...rewardParties,
     // Tier and rule configuration: kept whole, nothing here reads inside them.
     loyalty_tier: nullable(t.UnknownRecord),
     earning_rule: nullable(t.UnknownRecord),
@@ -98,10 +100,7 @@ export type RewardRedemption = t.TypeOf<typeof RewardRedemption>;
  */
 export const RewardRedemptionData = t.partial(
   {
-    customer: nullable(SimpleCustomer),
-    holder: nullable(SimpleCustomer),
-    voucher: nullable(SimpleVoucher),
-    campaign: nullable(SimpleCampaign),
+    ...rewardParties,
     reward: nullable(SimpleReward),
     reward_redemption: nullable(RewardRedemption),
     reward_assignment: nullable(t.UnknownRecord),
