@@ -4,12 +4,12 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { QueueEvents, type Queue } from 'bullmq';
+import { type QueueEvents, type Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { bullPrefix, createLogger, handlerQueueName, INTAKE_QUEUE, MINUTE, type Logger } from '@vouchflow/core';
 import { intakeJobOptions, openIntakeQueue, type IntakeJobData } from '@vouchflow/pipeline';
 import { PermanentError, type AnyHandler } from '@vouchflow/handler-kit';
-import { deletePrefix, testRedisUrl, uniquePrefix, waitForEvent } from '@vouchflow/test-support';
+import { deletePrefix, testRedisUrl, uniquePrefix, waitForEvent, openQueueEvents } from '@vouchflow/test-support';
 import { createWorker, type RunningWorker, type WorkerDeps } from '../../worker/src/create-worker.js';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
@@ -89,11 +89,8 @@ export class Deployment {
   /** BullMQ events of `intake` or a handler's queue, on a connection of their own. */
   async events(queue: string): Promise<QueueEvents> {
     const name = queue === INTAKE_QUEUE ? INTAKE_QUEUE : handlerQueueName(queue);
-    const { hostname, port } = new URL(this.url);
-    // Connection options rather than a client: QueueEvents then owns its blocking connection and closes it.
-    const qe = new QueueEvents(name, { connection: { host: hostname, port: Number(port) }, prefix: bullPrefix(this.prefix) });
+    const qe = await openQueueEvents(this.url, bullPrefix(this.prefix), name);
     this.closers.push(() => qe.close());
-    await qe.waitUntilReady();
     return qe;
   }
 

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue, type QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { bullPrefix, createLogger, handlerQueueName, INTAKE_QUEUE, type Logger } from '@vouchflow/core';
 import { intakeJobId, openIntakeQueue, type IntakeJobData } from '@vouchflow/pipeline';
 import type { AnyHandler, HandlerContext } from '@vouchflow/handler-kit';
-import { deletePrefix, testRedisUrl, uniquePrefix, waitForEvent } from '@vouchflow/test-support';
+import { deletePrefix, testRedisUrl, uniquePrefix, waitForEvent, openQueueEvents } from '@vouchflow/test-support';
 import { createWorker, type RunningWorker, type SettledUnit, type WorkerDeps } from '../src/create-worker.js';
 
 const FIXTURE = resolve(import.meta.dirname, '../../../packages/schema/fixtures/points_added.json');
@@ -71,10 +71,8 @@ export class Harness {
   /** Real BullMQ events of a queue (`intake` or a handler name). */
   async events(queue: string): Promise<QueueEvents> {
     const name = queue === INTAKE_QUEUE ? INTAKE_QUEUE : handlerQueueName(queue);
-    const { hostname, port } = new URL(this.url);
-    const qe = new QueueEvents(name, { connection: { host: hostname, port: Number(port) }, prefix: bullPrefix(this.prefix) });
+    const qe = await openQueueEvents(this.url, bullPrefix(this.prefix), name);
     this.closers.push(() => qe.close());
-    await qe.waitUntilReady();
     return qe;
   }
 

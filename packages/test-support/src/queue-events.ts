@@ -1,4 +1,4 @@
-import type { QueueEvents } from 'bullmq';
+import { QueueEvents } from 'bullmq';
 
 export type QueueEventName = 'completed' | 'failed' | 'delayed' | 'waiting' | 'active' | 'stalled';
 
@@ -30,4 +30,16 @@ export function waitForEvent<A extends { jobId: string }>(
     }, timeoutMs);
     qe.on(name, listener as never);
   });
+}
+
+/**
+ * BullMQ events of a deployment's queue on a connection of its own. Given
+ * connection options rather than a client, QueueEvents owns its blocking
+ * connection and closes it with itself. The caller closes it.
+ */
+export async function openQueueEvents(url: string, bullPrefix: string, queueName: string): Promise<QueueEvents> {
+  const { hostname, port } = new URL(url);
+  const qe = new QueueEvents(queueName, { connection: { host: hostname, port: Number(port || 6379) }, prefix: bullPrefix });
+  await qe.waitUntilReady();
+  return qe;
 }
