@@ -47,8 +47,11 @@ export const ingressEnv = {
   BACKLOG_CHECK_MS: { codec: IntFromString('Milliseconds', 50, 60_000), default: '1000' },
   /** Longest wait for Redis to store a delivery before answering 503. */
   ENQUEUE_TIMEOUT_MS: { codec: IntFromString('Milliseconds', 50, 9000), default: '1000' },
-  /** Most deliveries stored in one Redis round trip. */
-  ENQUEUE_BATCH_MAX: { codec: IntFromString('Count', 1, 10_000), default: '500' },
+  /**
+   * Most deliveries stored in one Redis round trip. Small enough that Redis stores one batch while
+   * this process reads the next requests (see intake.ts), large enough to amortise the round trip.
+   */
+  ENQUEUE_BATCH_MAX: { codec: IntFromString('Count', 1, 10_000), default: '32' },
   /** Longest graceful shutdown (finish requests, flush, close) before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: { codec: IntFromString('Milliseconds', 100, 120_000), default: '8000' },
 };
@@ -109,5 +112,5 @@ export const DEFAULT_SETTINGS = {
   maxBacklog: 100_000,
   backlogCheckMs: SECOND,
   enqueueTimeoutMs: SECOND,
-  enqueueBatchMax: 500,
+  enqueueBatchMax: 32,
 } satisfies Partial<IngressSettings>;

@@ -21,7 +21,7 @@ describe('ingress configuration', () => {
       maxBacklog: 100_000,
       backlogCheckMs: SECOND,
       enqueueTimeoutMs: SECOND,
-      enqueueBatchMax: 500,
+      enqueueBatchMax: 32,
       shutdownTimeoutMs: 8 * SECOND,
     });
   });
