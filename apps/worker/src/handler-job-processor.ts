@@ -1,0 +1,89 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import { handlerQueueName, type Logger } from '@vouchflow/core';
+import type { HandlerOutcome } from '@vouchflow/handler-kit';
+import { recordFirstFailure, type HandlerJobData } from '@vouchflow/pipeline';
+import { deliveryOf, intakeBody, undecodable } from './deliveries.js';
+import { postpone } from './postpone.js';
+import { runOnce, type RunOutcome } from './run-unit.js';
+import type { PerHandler, WorkerContext } from './worker-context.js';
+
+const permanentError = (reason: string, stack?: string): UnrecoverableError => {
+  const err = new UnrecoverableError(reason);
+  if (stack) err.stack = stack;
+  return err;
+};
+
+/** The BullMQ processor of one handler's queue: a unit's tries after the first, or all of them without inline first tries. */
+export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
+  const { connection, queuePrefix, logger } = ctx;
+  const queueName = handlerQueueName(h.handler.name);
+  return async (job: Job<HandlerJobData>, token?: string): Promise<HandlerOutcome | { done: true }> => {
+    const data = job.data;
+    // Failed for good inline, before the job existed: it only had to reach the failed set.
+    if (data.failed) throw permanentError(data.failed.reason, data.failed.stack);
+    const offset = data.attemptOffset ?? 0;
+    const attempt = job.attemptsMade + 1 + offset;
+    const isLast = attempt >= (job.opts.attempts ?? 1) + offset;
+    let scoped: Logger | undefined;
+    // Created on first use: most runs never log.
+    const log = () =>
+      (scoped ??= logger.child({ eventId: data.eventId, eventType: data.eventType, handler: h.handler.name, jobId: job.id, attempt }));
+    const delivery = await deliveryOf(ctx, data);
+    // A dead letter must stand alone: write the delivery into the unit before its last failure.
+    const keepBody = async () => {
+      if (data.body !== undefined || data.intakeJobId === undefined) return;
+      const body = delivery.body ?? (await intakeBody(ctx, data.intakeJobId));
+      if (body !== undefined) await job.updateData({ ...data, body });
+    };
+    const { decoded } = delivery;
+    if (!decoded || !decoded.known) {
+      await keepBody();
+      throw delivery.error ?? undecodable(`event type ${data.eventType} has no codec any more`);
+    }
+    await h.permits.acquire();
+    let outcome: RunOutcome;
+    try {
+      outcome = await runOnce(ctx, h, { event: decoded.event, unitId: job.id!, attempt, replay: data.replay === true, log });
+    } finally {
+      h.permits.release();
+    }
+    switch (outcome.kind) {
+      case 'done':
+        return outcome.result;
+      case 'busy':
+        if (logger.isDebugEnabled()) log().debug('a twin is running: waiting for it');
+        return postpone(job, token, Date.now() + outcome.retryInMs);
+      case 'retry-later':
+        return postpone(job, token, Date.now() + outcome.delayMs);
+      case 'aborted':
+        return postpone(job, token, Date.now());
+      case 'failed': {
+        await recordFirstFailure(connection, queuePrefix, queueName, job.id!);
+        if (outcome.permanent || isLast) await keepBody();
+        const { error } = outcome;
+        if (outcome.permanent) throw permanentError(`${error.name}: ${error.message}`, error.stack);
+        throw error;
+      }
+    }
+  };
+}
+
+/** A handler queue's `failed` listener: counts the try, and says whether it will be retried or is dead-lettered. */
+export function onHandlerJobFailed(ctx: WorkerContext, handler: string) {
+  const { metrics, logger } = ctx;
+  return (job: Job<HandlerJobData> | undefined, err: Error): void => {
+    if (!job) return;
+    // A unit that failed for good inline was counted then; here it only reaches the dead letters.
+    if (!job.data.failed) metrics.failed.inc({ handler });
+    const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+    const attemptsMade = job.attemptsMade + (job.data.attemptOffset ?? 0);
+    const fields = { handler, eventId: job.data.eventId, jobId: job.id, attemptsMade, error: err.message };
+    if (final) {
+      metrics.deadLettered.inc({ handler });
+      logger.warn('unit of work dead-lettered', fields);
+    } else {
+      metrics.retried.inc({ handler });
+      logger.info('try failed: will retry', { ...fields, delayMs: job.delay });
+    }
+  };
+}

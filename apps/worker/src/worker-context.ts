@@ -1,0 +1,51 @@
+import type { EventEmitter } from 'node:events';
+import { SECOND, type Logger, type RedisClient } from '@vouchflow/core';
+import type { AnyHandler } from '@vouchflow/handler-kit';
+import type { OnceRecords } from '@vouchflow/pipeline';
+import type { SettledUnit } from './create-worker.js';
+import type { DeliveryCache } from './delivery-cache.js';
+import type { HandlerRuns } from './handler-runs.js';
+import type { WorkerMetrics } from './metrics.js';
+import { Semaphore } from './semaphore.js';
+
+export const DEFAULT_CONCURRENCY = 10;
+const DEFAULT_TIMEOUT = 30 * SECOND;
+
+/**
+ * The state the intake and handler-job processors share, built once by
+ * createWorker (defaults applied) and handed to them, so no processor reaches
+ * into another's closure.
+ */
+export interface WorkerContext {
+  readonly connection: RedisClient;
+  readonly queuePrefix: string;
+  /** BullMQ's key prefix, for reading an intake job's data without loading the job. */
+  readonly prefix: string;
+  readonly logger: Logger;
+  readonly metrics: WorkerMetrics;
+  readonly once: OnceRecords;
+  readonly cache: DeliveryCache;
+  readonly events: EventEmitter<{ settled: [SettledUnit] }>;
+  readonly runs: HandlerRuns;
+  readonly lockDuration: number;
+  readonly onceWindowMs: number;
+}
+
+/** Per handler: metric children bound once (labelling every time costs more than a no-op run), and its permits. */
+export function perHandlerOf(h: AnyHandler, metrics: WorkerMetrics) {
+  return {
+    handler: h,
+    timeoutMs: h.timeoutMs ?? DEFAULT_TIMEOUT,
+    // Shared by inline runs and queue jobs, so the declared concurrency holds per process.
+    permits: new Semaphore(h.concurrency ?? DEFAULT_CONCURRENCY),
+    completed: metrics.completed.labels({ handler: h.name }),
+    skipped: metrics.skipped.labels({ handler: h.name, reason: 'already_done' }),
+    failed: metrics.failed.labels({ handler: h.name }),
+    retried: metrics.retried.labels({ handler: h.name }),
+    retryLater: metrics.retryLater.labels({ handler: h.name }),
+    tookCompleted: metrics.duration.labels({ handler: h.name, outcome: 'completed' }),
+    took: (outcome: string) => metrics.duration.labels({ handler: h.name, outcome }),
+  };
+}
+
+export type PerHandler = ReturnType<typeof perHandlerOf>;
