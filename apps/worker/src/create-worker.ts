@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Worker, type Queue, type WorkerOptions } from 'bullmq';
 import { bullPrefix, DAY, handlerQueueName, HOUR, INTAKE_QUEUE, MINUTE, SECOND, type Logger, type RedisClient } from '@vouchflow/core';
-import type { AnyHandler, HandlerOutcome } from '@vouchflow/handler-kit';
+import type { AnyHandler } from '@vouchflow/handler-kit';
 import {
   onceRecords,
   openHandlerQueue,
@@ -16,7 +16,7 @@ import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { schemaDrift, type DriftFinder } from './drift.js';
 import { DeliveryCache } from './delivery-cache.js';
 import { HandlerRuns } from './handler-runs.js';
-import { DEFAULT_CONCURRENCY, perHandlerOf } from './worker-context.js';
+import { DEFAULT_CONCURRENCY, perHandlerOf, type SettledUnit } from './worker-context.js';
 import { intakeProcessor, onIntakeFailed, type IntakeContext } from './intake-processor.js';
 import { handlerJobProcessor, onHandlerJobFailed } from './handler-job-processor.js';
 
@@ -65,14 +65,7 @@ export interface WorkerDeps {
   processMetrics?: boolean;
 }
 
-/** A unit of work that ended well (ran, or was skipped as already done), inline or from its queue. */
-export interface SettledUnit {
-  handler: string;
-  eventId: string;
-  /** The handler job id the unit has (or would have). */
-  unitId: string;
-  result: HandlerOutcome | { done: true };
-}
+export type { SettledUnit } from './worker-context.js';
 
 export interface RunningWorker {
   readonly metrics: WorkerMetrics;

@@ -1,12 +1,20 @@
 import type { EventEmitter } from 'node:events';
 import { SECOND, type Logger, type RedisClient } from '@vouchflow/core';
-import type { AnyHandler } from '@vouchflow/handler-kit';
+import type { AnyHandler, HandlerOutcome } from '@vouchflow/handler-kit';
 import type { OnceRecords } from '@vouchflow/pipeline';
-import type { SettledUnit } from './create-worker.js';
 import type { DeliveryCache } from './delivery-cache.js';
 import type { HandlerRuns } from './handler-runs.js';
 import type { WorkerMetrics } from './metrics.js';
 import { Semaphore } from './semaphore.js';
+
+/** A unit of work that ended well (ran, or was skipped as already done), inline or from its queue. */
+export interface SettledUnit {
+  handler: string;
+  eventId: string;
+  /** The handler job id the unit has (or would have). */
+  unitId: string;
+  result: HandlerOutcome | { done: true };
+}
 
 export const DEFAULT_CONCURRENCY = 10;
 const DEFAULT_TIMEOUT = 30 * SECOND;
