@@ -33,7 +33,14 @@ export interface QueueStats {
   waiting: number;
   active: number;
   delayed: number;
+  /** Jobs in BullMQ's completed set (kept by retention). A handler's first tries that succeed inline leave none: see `done`. */
   completed: number;
+  /**
+   * Handlers only (`null` for intake): units recorded done since the
+   * deployment began, whether they ran inline in their intake job or as a job
+   * of this queue; skips of twins already done are not counted.
+   */
+  done: number | null;
   failed: number;
   dead: number;
 }
@@ -199,7 +206,7 @@ export function createOperations(deps: OperationsDeps): Operations {
   };
   const replayCounterKey = (eventId: string, handler: string) =>
     projectKey(queuePrefix, 'ops', 'replays', eventIdSegment(eventId), handler);
-  const once = onceRecords(connection);
+  const once = onceRecords(connection, queuePrefix);
   const handlerNames = async () => [...(await deps.handlers()).keys()];
 
   /**
@@ -229,7 +236,7 @@ export function createOperations(deps: OperationsDeps): Operations {
     return handedTo ? { ...base, state: 'completed', reason: `skipped: already done by ${owner}` } : undefined;
   }
 
-  async function counts(queue: Queue): Promise<Omit<QueueStats, 'queue' | 'handler' | 'dead'>> {
+  async function counts(queue: Queue): Promise<Omit<QueueStats, 'queue' | 'handler' | 'done' | 'dead'>> {
     const [c, paused] = await Promise.all([
       queue.getJobCounts('wait', 'prioritized', 'waiting-children', 'active', 'delayed', 'completed', 'failed'),
       queue.isPaused(),
@@ -259,12 +266,13 @@ export function createOperations(deps: OperationsDeps): Operations {
 
   return {
     async stats() {
-      const names = await handlerNames();
+      const [names, done] = await Promise.all([handlerNames(), once.doneTotals()]);
       const perHandler = await Promise.all(
         names.map(async (handler): Promise<QueueStats> => ({
           queue: handlerQueueName(handler),
           handler,
           ...(await counts(handlerQueue(handler))),
+          done: done[handler] ?? 0,
           dead: await deadLetters.count({ handler }),
         })),
       );
@@ -273,6 +281,7 @@ export function createOperations(deps: OperationsDeps): Operations {
         queue: INTAKE_QUEUE,
         handler: null,
         ...(await counts(intake)),
+        done: null,
         dead: await deadLetters.count({ handler: null }),
       };
       return [intakeStats, ...perHandler];

@@ -44,15 +44,23 @@ describe('pnpm ops against a deployment with dead letters', () => {
   it('stats: a table by default, every count with --json', async () => {
     const [table, json] = await Promise.all([ops('stats'), ops('stats', '--json')]);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/queue\s+│\s+waiting\s+│\s+active\s+│\s+delayed\s+│\s+completed\s+│\s+failed\s+│\s+dead/);
+    expect(table.stdout).toMatch(/queue\s+│\s+waiting\s+│\s+active\s+│\s+delayed\s+│\s+completed\s+│\s+done\s+│\s+failed\s+│\s+dead/);
     expect(table.stdout).toContain('handler-crm');
     expect(json.code).toBe(0);
     const rows = jsonOf<QueueStats[]>(json);
     const by = Object.fromEntries(rows.map((r) => [r.queue, r]));
-    expect(by['intake']).toMatchObject({ handler: null, paused: false, completed: sent.length, dead: 1, waiting: 0, active: 0 });
-    expect(by['handler-crm']).toMatchObject({ handler: 'crm', dead: sent.length, failed: sent.length, completed: 0 });
-    // Emails that succeeded inline left no job to count as completed.
-    expect(by['handler-email']).toMatchObject({ handler: 'email', dead: 0, failed: 0 });
+    expect(by['intake']).toMatchObject({
+      handler: null,
+      paused: false,
+      completed: sent.length,
+      done: null,
+      dead: 1,
+      waiting: 0,
+      active: 0,
+    });
+    expect(by['handler-crm']).toMatchObject({ handler: 'crm', dead: sent.length, failed: sent.length, completed: 0, done: 0 });
+    // Emails that succeeded inline left no job to count as completed; `done` counts them.
+    expect(by['handler-email']).toMatchObject({ handler: 'email', dead: 0, failed: 0, completed: 0, done: sent.length });
   });
 
   it('dlq list: ids, events, handler, attempts and reason; filters; --json', async () => {

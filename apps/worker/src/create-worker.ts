@@ -93,7 +93,7 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   const keepDeliveries = { age: Math.ceil(deliveryRetentionMs / SECOND) };
   const prefix = bullPrefix(queuePrefix);
   const route = createRouter(handlers);
-  const once = onceRecords(connection);
+  const once = onceRecords(connection, queuePrefix);
   const cache = new DeliveryCache(deps.deliveryCacheSize ?? 10_000);
   const events = new EventEmitter<{ settled: [SettledUnit] }>();
   const runs = new HandlerRuns(graceMs);

@@ -93,9 +93,10 @@ async function firstTries(
   );
   // Successes recorded, failed claims given back, in one round trip.
   await once.finishMany(
-    inline.flatMap(({ unit, key }, i) => {
+    inline.flatMap(({ h, unit, key }, i) => {
       if (claims[i]!.status !== 'claimed') return [];
-      return [{ key, jobId: unit.unitId, op: outcomes[i]!.kind === 'done' ? ('done' as const) : ('release' as const) }];
+      const op = outcomes[i]!.kind === 'done' ? ('done' as const) : ('release' as const);
+      return [{ key, jobId: unit.unitId, op, handler: h.handler.name }];
     }),
     ctx.onceWindowMs,
   );

@@ -108,7 +108,7 @@ export async function runOnce(ctx: WorkerContext, h: PerHandler, unit: Unit): Pr
   if (outcome.kind === 'done') {
     // Recorded before BullMQ hears of the success: dying between the two
     // means the unit runs again and finds the fact done.
-    await ctx.once.complete(key, unit.unitId, ctx.onceWindowMs);
+    await ctx.once.complete(key, unit.unitId, ctx.onceWindowMs, h.handler.name);
     succeeded(ctx, h, unit, outcome.result);
   } else if (!unit.replay) {
     await ctx.once.release(key, unit.unitId);

@@ -6,7 +6,14 @@ import { projectKey, type RedisClient } from '@vouchflow/core';
  * possible duration, so a crashed run's claim frees itself) or `done:<jobId>`
  * (the effect happened; kept for the dedup window). Claiming is one Lua
  * script, so two twins starting at the same moment cannot both run.
+ *
+ * Recording a unit done also counts it in one hash per deployment (field: the
+ * handler), in the same script: first tries that succeed inline leave no job
+ * behind, so BullMQ's completed counts cannot say how much work was done.
  */
+
+/** Key of the hash counting, per handler, the units recorded done since the deployment began. */
+export const doneTotalsKey = (queuePrefix: string): string => projectKey(queuePrefix, 'once-done-total');
 
 /** Key of the once-only record of a handler and a business fact. */
 export const onceKey = (queuePrefix: string, handler: string, businessKey: string): string =>
@@ -61,17 +68,20 @@ if #KEYS > n then redis.call('SET', KEYS[n + 1], ARGV[2 * n + 2], 'PX', ARGV[2 *
 return out
 `;
 
-// Ends several claims at once: ARGV keepMs, then per key (unitId, 'done' | 'release').
+// Ends several claims at once. KEYS: the records, then the done-totals hash.
+// ARGV: keepMs, then per record (unitId, 'done' | 'release', handler).
 const FINISH_MANY = `
-for i = 1, #KEYS do
-  local id, op = ARGV[2 * i], ARGV[2 * i + 1]
+local totals = KEYS[#KEYS]
+for i = 1, #KEYS - 1 do
+  local id, op, handler = ARGV[3 * i - 1], ARGV[3 * i], ARGV[3 * i + 1]
   if op == 'done' then
     redis.call('SET', KEYS[i], 'done:' .. id, 'PX', ARGV[1])
+    redis.call('HINCRBY', totals, handler, 1)
   elseif redis.call('GET', KEYS[i]) == 'run:' .. id then
     redis.call('DEL', KEYS[i])
   end
 end
-return #KEYS
+return #KEYS - 1
 `;
 
 type OnceCommands = {
@@ -96,8 +106,8 @@ function commands(redis: RedisClient): OnceCommands {
 export interface OnceRecords {
   /** Claims `key` for `jobId` for `ttlMs`, unless the effect already happened or a twin holds it. */
   claim(key: string, jobId: string, ttlMs: number): Promise<ClaimResult>;
-  /** Records the effect as done, for `keepMs`. */
-  complete(key: string, jobId: string, keepMs: number): Promise<void>;
+  /** Records the effect as done, for `keepMs`, and counts it for `handler`. */
+  complete(key: string, jobId: string, keepMs: number, handler: string): Promise<void>;
   /** Gives a claim back after a failed try, so a twin may run meanwhile. */
   release(key: string, jobId: string): Promise<void>;
   /**
@@ -108,14 +118,21 @@ export interface OnceRecords {
     units: ReadonlyArray<{ key: string; jobId: string; ttlMs: number }>,
     also?: { key: string; value: string; ttlMs: number },
   ): Promise<ClaimResult[]>;
-  /** Ends several claims in one round trip: `done` records the effect for `keepMs`, `release` gives the claim back. */
-  finishMany(units: ReadonlyArray<{ key: string; jobId: string; op: 'done' | 'release' }>, keepMs: number): Promise<void>;
+  /**
+   * Ends several claims in one round trip: `done` records the effect for
+   * `keepMs` and counts it for its handler, `release` gives the claim back.
+   */
+  finishMany(units: ReadonlyArray<{ key: string; jobId: string; op: 'done' | 'release'; handler: string }>, keepMs: number): Promise<void>;
   /** `done:<jobId>`, `run:<jobId>` or undefined; for operator tools. */
   read(key: string): Promise<string | undefined>;
+  /** Per handler, the units recorded done since the deployment began (inline or from a job); for operator tools. */
+  doneTotals(): Promise<Record<string, number>>;
 }
 
-export function onceRecords(redis: RedisClient): OnceRecords {
+/** The once-only records of the deployment whose keys start with `queuePrefix`. */
+export function onceRecords(redis: RedisClient, queuePrefix: string): OnceRecords {
   const cmd = commands(redis);
+  const totals = doneTotalsKey(queuePrefix);
   return {
     async claim(key, jobId, ttlMs) {
       const [status, by = '', pttl = 0] = await cmd.vouchflowOnceClaim(key, jobId, Math.max(1, Math.round(ttlMs)));
@@ -123,8 +140,8 @@ export function onceRecords(redis: RedisClient): OnceRecords {
       if (status === 'busy') return { status, by, retryInMs: Math.max(0, Number(pttl)) };
       return { status: 'claimed' };
     },
-    async complete(key, jobId, keepMs) {
-      await redis.set(key, `done:${jobId}`, 'PX', Math.max(1, Math.round(keepMs)));
+    async complete(key, jobId, keepMs, handler) {
+      await cmd.vouchflowOnceFinishMany(2, key, totals, Math.max(1, Math.round(keepMs)), jobId, 'done', handler);
     },
     async release(key, jobId) {
       await cmd.vouchflowOnceRelease(key, jobId);
@@ -147,14 +164,19 @@ export function onceRecords(redis: RedisClient): OnceRecords {
     async finishMany(units, keepMs) {
       if (units.length === 0) return;
       await cmd.vouchflowOnceFinishMany(
-        units.length,
+        units.length + 1,
         ...units.map((u) => u.key),
+        totals,
         Math.max(1, Math.round(keepMs)),
-        ...units.flatMap((u) => [u.jobId, u.op]),
+        ...units.flatMap((u) => [u.jobId, u.op, u.handler]),
       );
     },
     async read(key) {
       return (await redis.get(key)) ?? undefined;
+    },
+    async doneTotals() {
+      const raw = await redis.hgetall(totals);
+      return Object.fromEntries(Object.entries(raw).map(([handler, n]) => [handler, Number(n)]));
     },
   };
 }

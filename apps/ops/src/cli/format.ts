@@ -26,8 +26,9 @@ const oneLine = (text: string | null, max = 80): string => {
 };
 
 export function statsTable(rows: readonly QueueStats[]): string {
-  const t = table(['queue', 'waiting', 'active', 'delayed', 'completed', 'failed', 'dead']);
-  for (const r of rows) t.push([r.paused ? `${r.queue} (paused)` : r.queue, r.waiting, r.active, r.delayed, r.completed, r.failed, r.dead]);
+  const t = table(['queue', 'waiting', 'active', 'delayed', 'completed', 'done', 'failed', 'dead']);
+  for (const r of rows)
+    t.push([r.paused ? `${r.queue} (paused)` : r.queue, r.waiting, r.active, r.delayed, r.completed, r.done ?? '-', r.failed, r.dead]);
   return t.toString();
 }
 

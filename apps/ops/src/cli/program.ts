@@ -123,7 +123,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
 
   program
     .command('stats')
-    .description('per queue (intake and each handler): waiting, active, delayed, completed, failed, dead')
+    .description('per queue (intake and each handler): waiting, active, delayed, completed, done (handlers: inline runs too), failed, dead')
     .addOption(jsonOption())
     .action(async (o: { json?: boolean }) => {
       const rows = await withOps((ops) => ops.stats());
