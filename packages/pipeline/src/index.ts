@@ -27,4 +27,4 @@ export {
   type RedisDeadLetterStore,
 } from './dead-letter-store.js';
 export { RegisteredHandler, handlerRegistryKey, registerHandlers, readHandlerRegistry, type RetrySettings } from './handler-registry.js';
-export { doneTotalsKey, onceKey, onceRecords, type ClaimResult, type OnceRecords } from './once.js';
+export { onceKey, onceRecords, type ClaimResult, type OnceRecords } from './once.js';

@@ -13,7 +13,7 @@ import { projectKey, type RedisClient } from '@vouchflow/core';
  */
 
 /** Key of the hash counting, per handler, the units recorded done since the deployment began. */
-export const doneTotalsKey = (queuePrefix: string): string => projectKey(queuePrefix, 'once-done-total');
+const doneTotalsKey = (queuePrefix: string): string => projectKey(queuePrefix, 'once-done-total');
 
 /** Key of the once-only record of a handler and a business fact. */
 export const onceKey = (queuePrefix: string, handler: string, businessKey: string): string =>
