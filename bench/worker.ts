@@ -68,11 +68,18 @@ async function redisCpu(redis: Redis): Promise<number> {
   return get('used_cpu_user') + get('used_cpu_sys');
 }
 
+/** CPU seconds this process used since `since` (the bench, its workers and BullMQ all run in it). */
+function nodeCpu(since: NodeJS.CpuUsage): string {
+  const { user, system } = process.cpuUsage(since);
+  return ((user + system) / 1e6).toFixed(2);
+}
+
 async function bare(redis: Redis, round: string): Promise<number> {
   const prefix = bullPrefix(`bench-bare-${round}`);
   const queue = new Queue('bare', { connection: redis, prefix });
   await fill(queue, deliveries(round));
   const cpu0 = await redisCpu(redis);
+  const node0 = process.cpuUsage();
   let done = 0;
   let finished!: () => void;
   const allDone = new Promise<void>((r) => (finished = r));
@@ -83,7 +90,9 @@ async function bare(redis: Redis, round: string): Promise<number> {
   });
   await allDone;
   const seconds = (performance.now() - started) / 1000;
-  console.log(`    bare: ${seconds.toFixed(2)} s, redis cpu ${((await redisCpu(redis)) - cpu0).toFixed(2)} s`);
+  console.log(
+    `    bare: ${seconds.toFixed(2)} s, redis cpu ${((await redisCpu(redis)) - cpu0).toFixed(2)} s, node cpu ${nodeCpu(node0)} s`,
+  );
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
@@ -108,6 +117,7 @@ async function vouchflow(redis: Redis, round: string): Promise<number> {
   });
   const handlerQueues = ['noop-a', 'noop-b'].map((h) => new Queue(handlerQueueName(h), { connection: redis, prefix }));
   const cpu0 = await redisCpu(redis);
+  const node0 = process.cpuUsage();
   const started = performance.now();
   const worker = createWorker({
     connection: redis,
@@ -123,7 +133,9 @@ async function vouchflow(redis: Redis, round: string): Promise<number> {
   // Done when every delivery is through intake (units that succeed at once have no job of their own).
   await completed(intake, EVENTS);
   const seconds = (performance.now() - started) / 1000;
-  console.log(`    vouchflow: ${seconds.toFixed(2)} s, redis cpu ${((await redisCpu(redis)) - cpu0).toFixed(2)} s`);
+  console.log(
+    `    vouchflow: ${seconds.toFixed(2)} s, redis cpu ${((await redisCpu(redis)) - cpu0).toFixed(2)} s, node cpu ${nodeCpu(node0)} s`,
+  );
   await worker.close();
   for (const q of [intake, ...handlerQueues]) {
     await q.obliterate({ force: true });
