@@ -1,35 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queue } from 'bullmq';
-import { closeRedis, createRedis, waitForReady, SECOND, type RedisClient } from '@vouchflow/core';
-import { deletePrefix, testRedisUrl, uniquePrefix } from '@vouchflow/test-support';
-import { openIntakeQueue, type IntakeJobData } from '@vouchflow/pipeline';
+import { describe, expect, it } from 'vitest';
+import { uniquePrefix } from '@vouchflow/test-support';
+import type { IntakeJobData } from '@vouchflow/pipeline';
 import { createBatchingIntake } from '../src/intake.js';
-import { newEventId } from './support.js';
+import { newEventId, useTestQueue } from './support.js';
 
 describe('batching intake against real Redis', () => {
   const prefix = uniquePrefix('intake-batch');
-  let redis: RedisClient;
-  let queue: Queue<IntakeJobData>;
-
-  beforeAll(async () => {
-    redis = createRedis({ urls: [testRedisUrl()], role: 'request-path', commandTimeoutMs: 5 * SECOND });
-    await waitForReady(redis, 10 * SECOND);
-    queue = openIntakeQueue({ connection: redis, queuePrefix: prefix }, { skipVersionCheck: true });
-  });
-
-  afterAll(async () => {
-    await queue?.close();
-    await closeRedis(redis);
-    await deletePrefix(testRedisUrl(), prefix);
-  });
+  const t = useTestQueue(prefix);
 
   const delivery = (eventId: string): IntakeJobData => ({ body: `{"event":{"id":"${eventId}"}}`, eventId, eventType: 't', receivedAt: 1 });
 
   it('sends a batch as soon as it is full, mid-turn, and the rest at the end of the turn', async () => {
     const sizes: number[] = [];
     const intake = createBatchingIntake({
-      queue,
-      redis,
+      queue: t.queue,
+      redis: t.redis,
       dedupWindowMs: 60_000,
       timeoutMs: 5_000,
       maxBatch: 3,
@@ -42,12 +27,12 @@ describe('batching intake against real Redis', () => {
     expect(sizes).toEqual([3, 3]);
     expect(await results).toEqual(Array(7).fill('accepted'));
     expect(sizes).toEqual([3, 3, 1]);
-    expect(await queue.getWaitingCount()).toBe(7);
+    expect(await t.queue.getWaitingCount()).toBe(7);
     await intake.close();
   });
 
   it('answers duplicate for a copy in a later batch of the same turn', async () => {
-    const intake = createBatchingIntake({ queue, redis, dedupWindowMs: 60_000, timeoutMs: 5_000, maxBatch: 2 });
+    const intake = createBatchingIntake({ queue: t.queue, redis: t.redis, dedupWindowMs: 60_000, timeoutMs: 5_000, maxBatch: 2 });
     const [a, b] = [newEventId(), newEventId()];
     const results = await Promise.all([a, b, a, b, a].map((id) => intake.enqueue(delivery(id))));
     expect(results).toEqual(['accepted', 'accepted', 'duplicate', 'duplicate', 'duplicate']);

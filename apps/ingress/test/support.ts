@@ -12,6 +12,8 @@ import { createLogger, createRedis, closeRedis, waitForReady, SECOND, type Logge
 import { signBody, SIGNATURE_HEADER } from '@vouchflow/schema';
 import { openIntakeQueue, type IntakeJobData } from '@vouchflow/pipeline';
 import type { Queue } from 'bullmq';
+import { afterAll, beforeAll } from 'vitest';
+import { deletePrefix, testRedisUrl } from '@vouchflow/test-support';
 import { DEFAULT_SETTINGS, type IngressSettings } from '../src/config.js';
 import { startIngress, type RunningIngress } from '../src/ingress.js';
 
@@ -144,4 +146,32 @@ export async function startTestIngress(
 /** Every intake job stored under the queue, in no particular order. */
 export async function storedJobs(queue: Queue<IntakeJobData>) {
   return queue.getJobs(['wait', 'active', 'completed', 'failed', 'delayed', 'prioritized']);
+}
+
+/**
+ * An intake queue of its own under `prefix`, on its own connection, for tests
+ * that drive the enqueue path without HTTP. Call inside a `describe`: it opens
+ * them before the tests and closes them and deletes the prefix's keys after.
+ */
+export function useTestQueue(prefix: string): { readonly redis: RedisClient; readonly queue: Queue<IntakeJobData> } {
+  let redis: RedisClient | undefined;
+  let queue: Queue<IntakeJobData> | undefined;
+  beforeAll(async () => {
+    redis = createRedis({ urls: [testRedisUrl()], role: 'request-path', commandTimeoutMs: 5 * SECOND });
+    await waitForReady(redis, 10 * SECOND);
+    queue = openIntakeQueue({ connection: redis, queuePrefix: prefix }, { skipVersionCheck: true });
+  });
+  afterAll(async () => {
+    await queue?.close();
+    if (redis) await closeRedis(redis);
+    await deletePrefix(testRedisUrl(), prefix);
+  });
+  return {
+    get redis() {
+      return redis!;
+    },
+    get queue() {
+      return queue!;
+    },
+  };
 }
