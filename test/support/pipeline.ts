@@ -280,22 +280,7 @@ export class Effects {
   }
 
   async tally(ids: Iterable<string>, handlers: readonly string[] = HANDLERS): Promise<EffectTally> {
-    const list = [...ids];
-    let lost = 0;
-    let duplicates = 0;
-    const lostExamples: string[] = [];
-    for (const handler of handlers) {
-      const counts = await this.counts(handler);
-      for (const id of list) {
-        const n = counts.get(id) ?? 0;
-        if (n === 0) {
-          lost++;
-          if (lostExamples.length < 10) lostExamples.push(`${handler}/${id}`);
-        } else duplicates += n - 1;
-      }
-    }
-    const pairs = list.length * handlers.length;
-    return { expected: list.length, lost, duplicates, duplicatePercent: pairs === 0 ? 0 : (100 * duplicates) / pairs, lostExamples };
+    return this.tallyLedger('effects', new Set(ids), handlers);
   }
 
   /**
@@ -303,42 +288,45 @@ export class Effects {
    * events (twins share one) must have had each handler's effect exactly once.
    */
   async tallyFacts(eventIds: Iterable<string>, handlers: readonly string[] = HANDLERS): Promise<EffectTally> {
-    const facts = new Set([...eventIds].map(transactionOf));
+    return this.tallyLedger('facts', new Set([...eventIds].map(transactionOf)), handlers);
+  }
+
+  /** Lost (0 effects) and duplicated (more than 1) entries of one ledger, over `ids` × `handlers`. */
+  private async tallyLedger(ledger: 'effects' | 'facts', ids: ReadonlySet<string>, handlers: readonly string[]): Promise<EffectTally> {
     let lost = 0;
     let duplicates = 0;
     const lostExamples: string[] = [];
     for (const handler of handlers) {
-      const all = await this.redis.hgetall(`${this.key}:facts:${handler}`);
-      for (const fact of facts) {
-        const n = Number(all[fact] ?? 0);
+      const all = await this.redis.hgetall(`${this.key}:${ledger}:${handler}`);
+      for (const id of ids) {
+        const n = Number(all[id] ?? 0);
         if (n === 0) {
           lost++;
-          if (lostExamples.length < 10) lostExamples.push(`${handler}/${fact}`);
+          if (lostExamples.length < 10) lostExamples.push(`${handler}/${id}`);
         } else duplicates += n - 1;
       }
     }
-    const pairs = facts.size * handlers.length;
-    return { expected: facts.size, lost, duplicates, duplicatePercent: pairs === 0 ? 0 : (100 * duplicates) / pairs, lostExamples };
-  }
-
-  /** Waits until every business fact has each handler's effect (or the deadline), then tallies. */
-  async settleFacts(eventIds: Iterable<string>, timeoutMs: number, handlers: readonly string[] = HANDLERS): Promise<EffectTally> {
-    const list = [...eventIds];
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      const tally = await this.tallyFacts(list, handlers);
-      if (tally.lost === 0 || Date.now() > until) return tally;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    const pairs = ids.size * handlers.length;
+    return { expected: ids.size, lost, duplicates, duplicatePercent: pairs === 0 ? 0 : (100 * duplicates) / pairs, lostExamples };
   }
 
   /** Waits until every id has each handler's effect (or the deadline), then tallies. */
-  async settle(ids: Iterable<string>, timeoutMs: number, handlers: readonly string[] = HANDLERS): Promise<EffectTally> {
+  settle(ids: Iterable<string>, timeoutMs: number, handlers: readonly string[] = HANDLERS): Promise<EffectTally> {
     const list = [...ids];
+    return this.settleWith(() => this.tally(list, handlers), timeoutMs);
+  }
+
+  /** Waits until every business fact has each handler's effect (or the deadline), then tallies. */
+  settleFacts(eventIds: Iterable<string>, timeoutMs: number, handlers: readonly string[] = HANDLERS): Promise<EffectTally> {
+    const list = [...eventIds];
+    return this.settleWith(() => this.tallyFacts(list, handlers), timeoutMs);
+  }
+
+  private async settleWith(tally: () => Promise<EffectTally>, timeoutMs: number): Promise<EffectTally> {
     const until = Date.now() + timeoutMs;
     for (;;) {
-      const tally = await this.tally(list, handlers);
-      if (tally.lost === 0 || Date.now() > until) return tally;
+      const result = await tally();
+      if (result.lost === 0 || Date.now() > until) return result;
       await new Promise((r) => setTimeout(r, 250));
     }
   }
