@@ -2,7 +2,9 @@
  * Turns the examples of Voucherify's OpenAPI webhook description into
  * deliveries, as Voucherify sends them: each example's `data` wrapped in the
  * 2024-01-01 envelope. Writes one file per webhook type to
- * packages/schema/fixtures/spec/<event.type>.json and prints a summary.
+ * packages/schema/fixtures/spec/<event.type>.json, and what the spec's schema
+ * says of each type's top-level `data` keys (which are required, which
+ * nullable) to packages/schema/fixtures/spec-meta/shapes.json, for the variants.
  *
  *   node --import tsx packages/schema/scripts/spec-fixtures.ts <voucherify-openapi git dir> [commit]
  *
@@ -14,11 +16,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
 const SPEC_FILE = 'reference/OpenAPIWebhooks.json';
 const OUT_DIR = resolve(import.meta.dirname, '../fixtures/spec');
+const SHAPES_FILE = resolve(import.meta.dirname, '../fixtures/spec-meta/shapes.json');
 
 /** The spec's operation key → the `event.type` Voucherify sends (lowercase; two keys are abbreviated in the spec). */
 function eventTypeOfKey(key: string): string {
@@ -35,9 +38,36 @@ function isDistributionType(type: string): boolean {
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-type Webhook = {
-  post: { summary?: string; requestBody: { content: { 'application/json': { examples?: Record<string, { value: Json }> } } } };
+type Schema = {
+  $ref?: string;
+  allOf?: Schema[];
+  properties?: Record<string, Schema>;
+  required?: string[];
+  nullable?: boolean;
 };
+type Webhook = {
+  post: {
+    summary?: string;
+    requestBody: { content: { 'application/json': { schema: Schema; examples?: Record<string, { value: Json }> } } };
+  };
+};
+
+/** The top-level keys of a `data` schema: which are required, which may be null (`$ref`s and `allOf` resolved). */
+function shapeOf(schema: Schema, schemas: Record<string, Schema>): { required: string[]; nullable: string[] } {
+  const required = new Set<string>();
+  const nullable = new Set<string>();
+  const visit = (s: Schema): void => {
+    if (s.$ref) return visit(schemas[s.$ref.split('/').pop()!]!);
+    for (const part of s.allOf ?? []) visit(part);
+    for (const key of s.required ?? []) required.add(key);
+    for (const [key, prop] of Object.entries(s.properties ?? {})) {
+      const target = prop.$ref ? schemas[prop.$ref.split('/').pop()!] : undefined;
+      if (prop.nullable || target?.nullable) nullable.add(key);
+    }
+  };
+  visit(schema);
+  return { required: [...required].sort(), nullable: [...nullable].sort() };
+}
 
 const hex = (seed: string, n: number) => createHash('sha256').update(seed).digest('hex').slice(0, n);
 
@@ -85,14 +115,19 @@ function main(): void {
     execFileSync('git', ['-C', dir, 'show', `${resolved}:${SPEC_FILE}`], { encoding: 'utf8', maxBuffer: 64 << 20 }),
   ) as {
     info: { version: string };
+    components: { schemas: Record<string, Schema> };
     webhooks: Record<string, Webhook>;
   };
+  const shapes: Record<string, { required: string[]; nullable: string[] }> = {};
   rmSync(OUT_DIR, { recursive: true, force: true });
   mkdirSync(OUT_DIR, { recursive: true });
+  mkdirSync(dirname(SHAPES_FILE), { recursive: true });
   let written = 0;
   for (const [key, hook] of Object.entries(spec.webhooks)) {
-    const examples = Object.values(hook.post.requestBody.content['application/json'].examples ?? {});
+    const content = hook.post.requestBody.content['application/json'];
+    const examples = Object.values(content.examples ?? {});
     const type = eventTypeOfKey(key);
+    shapes[type] = shapeOf(content.schema, spec.components.schemas);
     examples.forEach(({ value }, i) => {
       if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${key}: example ${i} is not an object`);
       const file = examples.length === 1 ? `${type}.json` : `${type}.${i + 1}.json`;
@@ -100,10 +135,10 @@ function main(): void {
       written++;
     });
   }
+  writeFileSync(SHAPES_FILE, `${JSON.stringify({ commit: resolved, version: spec.info.version, shapes }, null, 2)}\n`);
   console.log(
     `spec ${resolved} (webhooks version ${spec.info.version}): ${Object.keys(spec.webhooks).length} webhooks, ${written} fixtures in ${OUT_DIR}`,
   );
-  console.log(`files: ${readdirSync(OUT_DIR).length}`);
 }
 
 main();

@@ -118,4 +118,5 @@ export {
 export { formatErrors, pathOf } from './report.js';
 export { unknownKeys, driftOf } from './drift.js';
 export { SIGNATURE_HEADER, signBody, verifySignature, compactJsonWhitespace } from './signature.js';
-export { businessKeyOf, occurredAtOf } from './business.js';
+export { businessKeyOf, occurredAtOf, EVENT_IDENTITY, type KeyRule, type TimeRule } from './business.js';
+export { dataKeysOf } from './data-keys.js';
