@@ -154,7 +154,7 @@ const fannedOutTo = (job: Job<IntakeJobData> | undefined): string[] => {
   return value.handlers.filter((h): h is string => typeof h === 'string');
 };
 
-/** The business fact a delivery reports, which keys its once-only records; undefined when it does not decode to a known event. */
+/** The business fact a delivery reports, which keys its once-only records; undefined when it does not decode. */
 const businessKeyOfBody = (body: string): string | undefined => {
   let parsed: unknown;
   try {
@@ -163,7 +163,7 @@ const businessKeyOfBody = (body: string): string | undefined => {
     return undefined;
   }
   const decoded = decodeDelivery(parsed);
-  return isRight(decoded) && decoded.right.known ? businessKeyOf(decoded.right.event) : undefined;
+  return isRight(decoded) ? businessKeyOf(decoded.right.event) : undefined;
 };
 
 /**

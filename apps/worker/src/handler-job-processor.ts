@@ -36,9 +36,9 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
       if (body !== undefined) await job.updateData({ ...data, body });
     };
     const { decoded } = delivery;
-    if (!decoded || !decoded.known) {
+    if (!decoded) {
       await keepBody();
-      throw delivery.error ?? undecodable(`event type ${data.eventType} has no codec any more`);
+      throw delivery.error ?? undecodable(`delivery of ${data.eventType} does not decode`);
     }
     await h.permits.acquire();
     let outcome: RunOutcome;

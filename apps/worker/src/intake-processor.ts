@@ -1,6 +1,6 @@
 import type { Job, JobsOptions, KeepJobs, Queue } from 'bullmq';
 import { coerceError, handlerQueueName, INTAKE_QUEUE } from '@vouchflow/core';
-import type { DecodedDelivery, WebhookEvent } from '@vouchflow/schema';
+import type { DecodedDelivery, HandledEvent } from '@vouchflow/schema';
 import type { AnyHandler } from '@vouchflow/handler-kit';
 import {
   deliveryIndexKey,
@@ -51,7 +51,7 @@ type HandlerJobToAdd = { handler: string; data: HandlerJobData; opts: JobsOption
 async function firstTries(
   ctx: IntakeContext,
   intakeJob: Job<IntakeJobData>,
-  event: WebhookEvent,
+  event: HandledEvent,
   targets: readonly AnyHandler[],
 ): Promise<HandlerJobToAdd[]> {
   const { connection, queuePrefix, logger, once, maxAttempts, backoffMs } = ctx;
@@ -153,17 +153,18 @@ export function intakeProcessor(ctx: IntakeContext) {
       throw err;
     }
     for (const path of ctx.findDrift(parsed)) metrics.drift(path);
-    if (!decoded.known) {
+    const event = decoded.event;
+    // An unfamiliar type stays counted, and reaches the handlers subscribed with a pattern that matches it.
+    if (!decoded.known) metrics.unknownEvents.inc({ event_type: event.event.type });
+    const targets = ctx.route(event.event.type);
+    if (!decoded.known && targets.length === 0) {
       metrics.deliveries.inc({ outcome: 'unknown_type' });
-      metrics.unknownEvents.inc({ event_type: decoded.event.event.type });
       job.opts.removeOnComplete = keepDeliveries;
       await indexDelivery(connection, queuePrefix, job.data.eventId, job.id!, ctx.deliveryRetentionMs);
       log().info('unfamiliar event type: kept, no handler');
       return { handlers: [] };
     }
     ctx.cache.set(job.id!, decoded);
-    const event = decoded.event;
-    const targets = ctx.route(event.event.type);
     try {
       const jobs = await firstTries(ctx, job, event, targets);
       // Deterministic job ids: this intake job run again after a crash adds nothing twice.

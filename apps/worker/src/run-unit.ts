@@ -5,7 +5,7 @@
  * classify it alike, so a unit ends the same way whichever path ran it.
  */
 import { coerceError, SECOND, type Logger } from '@vouchflow/core';
-import { businessKeyOf, occurredAtOf, type WebhookEvent } from '@vouchflow/schema';
+import { businessKeyOf, occurredAtOf, type HandledEvent } from '@vouchflow/schema';
 import { PermanentError, RetryLaterError, type HandlerContext, type HandlerOutcome } from '@vouchflow/handler-kit';
 import { onceKey, type ClaimResult } from '@vouchflow/pipeline';
 import { HandlerTimeoutError } from './errors/handler-timeout-error.js';
@@ -22,7 +22,7 @@ export type RunOutcome =
   | { kind: 'failed'; error: Error; permanent: boolean };
 
 export interface Unit {
-  event: WebhookEvent;
+  event: HandledEvent;
   /** Owns the claim: the handler job id, the same for the inline try and the job that may follow it. */
   unitId: string;
   attempt: number;

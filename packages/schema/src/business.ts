@@ -1,4 +1,4 @@
-import type { Envelope } from './codecs/envelope.js';
+import type { EventMeta } from './codecs/envelope.js';
 import { isKnownEventType, type EventType } from './events.js';
 
 /**
@@ -149,7 +149,7 @@ const happeningOf = (type: string): string => (type.startsWith('customer.') ? ty
  * `EVENT_IDENTITY` says; else, and for event types without a codec, the
  * event's id. Never throws.
  */
-export function businessKeyOf(delivery: Pick<Envelope, 'data' | 'event'>): string {
+export function businessKeyOf(delivery: { data: unknown; event: EventMeta }): string {
   const data: unknown = delivery.data;
   if (!isRecord(data)) return delivery.event.id;
   const tx = nonEmpty(at(data, 'transaction.id'));
@@ -178,7 +178,7 @@ const dateOf = (v: unknown): Date | undefined => {
  * `created_at`. Events arrive out of order; a handler writing state compares
  * these. Never throws.
  */
-export function occurredAtOf(delivery: Pick<Envelope, 'data' | 'event'>): Date {
+export function occurredAtOf(delivery: { data: unknown; event: EventMeta }): Date {
   const data: unknown = delivery.data;
   if (isRecord(data)) {
     const paths = ['transaction.created_at', ...(isKnownEventType(delivery.event.type) ? EVENT_IDENTITY[delivery.event.type].at : [])];

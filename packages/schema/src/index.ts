@@ -108,11 +108,13 @@ export {
 export {
   decodeDelivery,
   isEventOf,
+  isKnownEvent,
   DeliveryDecodeError,
   type DecodeFailureKind,
   type WebhookEvent,
   type EventMap,
   type UnknownWebhookEvent,
+  type HandledEvent,
   type DecodedDelivery,
 } from './decode.js';
 export { formatErrors, pathOf } from './report.js';
