@@ -58,7 +58,8 @@ export function createCustomerLookup(options: CustomerLookupOptions): CustomerLo
     const { status } = response;
     if (status === 200) {
       const body = (await response.json()) as { email?: unknown };
-      const email = typeof body.email === 'string' && body.email.trim() ? body.email.trim() : null;
+      // Untrimmed: the handler's address rule judges exactly what Voucherify holds.
+      const email = typeof body.email === 'string' && body.email !== '' ? body.email : null;
       await remember(customerId, email);
       return answer(email, 'the customer has no e-mail address in Voucherify');
     }
