@@ -25,7 +25,7 @@ import {
   type RedisServerOptions,
 } from '@vouchflow/test-support';
 
-export const SECRET = 'chaos-secret';
+export const SECRET = 'chaos-secret-0123456789';
 export const HANDLERS = ['count-a', 'count-b'] as const;
 export const COUNTING_HANDLER = resolve(import.meta.dirname, '../fixtures/counting-handler.ts');
 

@@ -11,7 +11,7 @@ import { isJsonMediaType, routingFields, type RoutingFields } from './routing-fi
 export interface IngressDeps {
   /** Webhook secrets; empty only when unsigned delivery is explicitly allowed. */
   secrets: readonly string[];
-  /** Accept deliveries without a valid signature (logged on every one). */
+  /** Accept deliveries without a signature (logged on every one); with secrets set, a wrong signature is still refused. */
   allowUnsigned: boolean;
   intake: Intake;
   logger: Logger;
@@ -135,7 +135,9 @@ export function createApp(deps: IngressDeps): express.Express {
     const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const signature = req.get(SIGNATURE_HEADER);
     if (!verifySignature(raw, signature, secrets)) {
-      if (!allowUnsigned) {
+      // WEBHOOK_ALLOW_UNSIGNED lets unsigned deliveries in, never wrongly signed ones: a signature that
+      // does not verify against a configured secret is a forgery or a misconfiguration either way.
+      if (!allowUnsigned || (signature !== undefined && secrets.length > 0)) {
         const reason = signature ? 'signature does not match' : `${SIGNATURE_HEADER} header is missing`;
         return reject(res, { status: 401, outcome: 'bad_signature', reason });
       }

@@ -17,7 +17,7 @@ import { deletePrefix, testRedisUrl } from '@vouchflow/test-support';
 import { DEFAULT_SETTINGS, type IngressSettings } from '../src/config.js';
 import { startIngress, type RunningIngress } from '../src/ingress.js';
 
-export const SECRET = 'test-secret';
+export const SECRET = 'test-secret-0123456789';
 
 const fixture = JSON.parse(
   readFileSync(resolve(import.meta.dirname, '../../../packages/schema/fixtures/points_added.json'), 'utf8'),

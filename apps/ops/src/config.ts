@@ -4,6 +4,8 @@ import { DurationFromString } from './duration.js';
 
 /** Shorter tokens could be guessed through the login form; 32 hex characters is 128 bits. */
 export const MIN_TOKEN_LENGTH = 16;
+/** What production asks for: `openssl rand -hex 16` or longer. */
+export const MIN_PRODUCTION_TOKEN_LENGTH = 32;
 
 const AdminToken = new t.Type<string, string, unknown>(
   'AdminToken',
@@ -44,6 +46,11 @@ export function loadAdminConfig(env: Record<string, string | undefined>): AdminC
   if (config.ADMIN_TOKEN === undefined) {
     throw new ConfigError([
       'ADMIN_TOKEN: required: the admin API and dashboard do not start without a token (generate one with `openssl rand -hex 32`)',
+    ]);
+  }
+  if (config.NODE_ENV === 'production' && config.ADMIN_TOKEN.length < MIN_PRODUCTION_TOKEN_LENGTH) {
+    throw new ConfigError([
+      `ADMIN_TOKEN: shorter than ${MIN_PRODUCTION_TOKEN_LENGTH} characters, refused with NODE_ENV=production (generate one with \`openssl rand -hex 32\`)`,
     ]);
   }
   return { ...config, ADMIN_TOKEN: config.ADMIN_TOKEN };

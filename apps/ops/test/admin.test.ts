@@ -69,6 +69,13 @@ describe('the admin API', () => {
     expect(short.stderr).not.toContain('short');
   });
 
+  it('does not start in production with a token shorter than 32 characters', async () => {
+    const run = await runOps(['serve'], { ...d.env, NODE_ENV: 'production', ADMIN_TOKEN: 'twenty-characters-01' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('ADMIN_TOKEN: shorter than 32 characters, refused with NODE_ENV=production');
+    expect(run.stderr).not.toContain('twenty-characters-01');
+  });
+
   it('answers 401 without the bearer token or with a wrong one', async () => {
     const none = await fetch(`${base}/api/stats`);
     expect(none.status).toBe(401);
