@@ -1,5 +1,16 @@
+import { isIP } from 'node:net';
 import * as t from 'io-ts';
-import { ConfigError, NonEmptyString, PortFromString, SECOND, UrlString, commonEnv, decodeEnv, type ConfigOf } from '@vouchflow/core';
+import {
+  CommaList,
+  ConfigError,
+  NonEmptyString,
+  PortFromString,
+  SECOND,
+  UrlString,
+  commonEnv,
+  decodeEnv,
+  type ConfigOf,
+} from '@vouchflow/core';
 import { DurationFromString } from './duration.js';
 
 /** Shorter tokens could be guessed through the login form; 32 hex characters is 128 bits. */
@@ -17,6 +28,37 @@ const AdminToken = new t.Type<string, string, unknown>(
   String,
 );
 
+const PROXY_KEYWORDS = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * TRUST_PROXY: `false` (the default: X-Forwarded-* are ignored), or the proxies to believe,
+ * comma-separated: addresses, subnets (`10.0.0.0/8`) or `loopback`, `linklocal`, `uniquelocal`.
+ */
+export const TrustProxy = new t.Type<false | string[], string, unknown>(
+  'TrustProxy',
+  (u): u is false | string[] => u === false || Array.isArray(u),
+  (u, c) => {
+    if (typeof u !== 'string') return t.failure(u, c, 'expected false or a list of proxy addresses');
+    const value = u.trim().toLowerCase();
+    if (value === 'false' || value === 'no' || value === '0') return t.success(false);
+    const items = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const item of items) {
+      const [address, bits, ...rest] = item.split('/');
+      const ipVersion = isIP(address ?? '');
+      const okBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (ipVersion === 6 ? 128 : 32));
+      if (!PROXY_KEYWORDS.includes(item) && (ipVersion === 0 || !okBits || rest.length > 0)) {
+        return t.failure(u, c, `expected false, or proxy addresses, subnets, loopback, linklocal, uniquelocal; got "${item}"`);
+      }
+    }
+    if (items.length === 0) return t.failure(u, c, 'expected false or at least one proxy address');
+    return t.success(items);
+  },
+  (a) => (a === false ? 'false' : a.join(',')),
+);
+
 /** What `pnpm ops` reads: the same Redis and prefix as the apps it inspects. */
 export const cliEnv = { ...commonEnv };
 export type CliConfig = ConfigOf<typeof cliEnv>;
@@ -30,6 +72,10 @@ export const adminEnv = {
   ADMIN_PORT: { codec: PortFromString, default: '3100' },
   /** Interface to listen on. Loopback by default: put a TLS-terminating proxy in front before exposing it. */
   ADMIN_HOST: { codec: NonEmptyString, default: '127.0.0.1' },
+  /** Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: `false`, or addresses, subnets, `loopback`. */
+  TRUST_PROXY: { codec: TrustProxy, default: 'false' },
+  /** Host names requests may carry (DNS-rebinding defence), comma-separated. Add the proxy's public name when exposing it. */
+  ADMIN_ALLOWED_HOSTS: { codec: CommaList, default: 'localhost,127.0.0.1,[::1]' },
   /** Slack-compatible incoming webhook told when dead letters appear. Unset: no alerts. A Slack webhook URL is a secret. */
   ALERT_WEBHOOK_URL: { codec: UrlString('AlertWebhookUrl', ['http', 'https']), secret: true },
   /** At most one alert per this interval (`30s`, `15m`, `1h`); new dead letters in between are summed into the next one. */
