@@ -281,15 +281,19 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const error = coerceError(err);
-    const parseFailure = typeof err === 'object' && err !== null && 'type' in err && err.type === 'entity.parse.failed';
+    // Express and body-parser mark what the client got wrong (unparsable body, broken percent-encoding) with a 4XX status.
+    const clientStatus = (err as { status?: unknown } | null)?.status;
+    const clientError = typeof clientStatus === 'number' && clientStatus >= 400 && clientStatus < 500;
     const [status, kind] =
-      error instanceof UsageError || parseFailure
+      error instanceof UsageError
         ? [400, 'usage']
-        : error instanceof NotFoundError
-          ? [404, 'not_found']
-          : error instanceof ConflictError
-            ? [409, 'conflict']
-            : [500, 'error'];
+        : clientError
+          ? [clientStatus, 'usage']
+          : error instanceof NotFoundError
+            ? [404, 'not_found']
+            : error instanceof ConflictError
+              ? [409, 'conflict']
+              : [500, 'error'];
     if (status === 500)
       logger.error('admin request failed', { method: req.method, path: req.path, error: error.message, stack: error.stack });
     res.status(status).json({ error: { kind, message: error.message } });
