@@ -109,6 +109,7 @@ export function createApp(deps: IngressDeps): express.Express {
     res.json({ status: 'ok' });
   });
 
+  // On the public port: the problems are named, the internals (Redis's own error text, addresses) only logged.
   app.get('/readyz', async (_req, res) => {
     if (draining()) res.setHeader('Connection', 'close');
     const problems: string[] = [];
@@ -117,16 +118,11 @@ export function createApp(deps: IngressDeps): express.Express {
     try {
       await deps.pingRedis();
     } catch (err) {
-      problems.push(`redis: ${coerceError(err).message}`);
+      problems.push('redis unavailable');
+      logger.debug('readiness: redis unavailable', { error: coerceError(err).message });
     }
     if (problems.length === 0) res.json({ status: 'ready' });
     else res.status(503).json({ status: 'unavailable', problems });
-  });
-
-  app.get('/metrics', async (_req, res) => {
-    if (draining()) res.setHeader('Connection', 'close');
-    res.setHeader('Content-Type', metrics.registry.contentType);
-    res.end(await metrics.registry.metrics());
   });
 
   const readBody = express.raw({ type: () => true, limit: deps.bodyLimitBytes ?? 1024 * 1024 });

@@ -5,6 +5,7 @@ import {
   ConfigError,
   HOUR,
   IntFromString,
+  NonEmptyString,
   PortFromString,
   SECOND,
   commonEnv,
@@ -31,8 +32,12 @@ export const ByteSize = new t.Type<number, string, unknown>(
 
 export const ingressEnv = {
   ...commonEnv,
-  /** HTTP port of the ingress. */
+  /** HTTP port of the ingress: the webhook, /healthz and /readyz. */
   PORT: { codec: PortFromString, default: '3000' },
+  /** Port of the ingress's `GET /metrics` (Prometheus), apart from the webhook port; 0 turns it off. Named apart from the worker's METRICS_PORT so one .env serves both. */
+  INGRESS_METRICS_PORT: { codec: PortFromString, default: '3002' },
+  /** Interface of the metrics port. Loopback by default: metrics are for the scraper, not the world. */
+  METRICS_HOST: { codec: NonEmptyString, default: '127.0.0.1' },
   /** One or more webhook secrets, comma-separated: during a rotation both old and new verify. */
   VOUCHERIFY_WEBHOOK_SECRET: { codec: CommaList, secret: true },
   /** Accept deliveries without a valid signature. Local experiments only; logged loudly. */

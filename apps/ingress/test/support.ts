@@ -118,7 +118,7 @@ export async function startTestIngress(
   redis.on('error', () => {});
   await waitForReady(redis, 10 * SECOND);
   const settings: IngressSettings = { ...DEFAULT_SETTINGS, secrets: [SECRET], queuePrefix, ...overrides };
-  const ingress = await startIngress({ settings, redis, logger, host: '127.0.0.1' });
+  const ingress = await startIngress({ settings, redis, logger, host: '127.0.0.1', metricsPort: 0 });
   const client = httpClient(ingress.url);
   const inspector = createRedis({ urls: [redisUrl], role: 'worker', connectionName: 'ingress-test-inspector' });
   inspector.on('error', () => {});

@@ -36,10 +36,18 @@ async function main(): Promise<void> {
   let metricsServer: MetricsServer | undefined;
   if (config.METRICS_PORT !== 0) {
     try {
-      metricsServer = await startMetricsServer(Registry.merge([worker.metrics.registry, builtIns.registry]), config.METRICS_PORT);
+      metricsServer = await startMetricsServer(
+        Registry.merge([worker.metrics.registry, builtIns.registry]),
+        config.METRICS_PORT,
+        config.METRICS_HOST,
+      );
     } catch (err) {
       // Several workers on one host share no port: work on without metrics rather than refuse to work.
-      logger.warn('metrics server did not start: running without /metrics', { port: config.METRICS_PORT, error: (err as Error).message });
+      logger.warn('metrics server did not start: running without /metrics', {
+        host: config.METRICS_HOST,
+        port: config.METRICS_PORT,
+        error: (err as Error).message,
+      });
     }
   }
 
