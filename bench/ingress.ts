@@ -219,10 +219,11 @@ async function main(): Promise<void> {
 
   const redis = await startRedisServer();
   if (PIN) spawnSync('taskset', ['-a', '-p', '-c', '1', String(redis.process.pid)]);
-  const [basePort, ingressPort] = [await freePort(), await freePort()];
+  const [basePort, ingressPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   const baseline = startServer('bench/_bare-express.ts', { PORT: String(basePort), NODE_ENV: 'production' });
   const ingress = startServer('apps/ingress/src/main.ts', {
     PORT: String(ingressPort),
+    INGRESS_METRICS_PORT: String(metricsPort),
     NODE_ENV: 'production',
     LOG_LEVEL: 'error',
     REDIS_URL: redis.url,
@@ -262,7 +263,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    const metrics = await (await fetch(`${ingressUrl}/metrics`)).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     const metric = (name: string) => Number(new RegExp(`^${name} ([\\d.e+]+)$`, 'm').exec(metrics)?.[1]);
     const batches = metric('vouchflow_ingress_enqueue_batch_size_count');
     console.log(

@@ -9,7 +9,7 @@ const fixture = JSON.parse(readFileSync(resolve(import.meta.dirname, '../package
 };
 
 describe('a signed delivery from intake to handler, with the real apps as processes', () => {
-  const secret = 'e2e-secret';
+  const secret = 'e2e-secret-0123456789';
   const queuePrefix = uniquePrefix('e2e');
   let ingress: AppProcess;
   let worker: AppProcess;

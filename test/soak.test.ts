@@ -62,7 +62,7 @@ describe('soak at half the measured maximum rate', () => {
           const [hw, hi] = await Promise.all([
             // The worker prefixes its process metrics (vouchflow_worker_…), the ingress does not.
             scrapeGauge(`http://127.0.0.1:${metricsPort}/metrics`, 'vouchflow_worker_nodejs_heap_size_used_bytes'),
-            scrapeGauge(`${stack.base}/metrics`, 'nodejs_heap_size_used_bytes'),
+            scrapeGauge(`${stack.metricsBase}/metrics`, 'nodejs_heap_size_used_bytes'),
           ]);
           if (hw !== undefined) mem.workerHeap.push({ t, value: hw / MB });
           if (hi !== undefined) mem.ingressHeap.push({ t, value: hi / MB });

@@ -25,7 +25,7 @@ import {
   type RedisServerOptions,
 } from '@vouchflow/test-support';
 
-export const SECRET = 'chaos-secret';
+export const SECRET = 'chaos-secret-0123456789';
 export const HANDLERS = ['count-a', 'count-b'] as const;
 export const COUNTING_HANDLER = resolve(import.meta.dirname, '../fixtures/counting-handler.ts');
 
@@ -366,6 +366,13 @@ export class Stack {
 
   constructor(readonly options: StackOptions) {}
 
+  /** The ingress's metrics port (loopback), kept across restarts like `port`. */
+  metricsPort = 0;
+
+  get metricsBase(): string {
+    return `http://127.0.0.1:${this.metricsPort}`;
+  }
+
   get base(): string {
     return `http://127.0.0.1:${this.port}`;
   }
@@ -382,9 +389,11 @@ export class Stack {
   /** Starts the ingress (on the same port as before when restarted) and waits until it listens. */
   async startIngress(): Promise<AppProcess> {
     if (this.port === 0) this.port = await freePort();
+    if (this.metricsPort === 0) this.metricsPort = await freePort();
     const app = startApp('ingress', {
       ...this.common(),
       PORT: String(this.port),
+      INGRESS_METRICS_PORT: String(this.metricsPort),
       VOUCHERIFY_WEBHOOK_SECRET: SECRET,
       ...this.options.ingressEnv,
     });

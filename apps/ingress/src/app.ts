@@ -11,7 +11,7 @@ import { isJsonMediaType, routingFields, type RoutingFields } from './routing-fi
 export interface IngressDeps {
   /** Webhook secrets; empty only when unsigned delivery is explicitly allowed. */
   secrets: readonly string[];
-  /** Accept deliveries without a valid signature (logged on every one). */
+  /** Accept deliveries without a signature (logged on every one); with secrets set, a wrong signature is still refused. */
   allowUnsigned: boolean;
   intake: Intake;
   logger: Logger;
@@ -109,6 +109,7 @@ export function createApp(deps: IngressDeps): express.Express {
     res.json({ status: 'ok' });
   });
 
+  // On the public port: the problems are named, the internals (Redis's own error text, addresses) only logged.
   app.get('/readyz', async (_req, res) => {
     if (draining()) res.setHeader('Connection', 'close');
     const problems: string[] = [];
@@ -117,16 +118,11 @@ export function createApp(deps: IngressDeps): express.Express {
     try {
       await deps.pingRedis();
     } catch (err) {
-      problems.push(`redis: ${coerceError(err).message}`);
+      problems.push('redis unavailable');
+      logger.debug('readiness: redis unavailable', { error: coerceError(err).message });
     }
     if (problems.length === 0) res.json({ status: 'ready' });
     else res.status(503).json({ status: 'unavailable', problems });
-  });
-
-  app.get('/metrics', async (_req, res) => {
-    if (draining()) res.setHeader('Connection', 'close');
-    res.setHeader('Content-Type', metrics.registry.contentType);
-    res.end(await metrics.registry.metrics());
   });
 
   const readBody = express.raw({ type: () => true, limit: deps.bodyLimitBytes ?? 1024 * 1024 });
@@ -135,7 +131,9 @@ export function createApp(deps: IngressDeps): express.Express {
     const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const signature = req.get(SIGNATURE_HEADER);
     if (!verifySignature(raw, signature, secrets)) {
-      if (!allowUnsigned) {
+      // WEBHOOK_ALLOW_UNSIGNED lets unsigned deliveries in, never wrongly signed ones: a signature that
+      // does not verify against a configured secret is a forgery or a misconfiguration either way.
+      if (!allowUnsigned || (signature !== undefined && secrets.length > 0)) {
         const reason = signature ? 'signature does not match' : `${SIGNATURE_HEADER} header is missing`;
         return reject(res, { status: 401, outcome: 'bad_signature', reason });
       }

@@ -5,6 +5,7 @@ import {
   ConfigError,
   HOUR,
   IntFromString,
+  NonEmptyString,
   PortFromString,
   SECOND,
   commonEnv,
@@ -31,8 +32,12 @@ export const ByteSize = new t.Type<number, string, unknown>(
 
 export const ingressEnv = {
   ...commonEnv,
-  /** HTTP port of the ingress. */
+  /** HTTP port of the ingress: the webhook, /healthz and /readyz. */
   PORT: { codec: PortFromString, default: '3000' },
+  /** Port of the ingress's `GET /metrics` (Prometheus), apart from the webhook port; 0 turns it off. Named apart from the worker's METRICS_PORT so one .env serves both. */
+  INGRESS_METRICS_PORT: { codec: PortFromString, default: '3002' },
+  /** Interface of the metrics port. Loopback by default: metrics are for the scraper, not the world. */
+  METRICS_HOST: { codec: NonEmptyString, default: '127.0.0.1' },
   /** One or more webhook secrets, comma-separated: during a rotation both old and new verify. */
   VOUCHERIFY_WEBHOOK_SECRET: { codec: CommaList, secret: true },
   /** Accept deliveries without a valid signature. Local experiments only; logged loudly. */
@@ -80,15 +85,42 @@ export type IngressConfig = ConfigOf<typeof ingressEnv> & IngressSettings & { sh
 /** Voucherify's retries span about 2.5 days; a shorter window lets a late retry be processed twice. */
 export const VOUCHERIFY_RETRY_SPAN_MS = 60 * HOUR;
 
-/** Decodes the ingress settings once, at start. Fails closed: no secret and no explicit opt-out stops the process. */
+/** A shorter webhook secret can be guessed offline from one signed delivery; production refuses it. */
+export const MIN_SECRET_LENGTH = 16;
+
+/**
+ * What production refuses to start with, each naming its variable and never
+ * its value: the development conveniences that would let anyone post deliveries.
+ */
+function productionProblems(config: ConfigOf<typeof ingressEnv>, secrets: readonly string[]): string[] {
+  if (config.NODE_ENV !== 'production') return [];
+  const problems: string[] = [];
+  if (config.WEBHOOK_ALLOW_UNSIGNED) {
+    problems.push('WEBHOOK_ALLOW_UNSIGNED: true is refused with NODE_ENV=production: anyone could post deliveries; unset it');
+  }
+  const short = secrets.filter((s) => s.length < MIN_SECRET_LENGTH).length;
+  if (short > 0) {
+    problems.push(
+      `VOUCHERIFY_WEBHOOK_SECRET: ${short} of ${secrets.length} secret(s) shorter than ${MIN_SECRET_LENGTH} characters, refused with NODE_ENV=production`,
+    );
+  }
+  return problems;
+}
+
+/**
+ * Decodes the ingress settings once, at start. Fails closed: no secret and no
+ * explicit opt-out stops the process, and production refuses unsafe settings.
+ */
 export function loadIngressConfig(env: Record<string, string | undefined>): IngressConfig {
   const config = decodeEnv(ingressEnv, env);
   const secrets = config.VOUCHERIFY_WEBHOOK_SECRET ?? [];
+  const problems = productionProblems(config, secrets);
   if (secrets.length === 0 && !config.WEBHOOK_ALLOW_UNSIGNED) {
-    throw new ConfigError([
+    problems.push(
       'VOUCHERIFY_WEBHOOK_SECRET: required (the webhook secret from Voucherify Project Settings → Webhooks); set WEBHOOK_ALLOW_UNSIGNED=true only for local experiments',
-    ]);
+    );
   }
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     ...config,
     secrets,

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SECOND, type Logger, type RedisClient, type ShutdownStep } from '@vouchflow/core';
+import { SECOND, startMetricsServer, type Logger, type MetricsServer, type RedisClient, type ShutdownStep } from '@vouchflow/core';
 import { openIntakeQueue } from '@vouchflow/pipeline';
 import { createApp } from './app.js';
 import { startBacklogMonitor, type BacklogMonitor } from './backlog.js';
@@ -19,6 +19,10 @@ export interface IngressOptions {
   host?: string;
   /** @defaultValue a fresh registry without process metrics */
   metrics?: IngressMetrics;
+  /** Port of `GET /metrics`, apart from the webhook port (0: any free port). @defaultValue no metrics server */
+  metricsPort?: number;
+  /** @defaultValue 127.0.0.1 (METRICS_HOST) */
+  metricsHost?: string;
 }
 
 export interface RunningIngress {
@@ -27,6 +31,8 @@ export interface RunningIngress {
   /** `http://127.0.0.1:<port>` */
   readonly url: string;
   readonly metrics: IngressMetrics;
+  /** Where `GET /metrics` is served (`http://127.0.0.1:<port>`), when a metrics port was asked for. */
+  readonly metricsUrl: string | undefined;
   readonly intake: Intake;
   readonly backlog: BacklogMonitor;
   /**
@@ -47,6 +53,8 @@ export async function startIngress({
   port = 0,
   host,
   metrics = createIngressMetrics(),
+  metricsPort,
+  metricsHost = '127.0.0.1',
 }: IngressOptions): Promise<RunningIngress> {
   // No version check: it would be one more Redis call in BullMQ's start-up that, if it failed while
   // Redis restarts, would leave the queue unusable for good. Waiting for "ready" is kept.
@@ -96,6 +104,19 @@ export async function startIngress({
     });
   });
   const actualPort = (server.address() as AddressInfo).port;
+  let metricsServer: MetricsServer | undefined;
+  if (metricsPort !== undefined) {
+    try {
+      metricsServer = await startMetricsServer(metrics.registry, metricsPort, metricsHost);
+    } catch (err) {
+      // Deliveries matter more than metrics: a taken port costs the metrics, not the intake.
+      logger.warn('metrics server did not start: running without /metrics', {
+        host: metricsHost,
+        port: metricsPort,
+        error: (err as Error).message,
+      });
+    }
+  }
 
   const shutdownSteps: ShutdownStep[] = [
     {
@@ -112,12 +133,14 @@ export async function startIngress({
     { name: 'store pending deliveries', run: () => intake.close() },
     { name: 'stop reading the backlog', run: () => backlog.stop() },
     { name: 'close the intake queue', run: () => queue.close() },
+    { name: 'close the metrics server', run: () => metricsServer?.close() },
   ];
 
   return {
     server,
     port: actualPort,
     url: `http://127.0.0.1:${actualPort}`,
+    metricsUrl: metricsServer?.url,
     metrics,
     intake,
     backlog,

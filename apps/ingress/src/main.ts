@@ -28,12 +28,14 @@ async function main(): Promise<void> {
     logger,
     port: config.PORT,
     metrics: createIngressMetrics({ processMetrics: true }),
+    ...(config.INGRESS_METRICS_PORT === 0 ? {} : { metricsPort: config.INGRESS_METRICS_PORT, metricsHost: config.METRICS_HOST }),
   });
   const shutdown = createShutdown(logger, [...ingress.shutdownSteps, { name: 'close redis', run: () => closeRedis(redis) }]);
   exitOnSignals(shutdown, logger, { deadlineMs: config.shutdownTimeoutMs });
   // Logged once signals are handled: whoever waits for this line may send SIGTERM straight away.
   logger.info('ingress listening', {
     port: ingress.port,
+    metricsUrl: ingress.metricsUrl ?? null,
     queuePrefix: config.QUEUE_PREFIX,
     bodyLimitBytes: config.bodyLimitBytes,
     dedupWindowHours: config.DEDUP_WINDOW_HOURS,

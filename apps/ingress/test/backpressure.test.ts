@@ -34,7 +34,7 @@ describe('back-pressure: a backlog over its bound is answered 503', () => {
     expect(ready.json()).toMatchObject({ problems: ['intake backlog over its bound'] });
     expect(t.lines.some((l) => l['outcome'] === 'backpressure' && l['status'] === 503)).toBe(true);
     expect(t.lines.some((l) => l['message'] === 'intake backlog over its bound: refusing deliveries with 503')).toBe(true);
-    expect((await t.client.get('/metrics')).text).toMatch(/vouchflow_ingress_backlog 4/);
+    expect(await (await fetch(`${t.ingress.metricsUrl}/metrics`)).text()).toMatch(/vouchflow_ingress_backlog 4/);
 
     // Workers catch up.
     await t.queue.drain();

@@ -58,6 +58,8 @@ describe('Redis stopped, slow, and started again (a private redis-server)', () =
     expect(refused.ms).toBeLessThan(1.5 * SECOND);
     const ready = await t.client.get('/readyz');
     expect(ready.status).toBe(503);
+    // The public port names the problem, not Redis's own error text (addresses, ports, internals).
+    expect(ready.json()).toEqual({ status: 'unavailable', problems: ['redis unavailable'] });
     expect(ready.ms).toBeLessThan(1.5 * SECOND);
     expect((await t.client.get('/healthz')).status).toBe(200);
 

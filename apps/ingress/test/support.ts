@@ -17,7 +17,7 @@ import { deletePrefix, testRedisUrl } from '@vouchflow/test-support';
 import { DEFAULT_SETTINGS, type IngressSettings } from '../src/config.js';
 import { startIngress, type RunningIngress } from '../src/ingress.js';
 
-export const SECRET = 'test-secret';
+export const SECRET = 'test-secret-0123456789';
 
 const fixture = JSON.parse(
   readFileSync(resolve(import.meta.dirname, '../../../packages/schema/fixtures/points_added.json'), 'utf8'),
@@ -118,7 +118,7 @@ export async function startTestIngress(
   redis.on('error', () => {});
   await waitForReady(redis, 10 * SECOND);
   const settings: IngressSettings = { ...DEFAULT_SETTINGS, secrets: [SECRET], queuePrefix, ...overrides };
-  const ingress = await startIngress({ settings, redis, logger, host: '127.0.0.1' });
+  const ingress = await startIngress({ settings, redis, logger, host: '127.0.0.1', metricsPort: 0 });
   const client = httpClient(ingress.url);
   const inspector = createRedis({ urls: [redisUrl], role: 'worker', connectionName: 'ingress-test-inspector' });
   inspector.on('error', () => {});

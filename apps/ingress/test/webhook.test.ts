@@ -200,7 +200,14 @@ describe('POST /webhooks/voucherify against real Redis', () => {
     expect(ready.json()).toEqual({ status: 'ready' });
 
     await t.ingress.backlog.refresh();
-    const metrics = await t.client.get('/metrics');
+    // Not on the webhook port: on a metrics port of its own, bound to loopback.
+    expect((await t.client.get('/metrics')).status).toBe(404);
+    const metrics = await fetch(`${t.ingress.metricsUrl}/metrics`).then(async (r) => ({
+      status: r.status,
+      headers: { 'content-type': r.headers.get('content-type') ?? '' },
+      text: await r.text(),
+    }));
+    expect(t.ingress.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(metrics.status).toBe(200);
     expect(metrics.headers['content-type']).toContain('text/plain');
     expect(metrics.text).toMatch(/vouchflow_ingress_requests_total\{outcome="accepted"\} [1-9]/);

@@ -1,9 +1,22 @@
+import { isIP } from 'node:net';
 import * as t from 'io-ts';
-import { ConfigError, NonEmptyString, PortFromString, SECOND, UrlString, commonEnv, decodeEnv, type ConfigOf } from '@vouchflow/core';
+import {
+  CommaList,
+  ConfigError,
+  NonEmptyString,
+  PortFromString,
+  SECOND,
+  UrlString,
+  commonEnv,
+  decodeEnv,
+  type ConfigOf,
+} from '@vouchflow/core';
 import { DurationFromString } from './duration.js';
 
 /** Shorter tokens could be guessed through the login form; 32 hex characters is 128 bits. */
 export const MIN_TOKEN_LENGTH = 16;
+/** What production asks for: `openssl rand -hex 16` or longer. */
+export const MIN_PRODUCTION_TOKEN_LENGTH = 32;
 
 const AdminToken = new t.Type<string, string, unknown>(
   'AdminToken',
@@ -13,6 +26,37 @@ const AdminToken = new t.Type<string, string, unknown>(
       ? t.success(u.trim())
       : t.failure(u, c, `expected at least ${MIN_TOKEN_LENGTH} characters (generate one with \`openssl rand -hex 32\`)`),
   String,
+);
+
+const PROXY_KEYWORDS = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * TRUST_PROXY: `false` (the default: X-Forwarded-* are ignored), or the proxies to believe,
+ * comma-separated: addresses, subnets (`10.0.0.0/8`) or `loopback`, `linklocal`, `uniquelocal`.
+ */
+export const TrustProxy = new t.Type<false | string[], string, unknown>(
+  'TrustProxy',
+  (u): u is false | string[] => u === false || Array.isArray(u),
+  (u, c) => {
+    if (typeof u !== 'string') return t.failure(u, c, 'expected false or a list of proxy addresses');
+    const value = u.trim().toLowerCase();
+    if (value === 'false' || value === 'no' || value === '0') return t.success(false);
+    const items = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const item of items) {
+      const [address, bits, ...rest] = item.split('/');
+      const ipVersion = isIP(address ?? '');
+      const okBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (ipVersion === 6 ? 128 : 32));
+      if (!PROXY_KEYWORDS.includes(item) && (ipVersion === 0 || !okBits || rest.length > 0)) {
+        return t.failure(u, c, `expected false, or proxy addresses, subnets, loopback, linklocal, uniquelocal; got "${item}"`);
+      }
+    }
+    if (items.length === 0) return t.failure(u, c, 'expected false or at least one proxy address');
+    return t.success(items);
+  },
+  (a) => (a === false ? 'false' : a.join(',')),
 );
 
 /** What `pnpm ops` reads: the same Redis and prefix as the apps it inspects. */
@@ -28,6 +72,10 @@ export const adminEnv = {
   ADMIN_PORT: { codec: PortFromString, default: '3100' },
   /** Interface to listen on. Loopback by default: put a TLS-terminating proxy in front before exposing it. */
   ADMIN_HOST: { codec: NonEmptyString, default: '127.0.0.1' },
+  /** Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: `false`, or addresses, subnets, `loopback`. */
+  TRUST_PROXY: { codec: TrustProxy, default: 'false' },
+  /** Host names requests may carry (DNS-rebinding defence), comma-separated. Add the proxy's public name when exposing it. */
+  ADMIN_ALLOWED_HOSTS: { codec: CommaList, default: 'localhost,127.0.0.1,[::1]' },
   /** Slack-compatible incoming webhook told when dead letters appear. Unset: no alerts. A Slack webhook URL is a secret. */
   ALERT_WEBHOOK_URL: { codec: UrlString('AlertWebhookUrl', ['http', 'https']), secret: true },
   /** At most one alert per this interval (`30s`, `15m`, `1h`); new dead letters in between are summed into the next one. */
@@ -44,6 +92,11 @@ export function loadAdminConfig(env: Record<string, string | undefined>): AdminC
   if (config.ADMIN_TOKEN === undefined) {
     throw new ConfigError([
       'ADMIN_TOKEN: required: the admin API and dashboard do not start without a token (generate one with `openssl rand -hex 32`)',
+    ]);
+  }
+  if (config.NODE_ENV === 'production' && config.ADMIN_TOKEN.length < MIN_PRODUCTION_TOKEN_LENGTH) {
+    throw new ConfigError([
+      `ADMIN_TOKEN: shorter than ${MIN_PRODUCTION_TOKEN_LENGTH} characters, refused with NODE_ENV=production (generate one with \`openssl rand -hex 32\`)`,
     ]);
   }
   return { ...config, ADMIN_TOKEN: config.ADMIN_TOKEN };

@@ -1,4 +1,13 @@
-import { BooleanFromString, CommaList, IntFromString, PortFromString, commonEnv, decodeEnv, type ConfigOf } from '@vouchflow/core';
+import {
+  BooleanFromString,
+  CommaList,
+  IntFromString,
+  NonEmptyString,
+  PortFromString,
+  commonEnv,
+  decodeEnv,
+  type ConfigOf,
+} from '@vouchflow/core';
 import { handlersEnv } from '@vouchflow/handlers';
 
 const HOURS = (name: string, min: number) => IntFromString(name, min, 24 * 365);
@@ -17,6 +26,8 @@ export const workerEnv = {
   BACKOFF_MAX_MS: { codec: MS('BackoffMaxMs'), default: String(15 * 60 * 1000) },
   /** Port of `GET /metrics` (Prometheus); 0 turns it off. */
   METRICS_PORT: { codec: PortFromString, default: '3001' },
+  /** Interface of the metrics port. Loopback by default: metrics are for the scraper, not the world. */
+  METRICS_HOST: { codec: NonEmptyString, default: '127.0.0.1' },
   /** Hours completed deliveries are kept, so `pnpm ops replay <eventId>` finds them. */
   DELIVERY_RETENTION_HOURS: { codec: HOURS('DeliveryRetentionHours', 1), default: '168' },
   /** Hours a handled (handler, business fact) is remembered; at least the intake dedup window (72 h). */

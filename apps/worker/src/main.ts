@@ -1,4 +1,5 @@
 import { closeRedis, createLogger, createRedis, createShutdown, exitOnSignals, ConfigError, HOUR, SECOND } from '@vouchflow/core';
+import { Registry } from 'prom-client';
 import { createBuiltInHandlers } from '@vouchflow/handlers';
 import { loadWorkerConfig } from './config.js';
 import { createWorker } from './create-worker.js';
@@ -35,10 +36,18 @@ async function main(): Promise<void> {
   let metricsServer: MetricsServer | undefined;
   if (config.METRICS_PORT !== 0) {
     try {
-      metricsServer = await startMetricsServer(worker.metrics.registry, config.METRICS_PORT);
+      metricsServer = await startMetricsServer(
+        Registry.merge([worker.metrics.registry, builtIns.registry]),
+        config.METRICS_PORT,
+        config.METRICS_HOST,
+      );
     } catch (err) {
       // Several workers on one host share no port: work on without metrics rather than refuse to work.
-      logger.warn('metrics server did not start: running without /metrics', { port: config.METRICS_PORT, error: (err as Error).message });
+      logger.warn('metrics server did not start: running without /metrics', {
+        host: config.METRICS_HOST,
+        port: config.METRICS_PORT,
+        error: (err as Error).message,
+      });
     }
   }
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
 import { defineHandler } from '@vouchflow/handler-kit';
 import { runHandler } from '@vouchflow/handler-kit/testing';
 import { logHandler, type BuiltIns } from '@vouchflow/handlers';
@@ -16,6 +17,7 @@ const builtIns: BuiltIns = {
   all: { email, log: logHandler },
   defaults: ['email'],
   unavailable: { crm: 'set CRM_TOKEN (a HubSpot private app token) to use it' },
+  registry: new Registry(),
   close: async () => undefined,
 };
 

@@ -7,3 +7,4 @@ export { createLogger, LOG_LEVELS, type Logger, type LogLevel, type LoggerOption
 export { bullPrefix, projectKey, INTAKE_QUEUE, HANDLER_NAME_PATTERN, handlerQueueName } from './keys.js';
 export { createRedis, waitForReady, closeRedis, type RedisClient, type RedisRole, type RedisSettings } from './redis.js';
 export { createShutdown, exitOnSignals, type Shutdown, type ShutdownStep, type SignalOptions } from './shutdown.js';
+export { startMetricsServer, type MetricsServer, type MetricsSource } from './metrics-server.js';

@@ -1,3 +1,4 @@
+import { Counter, Registry } from 'prom-client';
 import type { AnyHandler } from '@vouchflow/handler-kit';
 import type { Logger, RedisClient } from '@vouchflow/core';
 import { logHandler } from './log.js';
@@ -9,7 +10,8 @@ import { loadTemplates } from './email/templates.js';
 import { createCrmHandler } from './crm/crm-handler.js';
 
 export { logHandler, handlersEnv, type HandlersConfig };
-export { createEmailHandler, templateKindOf, type EmailHandlerOptions } from './email/email-handler.js';
+export { createEmailHandler, templateKindOf, type EmailHandlerOptions, type EmailSkipReason } from './email/email-handler.js';
+export { plainAddress, headerValue, ADDRESS_REFUSALS, type AddressRefusal, type AddressCheck } from './email/address.js';
 export { createCustomerLookup, type CustomerLookup, type CustomerLookupOptions, type LookupResult } from './email/customer-lookup.js';
 export { createSmtpSender, createOutboxSender, type MailSender, type OutgoingMail } from './email/mail-sender.js';
 export {
@@ -45,6 +47,8 @@ export interface BuiltIns {
   defaults: string[];
   /** Built-ins that exist but lack settings, with what to set: named in HANDLERS, they stop the worker with this. */
   unavailable: Record<string, string>;
+  /** The built-ins' own Prometheus metrics (`vouchflow_email_skipped_total{reason}`), to serve next to the worker's. */
+  registry: Registry;
   /** Releases what the built-ins hold (the SMTP connection pool). Call after the worker closed. */
   close(): Promise<void>;
 }
@@ -61,7 +65,15 @@ export interface BuiltIns {
 export function createBuiltInHandlers(deps: BuiltInDeps): BuiltIns {
   const { config, redis, queuePrefix, logger } = deps;
   const sender = config.SMTP_URL ? createSmtpSender(config.SMTP_URL) : createOutboxSender(config.OUTBOX_DIR);
+  const registry = new Registry();
+  const emailSkipped = new Counter({
+    name: 'vouchflow_email_skipped_total',
+    help: 'Messages the email handler did not send, by reason (no address, or an address the address rule refused)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
   const email = createEmailHandler({
+    onSkipped: (reason) => emailSkipped.inc({ reason }),
     from: config.EMAIL_FROM,
     sender,
     templates: loadTemplates(config.EMAIL_TEMPLATES_DIR),
@@ -99,5 +111,5 @@ export function createBuiltInHandlers(deps: BuiltInDeps): BuiltIns {
     unavailable['crm'] = 'set CRM_TOKEN (a HubSpot private app token) to use it';
   }
   logger.debug('built-in handlers', { available: Object.keys(all), defaults, email: sender.describe });
-  return { all, defaults, unavailable, close: () => sender.close() };
+  return { all, defaults, unavailable, registry, close: () => sender.close() };
 }

@@ -46,7 +46,8 @@ export function loyaltyFacts(event: WebhookEvent<LoyaltyEventType>): LoyaltyFact
 
   return {
     customerId: present(data.customer?.id) ?? present(data.voucher?.holder_id),
-    customerEmail: present(data.customer?.email?.trim()),
+    // Untrimmed: the email handler's address rule judges exactly what the payload says.
+    customerEmail: present(data.customer?.email),
     customerName: present(data.customer?.name),
     cardCode: present(data.voucher?.code),
     campaignName: present(data.campaign?.name) ?? present(data.voucher?.campaign),

@@ -1,16 +1,27 @@
 import * as t from 'io-ts';
 
-const MAX_ACTUAL = 60;
-
+/**
+ * What was found, by kind only. Reasons go to logs, dead-letter lists and
+ * Slack alerts, so they never quote the payload (an e-mail address, a name):
+ * the path and the kinds say what is wrong, `pnpm ops dlq show` shows the
+ * delivery itself to an operator.
+ */
 function show(value: unknown): string {
   if (value === undefined) return 'nothing';
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  switch (typeof value) {
+    case 'string':
+      return value === '' ? 'an empty string' : 'a string';
+    case 'number':
+      return 'a number';
+    case 'boolean':
+      return 'a boolean';
+    case 'object':
+      return 'an object';
+    default:
+      return typeof value;
   }
-  return text.length > MAX_ACTUAL ? `${text.slice(0, MAX_ACTUAL)}…` : text;
 }
 
 // io-ts names its record codecs after themselves; a reader thinks in JSON.

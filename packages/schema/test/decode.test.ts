@@ -45,8 +45,8 @@ describe('decodeDelivery', () => {
     const result = decodeDelivery(delivery);
     expect(isLeft(result) && result.left.kind).toBe('invalid-data');
     expect([...problemsOf(result)].sort()).toEqual([
-      'data.balance.points: expected number, got "40"',
-      'data.customer.id: expected string, got 5',
+      'data.balance.points: expected number, got a string',
+      'data.customer.id: expected string, got a number',
       'data.transaction.id: expected string, got nothing',
       'data.voucher.loyalty_card.points: expected number, got null',
     ]);
@@ -57,8 +57,8 @@ describe('decodeDelivery', () => {
     delivery.data.buckets[0].bucket.total_points = 'many';
     delivery.data.buckets.push(7);
     expect(problemsOf(decodeDelivery(delivery))).toEqual([
-      'data.buckets[0].bucket.total_points: expected number, got "many"',
-      'data.buckets[1]: expected PointsBucket, got 7',
+      'data.buckets[0].bucket.total_points: expected number, got a string',
+      'data.buckets[1]: expected PointsBucket, got a number',
     ]);
   });
 
@@ -120,7 +120,7 @@ describe('decodeDelivery', () => {
   it('refuses other object markers: a balance that is not a loyalty balance is not points', () => {
     const delivery = seed();
     delivery.data.balance.type = 'gift_voucher';
-    expect(problemsOf(decodeDelivery(delivery))).toEqual(['data.balance.type: expected "loyalty_card", got "gift_voucher"']);
+    expect(problemsOf(decodeDelivery(delivery))).toEqual(['data.balance.type: expected "loyalty_card", got a string']);
   });
 
   it('accepts what real payloads omit although the spec requires it, and nulls where nullable', () => {

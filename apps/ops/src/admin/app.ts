@@ -1,5 +1,7 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { HOUR, MINUTE, coerceError, type Logger } from '@vouchflow/core';
+import { createAuthThrottle } from './auth-throttle.js';
+import { PRINCIPAL_HEADER } from './dashboard.js';
 import { ConflictError } from '../errors/conflict-error.js';
 import { NotFoundError } from '../errors/not-found-error.js';
 import { UsageError } from '../errors/usage-error.js';
@@ -20,21 +22,42 @@ export interface AdminAppDeps {
   dashboard?: RequestHandler;
   /** How long a dashboard login lasts. @defaultValue 8 hours */
   sessionTtlMs?: number;
-  /** Failed logins allowed per client address and minute before answering 429. @defaultValue 10 */
+  /** Failed authentications (wrong bearer tokens and wrong logins together) per client address and minute before answering 429. @defaultValue 10 */
   maxFailedLoginsPerMinute?: number;
+  /** Most client addresses the throttle remembers at once (least recently seen forgotten first). @defaultValue 10000 */
+  maxThrottledClients?: number;
+  /**
+   * Whose `X-Forwarded-For` / `X-Forwarded-Proto` to believe (Express's `trust proxy`: addresses,
+   * subnets, `loopback`). `false`: none, the client is the TCP peer. @defaultValue false (TRUST_PROXY)
+   */
+  trustProxy?: false | readonly string[];
+  /** Host names (without port) requests may name; anything else is refused, which defeats DNS rebinding. @defaultValue loopback names (ADMIN_ALLOWED_HOSTS) */
+  allowedHosts?: readonly string[];
   /** @defaultValue Date.now */
   now?: () => number;
 }
 
 const DASHBOARD = '/dashboard';
 
+/** The loopback names a browser on this host uses. */
+export const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'] as const;
+
+/** A cookie's value; a malformed one (bad percent-encoding) is treated as no cookie at all. */
 const cookieOf = (req: Request, name: string): string | undefined => {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return undefined;
+      }
+    }
   }
   return undefined;
 };
+
+const bareHost = (host: string) => host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
 
 /** Only a path on this site, so the login form cannot be used to bounce a signed-in user elsewhere. */
 const safeNext = (value: unknown): string =>
@@ -65,14 +88,20 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
   const now = deps.now ?? Date.now;
   const ttlMs = deps.sessionTtlMs ?? 8 * HOUR;
   const sessions = createSessions(token, ttlMs, now);
-  const maxFailures = deps.maxFailedLoginsPerMinute ?? 10;
-  const failures = new Map<string, { count: number; resetAt: number }>();
+  const throttle = createAuthThrottle({
+    maxFailures: deps.maxFailedLoginsPerMinute ?? 10,
+    windowMs: MINUTE,
+    maxClients: deps.maxThrottledClients ?? 10_000,
+    now,
+  });
+  const allowedHosts = new Set((deps.allowedHosts ?? LOOPBACK_HOSTS).map(bareHost));
 
   const app = express();
   app.disable('x-powered-by');
-  // A TLS-terminating proxy on the same host (the supported way to expose this) says the request
-  // was HTTPS: the session cookie is then marked Secure, and the login throttle sees the real client.
-  app.set('trust proxy', 'loopback');
+  // Off unless TRUST_PROXY names the proxy: otherwise anyone could pick their own address (escaping the
+  // throttle) or claim HTTPS. Behind a named proxy, the throttle sees the real client and the cookie is Secure.
+  const trustProxy = deps.trustProxy ?? false;
+  app.set('trust proxy', trustProxy === false ? false : [...trustProxy]);
   app.use((_req, res, next) => {
     // Nobody frames the dashboard: its buttons must not be clickjacked.
     res.setHeader('X-Frame-Options', 'DENY');
@@ -84,6 +113,17 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+
+  // DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 reaches this port from
+  // the victim's browser, but its requests still say `Host: evil.example`.
+  app.use((req, res, next) => {
+    if (allowedHosts.has(bareHost(req.hostname ?? ''))) return next();
+    logger.warn('admin request refused: Host not allowed', { client: req.ip });
+    res.status(403).json({ error: { kind: 'forbidden', message: 'this Host is not in ADMIN_ALLOWED_HOSTS' } });
+  });
+
+  const clientOf = (req: Request) => req.ip ?? 'unknown';
+  const tooMany = (res: Response) => res.setHeader('Retry-After', String(Math.ceil(MINUTE / 1000)));
 
   // --- Login -------------------------------------------------------------
   const sendLogin = (res: Response, status: number, next: string, error?: string) => {
@@ -104,20 +144,18 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
   app.post('/login', express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const next = safeNext(body['next']);
-    const client = req.ip ?? 'unknown';
-    const seen = failures.get(client);
-    if (seen && seen.resetAt > now() && seen.count >= maxFailures) {
+    const client = clientOf(req);
+    if (throttle.blocked(client)) {
+      tooMany(res);
       return sendLogin(res, 429, next, 'Too many wrong tokens. Wait a minute and try again.');
     }
     const given = typeof body['token'] === 'string' ? body['token'].trim() : '';
     if (!safeEqual(given, token)) {
-      const entry = seen && seen.resetAt > now() ? seen : { count: 0, resetAt: now() + MINUTE };
-      entry.count += 1;
-      failures.set(client, entry);
+      throttle.failed(client);
       logger.warn('admin login refused', { client });
       return sendLogin(res, 401, next, 'That is not the admin token.');
     }
-    failures.delete(client);
+    throttle.succeeded(client);
     const session = sessions.issue();
     res.cookie(SESSION_COOKIE, session.value, {
       httpOnly: true,
@@ -137,14 +175,33 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
 
   // --- The guard ---------------------------------------------------------
   const guard: RequestHandler = (req, res, next) => {
+    // Only this guard says who a request is from; whatever a client sent under that name is dropped.
+    delete req.headers[PRINCIPAL_HEADER];
+    const client = clientOf(req);
     const header = req.headers.authorization;
     if (header !== undefined) {
+      // Blocked means blocked even for the right token: otherwise 429 versus 200 would still answer each guess.
+      if (throttle.blocked(client)) {
+        tooMany(res);
+        return res
+          .status(429)
+          .json({ error: { kind: 'too_many_requests', message: 'too many wrong tokens from this address; wait a minute' } });
+      }
       const match = /^Bearer\s+(.+)$/i.exec(header);
-      if (match && safeEqual(match[1]!.trim(), token)) return next();
+      if (match && safeEqual(match[1]!.trim(), token)) {
+        throttle.succeeded(client);
+        req.headers[PRINCIPAL_HEADER] = `bearer token from ${client}`;
+        return next();
+      }
+      throttle.failed(client);
+      logger.warn('admin bearer token refused', { client });
       res.setHeader('WWW-Authenticate', 'Bearer realm="vouchflow-admin"');
       return res.status(401).json({ error: { kind: 'unauthorized', message: 'wrong bearer token' } });
     }
-    if (sessions.verify(cookieOf(req, SESSION_COOKIE))) {
+    const cookie = cookieOf(req, SESSION_COOKIE);
+    if (sessions.verify(cookie)) {
+      // The nonce names the session in logs; without the MAC it authorizes nothing.
+      req.headers[PRINCIPAL_HEADER] = `dashboard session ${cookie?.split('.')[1] ?? ''} from ${client}`;
       // SameSite=Strict already keeps other sites' requests cookie-less; a foreign Origin is refused as well.
       const origin = req.headers.origin;
       if (req.method !== 'GET' && req.method !== 'HEAD' && origin !== undefined && !sameHost(origin, req.headers.host)) {
@@ -224,15 +281,19 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const error = coerceError(err);
-    const parseFailure = typeof err === 'object' && err !== null && 'type' in err && err.type === 'entity.parse.failed';
+    // Express and body-parser mark what the client got wrong (unparsable body, broken percent-encoding) with a 4XX status.
+    const clientStatus = (err as { status?: unknown } | null)?.status;
+    const clientError = typeof clientStatus === 'number' && clientStatus >= 400 && clientStatus < 500;
     const [status, kind] =
-      error instanceof UsageError || parseFailure
+      error instanceof UsageError
         ? [400, 'usage']
-        : error instanceof NotFoundError
-          ? [404, 'not_found']
-          : error instanceof ConflictError
-            ? [409, 'conflict']
-            : [500, 'error'];
+        : clientError
+          ? [clientStatus, 'usage']
+          : error instanceof NotFoundError
+            ? [404, 'not_found']
+            : error instanceof ConflictError
+              ? [409, 'conflict']
+              : [500, 'error'];
     if (status === 500)
       logger.error('admin request failed', { method: req.method, path: req.path, error: error.message, stack: error.stack });
     res.status(status).json({ error: { kind, message: error.message } });

@@ -4,7 +4,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { BeforeHook } from '@bull-board/api/typings/app';
 import { ExpressAdapter } from '@bull-board/express';
-import { INTAKE_QUEUE } from '@vouchflow/core';
+import { INTAKE_QUEUE, type Logger } from '@vouchflow/core';
 import { deadLetterId } from '@vouchflow/pipeline';
 import type { Operations } from '../operations.js';
 
@@ -48,20 +48,87 @@ class DeadLetterAwareAdapter extends BullMQAdapter {
 }
 
 /**
- * Queue-wide destructive actions are refused: they would delete undelivered
- * work or dead letters without a confirmation. `pnpm ops dlq purge` asks
- * first; the dashboard inspects, retries, promotes and pauses.
+ * What the dashboard may change, by bull-board route (`METHOD /path`). Reads
+ * (GET) are open. Every mutating route is listed: allowed ones say why they
+ * are safe, refused ones name the `pnpm ops` command to use instead, so the
+ * answer teaches the way that keeps the bookkeeping right. A route missing
+ * here is refused, and `dashboard-routes.test.ts` walks bull-board's own route
+ * table so an upgrade that adds one fails CI instead of opening it.
  */
-const REFUSED = [
-  '/api/queues/:queueName/empty',
-  '/api/queues/:queueName/obliterate',
-  '/api/queues/:queueName/clean/:queueStatus',
-  '/api/queues/:queueName/add',
-  '/api/queues/:queueName/:jobId/update-data',
-];
+export type DashboardRule =
+  | { allow: true; why: string; audit?: boolean }
+  | { allow: false; use: string }
+  /** Allowed for some parameters only. */
+  | { allow: 'when'; test: (params: Record<string, string>) => boolean; why: string; use: string };
 
-const refuseDestructive: BeforeHook = ({ route }) =>
-  REFUSED.includes(route) ? { allow: false, status: 403, message: 'refused in the vouchflow dashboard: use `pnpm ops`' } : undefined;
+const DEAD_LETTER_STORE = 'retried through the dead-letter store (fresh attempts), like `pnpm ops dlq retry`';
+const PURGE = '`pnpm ops dlq purge` (lists and counts what it deletes, and asks first)';
+
+export const DASHBOARD_MUTATIONS: Readonly<Record<string, DashboardRule>> = {
+  'put /api/queues/:queueName/:jobId/retry': { allow: true, why: DEAD_LETTER_STORE },
+  'put /api/queues/:queueName/retry/:queueStatus': {
+    allow: 'when',
+    test: (p) => p['queueStatus'] === 'failed',
+    why: DEAD_LETTER_STORE,
+    use: '`pnpm ops replay <eventId>` to run a completed unit again',
+  },
+  'put /api/queues/:queueName/:jobId/promote': { allow: true, why: 'runs a waiting retry now; nothing is deleted' },
+  'put /api/queues/:queueName/promote': { allow: true, why: 'runs waiting retries now; nothing is deleted' },
+  'put /api/queues/:queueName/pause': { allow: true, why: 'stops taking work during an outage; logged', audit: true },
+  'put /api/queues/:queueName/resume': { allow: true, why: 'logged', audit: true },
+  'put /api/queues/pause': { allow: true, why: 'logged', audit: true },
+  'put /api/queues/resume': { allow: true, why: 'logged', audit: true },
+  'post /api/queues/:queueName/add': { allow: false, use: '`pnpm ops replay <eventId>` (or `pnpm sample` to send a delivery)' },
+  'put /api/queues/:queueName/clean/:queueStatus': { allow: false, use: PURGE },
+  'put /api/queues/:queueName/:jobId/clean': { allow: false, use: PURGE },
+  'put /api/queues/:queueName/empty': { allow: false, use: PURGE },
+  'put /api/queues/:queueName/obliterate': { allow: false, use: PURGE },
+  'put /api/queues/:queueName/:jobId/remove-unprocessed-children': { allow: false, use: PURGE },
+  'patch /api/queues/:queueName/:jobId/update-data': { allow: false, use: '`pnpm ops replay <eventId>` (deliveries are kept as received)' },
+  'patch /api/queues/:queueName/:jobId/delay': { allow: false, use: "`pnpm ops dlq retry <id>` (retries follow the worker's backoff)" },
+  'patch /api/queues/:queueName/:jobId/priority': { allow: false, use: '`pnpm ops dlq retry <id>` (units are not reordered by hand)' },
+  'put /api/queues/:queueName/concurrency': {
+    allow: false,
+    use: '`pnpm ops stats` to watch; concurrency is set in the handler definition',
+  },
+  'put /api/queues/:queueName/rate-limit': {
+    allow: false,
+    use: '`pnpm ops stats` to watch; rate limits are set in the handler definition',
+  },
+  'put /api/queues/:queueName/rate-limit/release': {
+    allow: false,
+    use: '`pnpm ops stats` to watch; rate limits are set in the handler definition',
+  },
+  'put /api/queues/:queueName/job-schedulers/:schedulerId/remove': { allow: false, use: '`pnpm ops stats` (vouchflow schedules no jobs)' },
+  'patch /api/queues/:queueName/job-schedulers/:schedulerId': { allow: false, use: '`pnpm ops stats` (vouchflow schedules no jobs)' },
+  'post /api/metrics/history/purge': { allow: false, use: '`pnpm ops stats` (vouchflow keeps no metrics history in the dashboard)' },
+  'put /api/queues/:queueName/job-schedulers/:schedulerId/run': { allow: false, use: '`pnpm ops stats` (vouchflow schedules no jobs)' },
+};
+
+/** Who sent a dashboard request, as the admin guard wrote it (a client cannot set it: the guard overwrites it). */
+export const PRINCIPAL_HEADER = 'x-vouchflow-admin-principal';
+
+const refusal = (use: string) => ({
+  allow: false as const,
+  status: 403 as const,
+  message: `refused in the vouchflow dashboard: use ${use}`,
+});
+
+function allowList(logger: Logger | undefined): BeforeHook {
+  return ({ method, route, request }) => {
+    if (method === 'get') return undefined;
+    const rule = DASHBOARD_MUTATIONS[`${method} ${route}`];
+    if (rule === undefined) return refusal('`pnpm ops` (this dashboard action is not on the allow-list)');
+    const params = (request?.params ?? {}) as Record<string, string>;
+    if (rule.allow === false) return refusal(rule.use);
+    if (rule.allow === 'when' && !rule.test(params)) return refusal(rule.use);
+    if (rule.allow === true && rule.audit) {
+      const who = request?.headers?.[PRINCIPAL_HEADER];
+      logger?.warn('dashboard action', { action: `${method.toUpperCase()} ${route}`, queue: params['queueName'] ?? '(all)', by: who });
+    }
+    return undefined;
+  };
+}
 
 export interface Dashboard {
   /** Mount under `/dashboard` behind the admin guard. */
@@ -69,14 +136,14 @@ export interface Dashboard {
 }
 
 /** bull-board showing intake and every registered handler's queue, refreshed as handlers are registered. */
-export function createDashboard(ops: Operations, basePath = '/dashboard'): Dashboard {
+export function createDashboard(ops: Operations, basePath = '/dashboard', logger?: Logger): Dashboard {
   const serverAdapter = new ExpressAdapter().setBasePath(basePath);
   const board = createBullBoard({
     queues: [],
     serverAdapter,
     options: {
       uiConfig: { boardTitle: 'vouchflow', hideDocsLink: true },
-      handlerHooks: { before: refuseDestructive },
+      handlerHooks: { before: allowList(logger) },
     },
   });
   const retryDeadLetter = async (id: string) => (await ops.retryDeadLetters([id])).retried.length === 1;

@@ -19,8 +19,15 @@ export async function serveAdmin(env: Record<string, string | undefined>): Promi
   const config = loadAdminConfig(env);
   const logger = createLogger({ level: config.LOG_LEVEL, json: config.NODE_ENV === 'production', defaultMeta: { app: 'admin' } });
   const opened = await openOperations(config, { connectionName: 'vouchflow-admin', logger });
-  const dashboard = createDashboard(opened.ops);
-  const app = createAdminApp({ ops: opened.ops, token: config.ADMIN_TOKEN, logger, dashboard: dashboard.router });
+  const dashboard = createDashboard(opened.ops, '/dashboard', logger);
+  const app = createAdminApp({
+    ops: opened.ops,
+    token: config.ADMIN_TOKEN,
+    logger,
+    dashboard: dashboard.router,
+    trustProxy: config.TRUST_PROXY,
+    allowedHosts: config.ADMIN_ALLOWED_HOSTS,
+  });
 
   const server = createServer(app);
   await new Promise<void>((resolve, reject) => {

@@ -92,6 +92,9 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   const json = (value: unknown) => out(JSON.stringify(value, null, 2));
   let opened: OpenedOperations | undefined;
   let exitCode: number = EXIT.ok;
+  // Under --json a script reads stderr too: commander's own errors (unknown option, missing argument)
+  // are then printed by report() as JSON like every other error, not as commander's text.
+  const asJson = argv.includes('--json');
 
   // Connects on first use, so `--help` and usage errors need no Redis.
   const withOps = async <T>(run: (ops: Operations) => Promise<T>): Promise<T> => {
@@ -103,7 +106,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     .description('Operate a vouchflow deployment: queue stats, dead letters, events and replays.')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => (asJson ? true : io.stderr.write(s)) })
     .addHelpText(
       'after',
       '\nReads REDIS_URL, REDIS_CLUSTER and QUEUE_PREFIX like the apps.\nExit codes: 0 success, 1 failure (including not found), 2 usage error.',
@@ -254,7 +257,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
-    exitCode = report(err, io, argv.includes('--json'));
+    exitCode = report(err, io, asJson);
   } finally {
     await opened?.close();
   }
@@ -264,8 +267,15 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
 /** Prints what went wrong in a form the operator can act on, and picks the exit code. */
 function report(thrown: unknown, io: CliIo, asJson: boolean): number {
   if (thrown instanceof CommanderError) {
-    // Commander has already printed its message. Asked-for help exits 0; help shown for a missing command is a usage error.
-    return thrown.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    // Asked-for help exits 0; help shown for a missing command is a usage error.
+    if (thrown.exitCode === 0) return EXIT.ok;
+    // Without --json commander has printed its message already.
+    if (asJson) {
+      const message =
+        thrown.code === 'commander.help' ? 'a command is required: run with --help for usage' : thrown.message.replace(/^error:\s*/, '');
+      io.stderr.write(`${JSON.stringify({ error: { kind: 'usage', message } })}\n`);
+    }
+    return EXIT.usage;
   }
   const err = coerceError(thrown);
   const code = err instanceof UsageError ? EXIT.usage : EXIT.failure;

@@ -5,10 +5,14 @@
  */
 export class RetryLaterError extends Error {
   override readonly name = 'RetryLaterError';
-  /** How long to wait before the next try, in milliseconds. */
+  /**
+   * How long to wait before the next try, in milliseconds: never negative,
+   * never NaN or Infinity. The worker waits at most MAX_RETRY_LATER_MS (1 hour).
+   */
   readonly delayMs: number;
   constructor(message: string, options: { delayMs: number; cause?: unknown }) {
     super(message, { cause: options.cause });
-    this.delayMs = Math.max(0, Math.round(options.delayMs));
+    const ms = Math.round(options.delayMs);
+    this.delayMs = Number.isNaN(ms) ? 0 : Math.min(Math.max(0, ms), Number.MAX_SAFE_INTEGER);
   }
 }

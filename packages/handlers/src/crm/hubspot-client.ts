@@ -3,6 +3,7 @@ import { coerceError, SECOND } from '@vouchflow/core';
 import { DownstreamError } from '../http/downstream-error.js';
 import { readErrorMessage } from '../http/read-message.js';
 import { retryAfterMs } from '../http/retry-after.js';
+import { apiUrl } from '../http/api-url.js';
 
 /** One contact to create or update, as HubSpot's batch upsert takes it. Values are strings. */
 export interface ContactUpsert {
@@ -28,7 +29,7 @@ const DEFAULT_RETRY_AFTER = 10 * SECOND;
  * message for any other 4XX and for inputs HubSpot rejected in a 207.
  */
 export async function upsertContacts(settings: HubSpotSettings, inputs: readonly ContactUpsert[], signal: AbortSignal): Promise<void> {
-  const url = new URL('/crm/v3/objects/contacts/batch/upsert', settings.baseUrl);
+  const url = apiUrl(settings.baseUrl, 'crm', 'v3', 'objects', 'contacts', 'batch', 'upsert');
   let response: Response;
   try {
     response = await fetch(url, {

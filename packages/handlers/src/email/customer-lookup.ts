@@ -3,6 +3,7 @@ import { PermanentError, RetryLaterError } from '@vouchflow/handler-kit';
 import { DownstreamError } from '../http/downstream-error.js';
 import { readErrorMessage } from '../http/read-message.js';
 import { retryAfterMs } from '../http/retry-after.js';
+import { apiUrl } from '../http/api-url.js';
 
 export interface CustomerLookupOptions {
   /** @defaultValue https://api.voucherify.io (VOUCHERIFY_API_URL) */
@@ -26,7 +27,7 @@ const NOT_CONFIGURED =
   'the event carries no e-mail address and the Voucherify API is not configured (set VOUCHERIFY_APP_ID and VOUCHERIFY_SECRET_KEY to look customers up)';
 
 /**
- * `GET {apiUrl}/v1/customers/{id}` with `X-App-Id` / `X-App-Token`, the answer
+ * `GET {apiUrl}/v1/customers/{id}` (the base URL's own path kept) with `X-App-Id` / `X-App-Token`, the answer
  * cached in Redis so a burst of events for one customer costs one call.
  * 404 or no address → a reason (the run is skipped); 401/403 → permanent (the
  * credentials are wrong; replay once fixed); 429 → retry later; 5XX → retry.
@@ -48,7 +49,7 @@ export function createCustomerLookup(options: CustomerLookupOptions): CustomerLo
       return answer(email, 'the customer has no e-mail address in Voucherify (cached)');
     }
 
-    const url = new URL(`/v1/customers/${encodeURIComponent(customerId)}`, options.apiUrl);
+    const url = apiUrl(options.apiUrl, 'v1', 'customers', customerId);
     let response: Response;
     try {
       response = await fetch(url, { headers: { 'x-app-id': appId, 'x-app-token': secretKey, accept: 'application/json' }, signal });
@@ -58,7 +59,8 @@ export function createCustomerLookup(options: CustomerLookupOptions): CustomerLo
     const { status } = response;
     if (status === 200) {
       const body = (await response.json()) as { email?: unknown };
-      const email = typeof body.email === 'string' && body.email.trim() ? body.email.trim() : null;
+      // Untrimmed: the handler's address rule judges exactly what Voucherify holds.
+      const email = typeof body.email === 'string' && body.email !== '' ? body.email : null;
       await remember(customerId, email);
       return answer(email, 'the customer has no e-mail address in Voucherify');
     }

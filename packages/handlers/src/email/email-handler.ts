@@ -3,6 +3,7 @@ import { defineHandler, type Handler } from '@vouchflow/handler-kit';
 import { SECOND } from '@vouchflow/core';
 import { EMAIL_EVENT_NAMES } from '../event-names.js';
 import { loyaltyFacts, type LoyaltyFacts } from '../loyalty-facts.js';
+import { ADDRESS_REFUSALS, plainAddress, type AddressRefusal } from './address.js';
 import type { CustomerLookup } from './customer-lookup.js';
 import type { MailSender } from './mail-sender.js';
 import { render, type TemplateKind, type TemplateSet, type TemplateValues } from './templates.js';
@@ -17,7 +18,12 @@ export interface EmailHandlerOptions {
   templates: TemplateSet;
   /** @defaultValue 'email' */
   name?: string;
+  /** Told of every skipped message with a short reason (`vouchflow_email_skipped_total{reason}`). */
+  onSkipped?: (reason: EmailSkipReason) => void;
 }
+
+/** Why a message was not sent: an address refused by the address rule, or none at all. */
+export type EmailSkipReason = AddressRefusal | 'no_address';
 
 /** `customer.voucher.loyalty_card.pending_points.added` → `pending_points_added`. */
 export function templateKindOf(eventType: string): TemplateKind | undefined {
@@ -71,14 +77,29 @@ export function createEmailHandler(options: EmailHandlerOptions): Handler<(typeo
       const kind = templateKindOf(event.event.type);
       if (!kind) return { skipped: `no template for ${event.event.type}` };
       const facts = loyaltyFacts(event);
+      // The worker logs every skip with its reason at info; this adds the customer id for debugging.
+      const skip = (label: EmailSkipReason, reason: string, customerId?: string) => {
+        options.onSkipped?.(label);
+        ctx.logger.debug('email skipped', { customerId, reason });
+        return { skipped: reason };
+      };
 
-      let to = facts.customerEmail;
-      if (!to) {
-        if (!facts.customerId) return skip(ctx, 'the event carries neither an e-mail address nor a customer id');
+      let candidate = facts.customerEmail;
+      let source = 'event';
+      if (!candidate) {
+        if (!facts.customerId) return skip('no_address', 'the event carries neither an e-mail address nor a customer id');
         const found = await options.lookup(facts.customerId, ctx.signal);
-        if (found.email === undefined) return skip(ctx, found.reason, facts.customerId);
-        to = found.email;
+        if (found.email === undefined) return skip('no_address', found.reason, facts.customerId);
+        candidate = found.email;
+        source = 'Voucherify API';
       }
+      // Whoever can set their own address (a sign-up form) must not be able to add recipients or headers.
+      const checked = plainAddress(candidate);
+      if (checked.refused !== undefined) {
+        ctx.logger.warn('email address refused: not sent', { customerId: facts.customerId, reason: checked.refused, source });
+        return skip(checked.refused, `${ADDRESS_REFUSALS[checked.refused]} (from the ${source}); not sent`, facts.customerId);
+      }
+      const to = checked.address;
 
       const values = valuesOf(facts);
       const template = options.templates[kind];
@@ -99,10 +120,4 @@ export function createEmailHandler(options: EmailHandlerOptions): Handler<(typeo
       ctx.logger.info('email sent', { customerId: facts.customerId, template: kind, messageId, via: options.sender.describe });
     },
   });
-}
-
-// The worker logs every skip with its reason at info; this adds the customer id for debugging.
-function skip(ctx: { logger: { debug(message: string, meta: object): unknown } }, reason: string, customerId?: string) {
-  ctx.logger.debug('email skipped', { customerId, reason });
-  return { skipped: reason };
 }

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { headerValue } from './address.js';
 
 /*
  * Templates are plain files: `{{name}}` inserts a value (HTML-escaped in the
@@ -85,7 +86,7 @@ export function render(template: string, values: TemplateValues, part: TemplateP
   const out = template
     .replace(SECTION, (_all, name: string, inner: string) => (get(name) ? inner : ''))
     .replace(PLACEHOLDER, (_all, name: string) => (part === 'html' ? escapeHtml(get(name)) : get(name)));
-  return part === 'subject' ? out.replace(/\s+/g, ' ').trim() : out;
+  return part === 'subject' ? headerValue(out).replace(/\s+/g, ' ').trim() : out;
 }
 
 /** Refuses a template that uses a value that does not exist, so a typo fails at start. */
