@@ -9,7 +9,8 @@ import {
   handlerJobOptions,
   handlerReplayJobId,
   onceKey,
-  onceRecords,
+  unitMaxAttempts,
+  unitRecordReader,
   openHandlerQueue,
   openIntakeQueue,
   type DeadLetter,
@@ -177,7 +178,7 @@ function replayOptions(jobId: string, registered: RegisteredHandler | undefined,
     ...(registered?.backoffMs !== undefined ? { backoffMs: registered.backoffMs } : {}),
   });
   if (!original) return defaults;
-  const originalAttempts = original.opts.attempts === undefined ? undefined : original.opts.attempts + (original.data.attemptOffset ?? 0);
+  const originalAttempts = unitMaxAttempts(original.opts.attempts, original.data);
   return {
     ...defaults,
     attempts: registered?.attempts ?? originalAttempts ?? defaults.attempts,
@@ -206,7 +207,7 @@ export function createOperations(deps: OperationsDeps): Operations {
   };
   const replayCounterKey = (eventId: string, handler: string) =>
     projectKey(queuePrefix, 'ops', 'replays', eventIdSegment(eventId), handler);
-  const once = onceRecords(connection, queuePrefix);
+  const once = unitRecordReader(connection, queuePrefix);
   const handlerNames = async () => [...(await deps.handlers()).keys()];
 
   /**
@@ -227,11 +228,14 @@ export function createOperations(deps: OperationsDeps): Operations {
     if (businessKey === undefined) return undefined;
     const jobId = handlerJobId(eventId, handler);
     const record = await once.read(onceKey(queuePrefix, handler, businessKey));
-    const [, state, owner = ''] = /^(\w+):(.*)$/s.exec(record ?? '') ?? [];
-    // The record does not keep attempts or times: one try is what an inline unit that ended makes.
-    const base = { handler, jobId, attemptsMade: 1, finishedAt: null, reason: null, replay: false };
-    if (state === 'run' && owner === jobId) return { ...base, state: 'active' };
-    if (state !== 'done') return undefined;
+    if (!record) return undefined;
+    const { owner } = record;
+    // A twin skipped made one try; records written before they kept attempts and times count one too.
+    const own = owner === jobId;
+    const attemptsMade = own ? ((record.state === 'done' ? record.attempts : record.attempt) ?? 1) : 1;
+    const finishedAt = own && record.state === 'done' ? (record.at ?? null) : null;
+    const base = { handler, jobId, attemptsMade, finishedAt, reason: null, replay: false };
+    if (record.state === 'running') return owner === jobId ? { ...base, state: 'active' } : undefined;
     if (owner === jobId || (handedTo && replayIds.includes(owner))) return { ...base, state: 'completed' };
     return handedTo ? { ...base, state: 'completed', reason: `skipped: already done by ${owner}` } : undefined;
   }
