@@ -84,6 +84,21 @@ export interface ReplayResult {
   jobs: Array<{ handler: string; jobId: string }>;
 }
 
+/** Where one handler stands, for `pnpm ops handlers` and `GET /api/handlers`. */
+export interface HandlerStatus {
+  handler: string;
+  /** `paused`: its units wait in its queue, first tries included, until it is resumed. */
+  state: 'running' | 'paused';
+  waiting: number;
+  active: number;
+  delayed: number;
+  dead: number;
+  /** Units recorded done since the deployment began. */
+  done: number;
+  /** The newest dead letter's reason and time, if any. */
+  lastError: { reason: string; at: number } | null;
+}
+
 export interface RetryResult {
   retried: string[];
   notFound: string[];
@@ -111,6 +126,12 @@ export interface Operations {
   showEvent(eventId: string): Promise<EventReport>;
   /** @throws NotFoundError, ConflictError */
   replay(eventId: string, handler?: string): Promise<ReplayResult>;
+  /** Every handler the deployment runs or ran. */
+  handlers(): Promise<HandlerStatus[]>;
+  /** Stops the handler's units (never intake's or another handler's) until `resumeHandler`. @throws NotFoundError */
+  pauseHandler(handler: string): Promise<HandlerStatus>;
+  /** @throws NotFoundError */
+  resumeHandler(handler: string): Promise<HandlerStatus>;
   /** The queues, for the dashboard. */
   queues(): Promise<Array<Queue<IntakeJobData> | Queue<HandlerJobData>>>;
   /** Closes the queues it opened; the connection is the caller's. */
@@ -268,7 +289,57 @@ export function createOperations(deps: OperationsDeps): Operations {
     };
   }
 
+  /** The name as the deployment knows it, or a NotFoundError listing the real ones. */
+  async function knownHandler(handler: string): Promise<string> {
+    const names = await handlerNames();
+    if (names.includes(handler)) return handler;
+    throw new NotFoundError(`no handler named ${handler} (this deployment runs: ${names.sort().join(', ') || 'none'})`);
+  }
+
+  /** A mistyped `--handler` would match nothing and look like "no dead letters": refuse it instead. */
+  async function knownFilter(filter: DeadLetterFilter | undefined): Promise<DeadLetterFilter | undefined> {
+    if (typeof filter?.handler === 'string') await knownHandler(filter.handler);
+    return filter;
+  }
+
+  async function handlerStatus(handler: string, doneTotals?: Record<string, number>): Promise<HandlerStatus> {
+    const queue = handlerQueue(handler);
+    const [c, [newest], dead, done] = await Promise.all([
+      counts(queue),
+      deadLetters.list({ handler, limit: 1 }),
+      deadLetters.count({ handler }),
+      doneTotals ? Promise.resolve(doneTotals) : once.doneTotals(),
+    ]);
+    return {
+      handler,
+      state: c.paused ? 'paused' : 'running',
+      waiting: c.waiting,
+      active: c.active,
+      delayed: c.delayed,
+      dead,
+      done: done[handler] ?? 0,
+      lastError: newest ? { reason: newest.reason, at: newest.lastFailedAt } : null,
+    };
+  }
+
   return {
+    async handlers() {
+      const [names, done] = await Promise.all([handlerNames(), once.doneTotals()]);
+      return Promise.all(names.sort().map((name) => handlerStatus(name, done)));
+    },
+
+    async pauseHandler(handler) {
+      const name = await knownHandler(handler);
+      await handlerQueue(name).pause();
+      return handlerStatus(name);
+    },
+
+    async resumeHandler(handler) {
+      const name = await knownHandler(handler);
+      await handlerQueue(name).resume();
+      return handlerStatus(name);
+    },
+
     async stats() {
       const [names, done] = await Promise.all([handlerNames(), once.doneTotals()]);
       const perHandler = await Promise.all(
@@ -291,8 +362,8 @@ export function createOperations(deps: OperationsDeps): Operations {
       return [intakeStats, ...perHandler];
     },
 
-    listDeadLetters: (filter) => deadLetters.list(filter),
-    countDeadLetters: (filter) => deadLetters.count(filter),
+    listDeadLetters: async (filter) => deadLetters.list(await knownFilter(filter)),
+    countDeadLetters: async (filter) => deadLetters.count(await knownFilter(filter)),
 
     async getDeadLetter(id) {
       const found = await deadLetters.get(id);
@@ -306,8 +377,8 @@ export function createOperations(deps: OperationsDeps): Operations {
       return result;
     },
 
-    retryAllDeadLetters: (filter, onProgress) => deadLetters.retryAll(filter, onProgress),
-    purgeDeadLetters: (filter, onProgress) => deadLetters.purge(filter, onProgress),
+    retryAllDeadLetters: async (filter, onProgress) => deadLetters.retryAll(await knownFilter(filter), onProgress),
+    purgeDeadLetters: async (filter, onProgress) => deadLetters.purge(await knownFilter(filter), onProgress),
 
     async showEvent(eventId) {
       const [intakeJob, names, dead] = await Promise.all([
