@@ -1,5 +1,15 @@
 import * as t from 'io-ts';
-import { ConfigError, NonEmptyString, PortFromString, SECOND, UrlString, commonEnv, decodeEnv, type ConfigOf } from '@vouchflow/core';
+import {
+  ConfigError,
+  NonEmptyString,
+  PortFromString,
+  SECOND,
+  UrlString,
+  archiveEnv,
+  commonEnv,
+  decodeEnv,
+  type ConfigOf,
+} from '@vouchflow/core';
 import { DurationFromString } from './duration.js';
 
 /** Shorter tokens could be guessed through the login form; 32 hex characters is 128 bits. */
@@ -16,12 +26,13 @@ const AdminToken = new t.Type<string, string, unknown>(
 );
 
 /** What `pnpm ops` reads: the same Redis and prefix as the apps it inspects. */
-export const cliEnv = { ...commonEnv };
+export const cliEnv = { ...commonEnv, ...archiveEnv };
 export type CliConfig = ConfigOf<typeof cliEnv>;
 
 /** What the admin API (`pnpm start:admin`, i.e. `pnpm ops serve`) reads. */
 export const adminEnv = {
   ...commonEnv,
+  ...archiveEnv,
   /** Bearer token of the admin API and password of the dashboard login. Required: without it the admin API does not start. */
   ADMIN_TOKEN: { codec: AdminToken, secret: true },
   /** HTTP port of the admin API and dashboard. */
