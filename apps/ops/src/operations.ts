@@ -21,6 +21,7 @@ import {
   type Progress,
   type RegisteredHandler,
 } from '@vouchflow/pipeline';
+import type { ArchiveStore, ArchivedEvent } from '@vouchflow/archive';
 import { ConflictError } from './errors/conflict-error.js';
 import { NotFoundError } from './errors/not-found-error.js';
 
@@ -77,6 +78,8 @@ export interface EventReport {
   delivery: unknown;
   handlers: HandlerWork[];
   deadLetters: DeadLetter[];
+  /** Where the report comes from: Redis's hot window, or the PostgreSQL archive beyond it. */
+  source: 'redis' | 'archive';
 }
 
 export interface ReplayResult {
@@ -108,6 +111,8 @@ export interface OperationsDeps {
   connection: RedisClient;
   queuePrefix: string;
   deadLetters: DeadLetterStore;
+  /** The PostgreSQL archive (`ARCHIVE_URL`): read when Redis no longer holds an event. */
+  archive?: ArchiveStore;
   /** The handlers this deployment runs, with their retry settings (the worker's registry). */
   handlers: () => Promise<ReadonlyMap<string, RegisteredHandler>>;
 }
@@ -213,6 +218,31 @@ const skippedReason = (job: Job): string | null => {
     ? `skipped: ${value.skipped}`
     : null;
 };
+
+/** An event Redis no longer holds, as the archive kept it: its delivery and each handler's final outcome. */
+function archivedReport(archived: ArchivedEvent): EventReport {
+  return {
+    eventId: archived.eventId,
+    eventType: archived.eventType,
+    receivedAt: archived.receivedAt,
+    intake: { state: 'completed', attemptsMade: 1, reason: null, finishedAt: archived.processedAt },
+    delivery: parseBody(archived.body),
+    handlers: archived.handlers.map((handler): HandlerWork => {
+      const outcome = archived.outcomes.find((o) => o.handler === handler);
+      const base = { handler, jobId: handlerJobId(archived.eventId, handler), replay: false };
+      if (!outcome) return { ...base, state: 'unknown', attemptsMade: 0, finishedAt: null, reason: 'no outcome archived' };
+      return {
+        ...base,
+        state: outcome.outcome === 'dead' ? 'dead' : 'completed',
+        attemptsMade: outcome.attempts,
+        finishedAt: outcome.settledAt,
+        reason: outcome.outcome === 'skipped' ? `skipped: ${outcome.reason ?? ''}` : outcome.reason,
+      };
+    }),
+    deadLetters: [],
+    source: 'archive',
+  };
+}
 
 export function createOperations(deps: OperationsDeps): Operations {
   const { connection, queuePrefix, deadLetters } = deps;
@@ -410,6 +440,8 @@ export function createOperations(deps: OperationsDeps): Operations {
       }
       const intakeState = intakeJob ? workState(await intakeJob.getState()) : undefined;
       if (!intakeJob && handlers.length === 0 && dead.length === 0) {
+        const archived = await deps.archive?.findEvent(eventId);
+        if (archived) return archivedReport(archived);
         throw new NotFoundError(`nothing is kept about event ${eventId} (unknown, or older than the delivery retention)`);
       }
       const deliveryText = intakeJob?.data.body ?? dead[0]?.delivery;
@@ -433,13 +465,22 @@ export function createOperations(deps: OperationsDeps): Operations {
         delivery: deliveryText === undefined ? null : parseBody(deliveryText),
         handlers,
         deadLetters: dead,
+        source: 'redis',
       };
     },
 
     async replay(eventId, only) {
       const intakeJob = await findDelivery({ connection, queuePrefix }, eventId);
-      if (!intakeJob) throw new NotFoundError(`no delivery of event ${eventId} is kept (unknown, or older than the delivery retention)`);
-      const state = await intakeJob.getState();
+      const archived = intakeJob ? undefined : await deps.archive?.findEvent(eventId);
+      if (!intakeJob && !archived) {
+        throw new NotFoundError(
+          `no delivery of event ${eventId} is kept (unknown, or older than the delivery retention${deps.archive ? ' and not in the archive' : ''})`,
+        );
+      }
+      const delivery: IntakeJobData = intakeJob
+        ? intakeJob.data
+        : { body: archived!.body, eventId: archived!.eventId, eventType: archived!.eventType, receivedAt: archived!.receivedAt };
+      const state = intakeJob ? await intakeJob.getState() : 'completed';
       if (state !== 'completed') {
         throw new ConflictError(
           state === 'failed'
@@ -455,7 +496,7 @@ export function createOperations(deps: OperationsDeps): Operations {
           throw new NotFoundError(`no handler named ${only} (this deployment runs: ${deployed.join(', ') || 'none'})`);
         targets = [only];
       } else {
-        targets = fannedOutTo(intakeJob).filter((h) => deployed.includes(h));
+        targets = (intakeJob ? fannedOutTo(intakeJob) : archived!.handlers).filter((h) => deployed.includes(h));
         if (targets.length === 0) throw new ConflictError(`event ${eventId} was not handed to any handler this deployment runs`);
       }
       const jobs: ReplayResult['jobs'] = [];
@@ -466,7 +507,7 @@ export function createOperations(deps: OperationsDeps): Operations {
         const n = await connection.incr(counterKey);
         await connection.expire(counterKey, REPLAY_COUNTER_TTL_S);
         const jobId = replayJobId(eventId, handler, n);
-        await queue.add('replay', { ...intakeJob.data, handler, replay: true }, replayOptions(jobId, registry.get(handler), original));
+        await queue.add('replay', { ...delivery, handler, replay: true }, replayOptions(jobId, registry.get(handler), original));
         jobs.push({ handler, jobId });
       }
       return { eventId, jobs };

@@ -97,6 +97,7 @@ export function eventReport(r: EventReport): string {
   const lines = [
     `event:     ${r.eventId} (${r.eventType ?? 'type unknown'})`,
     `received:  ${formatTime(r.receivedAt)}`,
+    ...(r.source === 'archive' ? ['source:    the PostgreSQL archive (Redis no longer holds this event)'] : []),
     `intake:    ${r.intake ? `${r.intake.state}${r.intake.reason ? ` (${oneLine(r.intake.reason)})` : ''}` : 'gone (older than the delivery retention)'}`,
     '',
   ];

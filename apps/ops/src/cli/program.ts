@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, coerceError } from '@vouchflow/core';
+import { migrateArchive } from '@vouchflow/archive';
 import type { DeadLetterFilter } from '@vouchflow/pipeline';
 import { loadCliConfig } from '../config.js';
 import { parseSince, SINCE_HELP } from '../filters.js';
@@ -291,6 +292,20 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
         else out(`${status.handler}: ${status.state} (${plural(status.waiting, 'unit')} waiting, ${status.delayed} delayed).`);
       });
   }
+
+  program
+    .command('archive')
+    .description('the optional PostgreSQL archive (ARCHIVE_URL)')
+    .command('migrate')
+    .description('create or update the archive’s tables (versioned migrations; safe to run again, and from several places at once)')
+    .addOption(jsonOption())
+    .action(async (o: { json?: boolean }) => {
+      const { ARCHIVE_URL } = loadCliConfig(env);
+      if (ARCHIVE_URL === undefined) throw new UsageError('ARCHIVE_URL is not set, so there is no archive to migrate');
+      const ran = await migrateArchive(ARCHIVE_URL);
+      if (o.json) json({ migrations: ran });
+      else out(ran.length > 0 ? `Ran ${plural(ran.length, 'migration')}: ${ran.join(', ')}.` : 'The archive is up to date.');
+    });
 
   program
     .command('serve')
