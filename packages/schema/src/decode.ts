@@ -113,7 +113,7 @@ export function decodeDelivery(input: unknown): Either<DeliveryDecodeError, Deco
   const delivery = envelope.right;
   const type = delivery.event.type;
   if (!isKnownEventType(type)) return right({ known: false, event: delivery });
-  const data = (EVENT_DATA[type] as t.Mixed).decode(delivery.data);
+  const data: t.Validation<unknown> = (EVENT_DATA[type] as t.Mixed).decode(delivery.data);
   if (isLeft(data)) return left(new DeliveryDecodeError(formatErrors(data.left, 'data'), 'invalid-data'));
   return right({ known: true, event: { ...delivery, data: data.right } as WebhookEvent });
 }

@@ -6,9 +6,11 @@ function show(value: unknown): string {
   if (value === undefined) return 'nothing';
   let text: string;
   try {
-    text = JSON.stringify(value) ?? String(value);
+    // undefined for a function or a symbol, which JSON cannot show.
+    text = JSON.stringify(value) ?? `[${typeof value}]`;
   } catch {
-    text = String(value);
+    // A BigInt or a cycle.
+    text = typeof value === 'bigint' ? value.toString() : `[${typeof value}]`;
   }
   return text.length > MAX_ACTUAL ? `${text.slice(0, MAX_ACTUAL)}…` : text;
 }
