@@ -1,13 +1,16 @@
 /*
- * Two plugin handlers that do nothing, loaded by the benches through
- * `HANDLERS=./bench/_noop-handlers.ts` exactly as a user loads a plugin, with
- * the handler kit's defaults (no concurrency or rate limit of their own).
+ * The two plugin handlers `pnpm bench worker` loads into the worker process
+ * through HANDLERS, as a user loads theirs: no-op effects subscribed to the
+ * seed event, with every setting left at its default (concurrency 10,
+ * timeout 30 s).
  */
 import { defineHandler } from '@vouchflow/handler-kit';
 
-const SEED_EVENT = 'customer.voucher.loyalty_card.points_added';
+const noop = (name: string) =>
+  defineHandler({
+    name,
+    events: ['customer.voucher.loyalty_card.points_added'],
+    async handle() {},
+  });
 
-export default [
-  defineHandler({ name: 'noop-a', events: [SEED_EVENT], async handle() {} }),
-  defineHandler({ name: 'noop-b', events: [SEED_EVENT], async handle() {} }),
-];
+export default [noop('noop-a'), noop('noop-b')];

@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   );
   if (redis) {
     redis.kill('SIGTERM');
-    await new Promise((r) => redis!.once('exit', r));
+    await new Promise((r) => redis.once('exit', r));
     say('local redis-server stopped');
   }
   process.exit(Math.max(...codes));

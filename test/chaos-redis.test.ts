@@ -35,7 +35,8 @@ describe('Redis killed with -9 and restarted mid-stream', () => {
   it(
     'answers 503 while Redis is down, recovers by itself and loses no acknowledged event',
     async () => {
-      let redis = await run.startRedisServer({ appendOnly: true });
+      // As docker-compose runs it: the append-only file fsync'd before Redis answers (README "Durability").
+      let redis = await run.startRedisServer({ appendOnly: true, args: ['--appendfsync', 'always'] });
       const { stack, load } = await run.start({ label: 'r', redisUrl: redis.url, workers: 2, workerEnv: { CHAOS_WORK_MS: '5' } });
       const sending = load.run({ ratePerSec: RATE, concurrency: 8 });
 
@@ -57,7 +58,7 @@ describe('Redis killed with -9 and restarted mid-stream', () => {
         const healthzLate = await probeClient.get('/healthz');
 
         const downFor = performance.now() - killedAt;
-        redis = await run.startRedisServer({ appendOnly: true, port: redis.port, dir: redis.dir });
+        redis = await run.startRedisServer({ appendOnly: true, args: ['--appendfsync', 'always'], port: redis.port, dir: redis.dir });
         const restartedAt = performance.now();
         const ready = await eventually(
           '/readyz 200 after the restart',

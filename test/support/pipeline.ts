@@ -70,7 +70,9 @@ export async function eventually<T>(
       lastError = err;
     }
     if (Date.now() > until)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

@@ -80,7 +80,7 @@ export function createApp(deps: IngressDeps): express.Express {
 
   const answer = (res: Response, status: number, outcome: Outcome, body: object) => {
     if (draining()) res.setHeader('Connection', 'close');
-    const startedAt = res.locals['startedAt'];
+    const startedAt: unknown = res.locals['startedAt'];
     if (typeof startedAt === 'number') metrics.observe(outcome, (performance.now() - startedAt) / 1000);
     // Written directly rather than through res.json: this is the hot path, and a small ASCII
     // JSON object needs none of res.send's content negotiation, ETag or encoding work.

@@ -55,7 +55,7 @@ async function admin(overrides: Partial<AdminAppDeps> = {}) {
     ...overrides,
   });
   const running = await listen(app);
-  started.push(running.close);
+  started.push(() => running.close());
   return { ...running, lines };
 }
 

@@ -169,9 +169,9 @@ describe('pnpm ops against a deployment with dead letters', () => {
       ops('dlq', 'purge'),
     ]);
     expect(runs.map((r) => r.code)).toEqual([2, 2, 2, 2, 2, 2, 2]);
-    expect(runs[0]!.stderr).toContain('give the dead letter ids to retry, or --all');
-    expect(runs[3]!.stderr).toContain('expected a duration such as 30m');
-    expect(runs[6]!.stderr).toContain('refusing to purge without --yes: stdin is not a terminal');
+    expect(runs[0].stderr).toContain('give the dead letter ids to retry, or --all');
+    expect(runs[3].stderr).toContain('expected a duration such as 30m');
+    expect(runs[6].stderr).toContain('refusing to purge without --yes: stdin is not a terminal');
     // Nothing was purged.
     expect(jsonOf<DeadLetter[]>(await ops('dlq', 'list', '--json'))).toHaveLength(sent.length + 1);
   });

@@ -48,7 +48,7 @@ export function switchableHandler(name: string): AnyHandler & { down: boolean; r
       h.runs.push(event.event.id);
     },
   };
-  return h as AnyHandler & { down: boolean; runs: string[] };
+  return h;
 }
 
 /**

@@ -25,6 +25,6 @@ export const backoffStrategy =
     const base = typeof backoff === 'object' && typeof backoff.delay === 'number' ? backoff.delay : baseMs;
     // Tries made inline before the job existed count too, so the delays go on doubling from there.
     const data: unknown = job?.data;
-    const offset = typeof data === 'object' && data !== null ? triesBeforeJob(data as { attemptOffset?: number }) : 0;
+    const offset = typeof data === 'object' && data !== null ? triesBeforeJob(data) : 0;
     return backoffDelay(attemptsMade + (Number(offset) || 0), base, capMs);
   };

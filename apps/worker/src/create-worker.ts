@@ -101,7 +101,7 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   const handlerQueues = new Map<string, Queue<HandlerJobData>>(
     handlers.map((h) => [h.name, openHandlerQueue(h.name, { connection, queuePrefix })]),
   );
-  const metrics = createWorkerMetrics(() => [intakeQueue as unknown as Queue, ...handlerQueues.values()], {
+  const metrics = createWorkerMetrics(() => [intakeQueue, ...handlerQueues.values()], {
     defaultMetrics: deps.processMetrics ?? false,
   });
   const records = unitRecords(connection, queuePrefix, {

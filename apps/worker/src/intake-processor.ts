@@ -74,7 +74,7 @@ async function firstTries(
   const indexed = ctx.records.set(deliveryIndexKey(queuePrefix, eventId), intakeJob.id!, ctx.deliveryRetentionMs);
   const settled = await Promise.allSettled([indexed, ...inline.map(({ h, unit }) => runUnit(ctx, h, unit))]);
   const trouble = settled.find((s) => s.status === 'rejected');
-  if (trouble) throw (trouble as PromiseRejectedResult).reason;
+  if (trouble) throw trouble.reason;
   const outcomes = settled.slice(1).map((s) => (s as PromiseFulfilledResult<UnitOutcome>).value);
   for (const [i, { h, unit, data, opts }] of inline.entries()) {
     const outcome = outcomes[i]!;

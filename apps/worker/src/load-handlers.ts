@@ -59,7 +59,7 @@ function exportedHandlers(mod: unknown, spec: string): unknown[] {
   if (exported === undefined) {
     throw new HandlerRegistryError(`HANDLERS: module "${spec}" has no default export; export default a handler or an array of handlers`);
   }
-  const nested = (exported as { default?: unknown; name?: unknown } | null)?.default;
+  const nested = typeof exported === 'object' && exported !== null && 'default' in exported ? exported.default : undefined;
   if (nested !== undefined && typeof (exported as { handle?: unknown }).handle !== 'function') exported = nested;
   const list = Array.isArray(exported) ? exported : [exported];
   if (list.length === 0) throw new HandlerRegistryError(`HANDLERS: module "${spec}" exports an empty list of handlers`);

@@ -99,7 +99,7 @@ export { waitForEvent };
 /** A handler whose `handle` runs `fn`, recording each call. */
 export function testHandler(
   name: string,
-  fn: (ctx: HandlerContext, call: number) => Promise<unknown> | unknown = () => undefined,
+  fn: (ctx: HandlerContext, call: number) => unknown = () => undefined,
   extra: Partial<AnyHandler> = {},
 ): AnyHandler & { calls: Array<{ at: number; ctx: HandlerContext; eventId: string }> } {
   const calls: Array<{ at: number; ctx: HandlerContext; eventId: string }> = [];

@@ -57,7 +57,7 @@ describe('points-to-slack', () => {
 
   it('runs for the project-level twin too', async () => {
     reply = { status: 200 };
-    const delivery = loadFixture('points_added') as { event: { type: string } };
+    const delivery = loadFixture<{ event: { type: string } }>('points_added');
     delivery.event.type = 'voucher.loyalty_card.points_added';
     expect((await runHandler(createPointsToSlack({ webhookUrl }), delivery)).status).toBe('done');
   });

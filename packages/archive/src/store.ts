@@ -8,6 +8,16 @@ import type { ArchivedDelivery, ArchivedEvent, ArchivedOutcome } from './records
  * retention drops whole days (see `prune`).
  */
 
+interface OutcomeRow {
+  event_id: string;
+  received_at: Date;
+  handler: string;
+  outcome: ArchivedOutcome['outcome'];
+  reason: string | null;
+  attempts: number;
+  settled_at: Date;
+}
+
 const DELIVERIES = 'vouchflow_archive_deliveries';
 const OUTCOMES = 'vouchflow_archive_outcomes';
 const TABLES = [DELIVERIES, OUTCOMES] as const;
@@ -86,7 +96,7 @@ export function createArchiveStore(databaseUrl: string, deployment: string): Arc
   async function withOutcomes(rows: Record<string, unknown>[]): Promise<ArchivedEvent[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r['event_id'] as string);
-    const { rows: outcomeRows } = await pool.query(
+    const { rows: outcomeRows } = await pool.query<OutcomeRow>(
       `SELECT event_id, received_at, handler, outcome, reason, attempts, settled_at FROM ${OUTCOMES}
         WHERE deployment = $1 AND event_id = ANY($2::text[]) ORDER BY handler`,
       [deployment, ids],
@@ -94,15 +104,15 @@ export function createArchiveStore(databaseUrl: string, deployment: string): Arc
     return rows.map((row) => {
       const receivedAt = (row['received_at'] as Date).getTime();
       const outcomes = outcomeRows
-        .filter((o) => o.event_id === row['event_id'] && (o.received_at as Date).getTime() === receivedAt)
+        .filter((o) => o.event_id === row['event_id'] && o.received_at.getTime() === receivedAt)
         .map((o): ArchivedOutcome => ({
-          eventId: o.event_id as string,
+          eventId: o.event_id,
           receivedAt,
-          handler: o.handler as string,
-          outcome: o.outcome as ArchivedOutcome['outcome'],
-          reason: o.reason as string | null,
-          attempts: o.attempts as number,
-          settledAt: (o.settled_at as Date).getTime(),
+          handler: o.handler,
+          outcome: o.outcome,
+          reason: o.reason,
+          attempts: o.attempts,
+          settledAt: o.settled_at.getTime(),
         }));
       return rowToEvent(row, outcomes);
     });
@@ -183,7 +193,7 @@ export function createArchiveStore(databaseUrl: string, deployment: string): Arc
     },
 
     async findEvent(eventId) {
-      const { rows } = await pool.query(
+      const { rows } = await pool.query<Record<string, unknown>>(
         `SELECT * FROM ${DELIVERIES} WHERE deployment = $1 AND event_id = $2 ORDER BY received_at DESC LIMIT 1`,
         [deployment, eventId],
       );
@@ -205,7 +215,7 @@ export function createArchiveStore(databaseUrl: string, deployment: string): Arc
       if (code !== undefined) where.push(`voucher_code = ${param(code)}`);
       if (transaction !== undefined) where.push(`transaction_id = ${param(transaction)}`);
       if (since !== undefined) where.push(`received_at >= ${param(iso(since))}`);
-      const { rows } = await pool.query(
+      const { rows } = await pool.query<Record<string, unknown>>(
         `SELECT * FROM ${DELIVERIES} WHERE ${where.join(' AND ')} ORDER BY received_at DESC LIMIT ${param(Math.max(1, Math.min(limit, 1000)))}`,
         params,
       );

@@ -132,7 +132,7 @@ describe('journal → archiver → PostgreSQL', () => {
       logger,
       consumer: 'c1',
       retentionMs: 3650 * DAY,
-      onArchived: counter.onArchived,
+      onArchived: (c) => counter.onArchived(c),
     });
     await counter.wait(4);
 
@@ -182,7 +182,7 @@ describe('journal → archiver → PostgreSQL', () => {
       logger,
       consumer: 'c2',
       retentionMs: 3650 * DAY,
-      onArchived: counter.onArchived,
+      onArchived: (c) => counter.onArchived(c),
     });
     await counter.wait(4);
     const found = await store.findEvents({ transaction: 'vtx_ev_twice' });
@@ -224,7 +224,7 @@ describe('PostgreSQL going away', () => {
       retryDelayMs: 50,
       maxRetryDelayMs: 200,
       blockMs: 100,
-      onArchived: counter.onArchived,
+      onArchived: (c) => counter.onArchived(c),
     });
     try {
       for (let i = 0; i < 20; i++) await journal.delivery(delivery(`ev_before_${i}`));

@@ -22,8 +22,9 @@ const readable = winston.format.printf((info) => {
     .filter(([k]) => typeof k === 'string')
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
-  const where = app ? `[${String(app)}] ` : '';
-  return `${String(timestamp)} ${String(level)} ${where}${String(message)}${fields ? ` ${fields}` : ''}${stack ? `\n${String(stack)}` : ''}`;
+  const text = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+  const where = app ? `[${text(app)}] ` : '';
+  return `${String(timestamp)} ${String(level)} ${where}${String(message)}${fields ? ` ${fields}` : ''}${stack ? `\n${text(stack)}` : ''}`;
 });
 
 /**

@@ -4,7 +4,7 @@ import { coerceError } from './coerce-error.js';
 export interface ShutdownStep {
   /** Shown in the log, e.g. "stop accepting requests". */
   name: string;
-  run: () => Promise<unknown> | unknown;
+  run: () => unknown;
 }
 
 export interface Shutdown {

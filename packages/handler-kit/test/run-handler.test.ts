@@ -26,7 +26,7 @@ describe('runHandler', () => {
   });
 
   it('reports a skipped outcome with its reason', async () => {
-    const delivery = loadFixture('points_added') as { data: { balance: { points: number } } };
+    const delivery = loadFixture<{ data: { balance: { points: number } } }>('points_added');
     delivery.data.balance.points = 5000;
     const run = await runHandler(pointsAdded, delivery);
     expect(run.status).toBe('skipped');
@@ -67,7 +67,7 @@ describe('runHandler', () => {
       events: ['*'],
       timeoutMs: 50,
       handle: (_event: unknown, ctx: { signal: AbortSignal }) =>
-        new Promise<void>((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))),
+        new Promise<void>((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error))),
     };
     const run = await runHandler(slow, 'points_added');
     expect(run).toMatchObject({ status: 'failed', errorKind: 'retryable', error: { name: 'TimeoutError' } });
@@ -90,7 +90,7 @@ describe('runHandler', () => {
         ctx.logger.info('referred', { type: event.event.type, customerId: data.customer?.id });
       },
     });
-    const delivery = loadFixture('points_added') as { event: { type: string } };
+    const delivery = loadFixture<{ event: { type: string } }>('points_added');
     delivery.event.type = 'customer.referred';
     const run = await runHandler(referrals, delivery);
     expect(run.status).toBe('done');

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
@@ -121,9 +124,6 @@ describe('the address rule, through the email handler to a real SMTP server', ()
   });
 
   it('keeps a subject built from payload data on one header line', async () => {
-    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
-    const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
     const dir = await mkdtemp(join(tmpdir(), 'vouchflow-subject-'));
     try {
       await writeFile(join(dir, 'points_added.subject.txt'), '{{reason}}');

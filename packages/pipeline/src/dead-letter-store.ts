@@ -117,10 +117,7 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
   const queueFor = (queueName: string): Queue => {
     let q = queues.get(queueName);
     if (!q) {
-      q =
-        queueName === INTAKE_QUEUE
-          ? (openIntakeQueue(settings) as unknown as Queue)
-          : (openHandlerQueue(queueName.slice('handler-'.length), settings) as unknown as Queue);
+      q = queueName === INTAKE_QUEUE ? openIntakeQueue(settings) : openHandlerQueue(queueName.slice('handler-'.length), settings);
       queues.set(queueName, q);
     }
     return q;

@@ -8,7 +8,6 @@
  *
  * and paste the output between the table markers in README.md.
  */
-import type * as t from 'io-ts';
 import { dataKeysOf, EVENT_DATA, EVENT_GROUPS, EVENT_IDENTITY, type EventType } from '../src/index.js';
 
 function keyOf(type: EventType): string {
@@ -24,7 +23,7 @@ function timeOf(type: EventType): string {
 }
 
 function carries(type: EventType): string {
-  const { required, optional } = dataKeysOf(EVENT_DATA[type] as t.Mixed);
+  const { required, optional } = dataKeysOf(EVENT_DATA[type]);
   return [...required.map((k) => `**${k}**`), ...optional].join(', ');
 }
 

@@ -133,5 +133,6 @@ export function decodeDelivery(input: unknown): Either<DeliveryDecodeError, Deco
   if (!isKnownEventType(type)) return right({ known: false, event: delivery });
   const data = (EVENT_DATA[type] as t.Mixed).decode(delivery.data);
   if (isLeft(data)) return left(new DeliveryDecodeError(formatErrors(data.left, 'data'), 'invalid-data'));
-  return right({ known: true, event: { ...delivery, data: data.right } as WebhookEvent });
+  const decodedData: unknown = data.right;
+  return right({ known: true, event: { ...delivery, data: decodedData } as WebhookEvent });
 }

@@ -63,7 +63,7 @@ function walk(codec: t.Mixed, value: unknown, path: string, out: Set<string>): v
   const c = unwrap(codec);
   if (c instanceof t.UnionType) {
     if (value === null || value === undefined) return;
-    const branch = branchFor(c, value);
+    const branch = branchFor(c as t.UnionType<t.Mixed[]>, value);
     if (branch) walk(branch, value, path, out);
     return;
   }

@@ -45,8 +45,8 @@ export function startApp(name: 'ingress' | 'worker', env: Record<string, string>
     lines.push(line);
     for (const w of waiters) if (w.test(line)) w.resolve(line);
   };
-  createInterface({ input: child.stdout! }).on('line', onLine);
-  createInterface({ input: child.stderr! }).on('line', onLine);
+  createInterface({ input: child.stdout }).on('line', onLine);
+  createInterface({ input: child.stderr }).on('line', onLine);
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
 
   return {

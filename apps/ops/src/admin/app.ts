@@ -226,7 +226,7 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
   });
 
   api.get('/dead-letters', async (req, res) => {
-    res.json(await ops.listDeadLetters(filterFrom(req.query as Record<string, unknown>, now())));
+    res.json(await ops.listDeadLetters(filterFrom(req.query, now())));
   });
 
   api.post('/dead-letters/retry', async (req, res) => {
@@ -242,7 +242,7 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
         'expected {"ids": ["<dead letter id>", …]} or {"all": true, "handler"?, "decodeFailures"?, "eventId"?, "eventType"?, "since"?}',
       );
     }
-    const result = await ops.retryDeadLetters(ids as string[]);
+    const result = await ops.retryDeadLetters(ids);
     res.status(result.notFound.length > 0 && result.retried.length === 0 ? 404 : 200).json(result);
   });
 
@@ -258,7 +258,7 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
 
   // Dead-letter ids contain a slash (`handler-crm/ev-…`), so the id is the rest of the path.
   api.get('/dead-letters/*id', async (req, res) => {
-    const parts = (req.params as { id: string[] }).id;
+    const parts = req.params.id;
     res.json(await ops.getDeadLetter(parts.join('/')));
   });
 

@@ -7,7 +7,7 @@ type Delivery = Record<string, unknown> & { data: Record<string, unknown>; event
 export function pointsAdded(
   patch: { email?: string; customerId?: string; reason?: string | null; at?: string; balance?: number } = {},
 ): Delivery {
-  const d = loadFixture('points_added') as Delivery;
+  const d = loadFixture<Delivery>('points_added');
   const data = d.data as { customer: Record<string, unknown>; transaction: Record<string, unknown>; balance: Record<string, unknown> };
   if (patch.email !== undefined) data.customer['email'] = patch.email;
   if (patch.customerId !== undefined) data.customer['id'] = patch.customerId;
@@ -22,13 +22,13 @@ export function pointsAdded(
 }
 
 export function pointsExpired(email?: string): Delivery {
-  const d = loadFixture('points_expired') as Delivery;
+  const d = loadFixture<Delivery>('points_expired');
   if (email) (d.data['customer'] as Record<string, unknown>)['email'] = email;
   return d;
 }
 
 function pendingBase(type: string, email?: string): Delivery {
-  const d = loadFixture('points_added') as Delivery;
+  const d = loadFixture<Delivery>('points_added');
   const { customer, campaign, voucher } = d.data;
   if (email) (customer as Record<string, unknown>)['email'] = email;
   d.event['type'] = type;
@@ -48,7 +48,7 @@ export const pendingAdded = (email?: string) => pendingBase('customer.voucher.lo
 
 export function pendingActivated(email?: string): Delivery {
   const d = pendingBase('customer.voucher.loyalty_card.pending_points.activated', email);
-  const added = loadFixture('points_added') as Delivery;
+  const added = loadFixture<Delivery>('points_added');
   const balance = { ...(added.data['balance'] as object), points: 150, balance: 2791, total: 2791 };
   d.data['balance'] = balance;
   d.data['transaction'] = {

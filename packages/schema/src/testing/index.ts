@@ -7,7 +7,6 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type * as t from 'io-ts';
 import { dataKeysOf } from '../data-keys.js';
 import { EVENT_DATA, isKnownEventType } from '../events.js';
 
@@ -87,7 +86,7 @@ export function realisticVariants(delivery: Json): Variant[] {
   const event = delivery['event'] as Json;
   const type = String(event['type']);
   const data = delivery['data'] as Json;
-  const required = new Set(isKnownEventType(type) ? dataKeysOf(EVENT_DATA[type] as t.Mixed).required : []);
+  const required = new Set(isKnownEventType(type) ? dataKeysOf(EVENT_DATA[type]).required : []);
   const shape = shapeOf(type) ?? { required: [], nullable: [] };
   const out: Variant[] = [];
   const add = (variant: string, newData: Json, envelope: (e: Json) => Json = (e) => e) => {
