@@ -4,6 +4,7 @@ import type { HandlerOutcome } from '@vouchflow/handler-kit';
 import { recordFirstFailure, type HandlerJobData } from '@vouchflow/pipeline';
 import { deliveryOf, intakeBody, undecodable } from './deliveries.js';
 import { postpone } from './postpone.js';
+import { RetryLaterExhaustedError } from './retry-later.js';
 import { runOnce, type RunOutcome } from './run-unit.js';
 import type { PerHandler, WorkerContext } from './worker-context.js';
 
@@ -46,6 +47,15 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
       outcome = await runOnce(ctx, h, { event: decoded.event, unitId: job.id!, attempt, replay: data.replay === true, log });
     } finally {
       h.permits.release();
+    }
+    if (outcome.kind === 'retry-later') {
+      // Postponements are free, but not for ever: MAX_RETRY_LATER in a row and this one is a failed try.
+      const inARow = (data.retryLaters ?? 0) + 1;
+      if (inARow < ctx.retryLater.maxInARow) await job.updateData({ ...data, retryLaters: inARow });
+      else {
+        await job.updateData({ ...data, retryLaters: 0 });
+        outcome = { kind: 'failed', error: new RetryLaterExhaustedError(inARow, outcome.reason), permanent: false };
+      }
     }
     switch (outcome.kind) {
       case 'done':

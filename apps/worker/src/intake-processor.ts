@@ -111,7 +111,7 @@ async function firstTries(
         add(data, { ...opts, delay: outcome.retryInMs });
         break;
       case 'retry-later':
-        add(data, { ...opts, delay: outcome.delayMs });
+        add({ ...data, retryLaters: 1 }, { ...opts, delay: outcome.delayMs });
         break;
       case 'aborted':
         add(data, opts);
@@ -161,7 +161,7 @@ export function intakeProcessor(ctx: IntakeContext) {
       log().info('unfamiliar event type: kept, no handler');
       return { handlers: [] };
     }
-    ctx.cache.set(job.id!, decoded);
+    ctx.cache.set(job.id!, decoded, job.data.body.length);
     const event = decoded.event;
     const targets = ctx.route(event.event.type);
     try {

@@ -10,6 +10,7 @@ import { PermanentError, RetryLaterError, type HandlerContext, type HandlerOutco
 import { onceKey, type ClaimResult } from '@vouchflow/pipeline';
 import { HandlerTimeoutError } from './errors/handler-timeout-error.js';
 import type { PerHandler, WorkerContext } from './worker-context.js';
+import { retryLaterDelay } from './retry-later.js';
 
 // While a twin holds a business fact's claim, look again this often.
 const TWIN_POLL = SECOND;
@@ -85,7 +86,7 @@ export async function execute(ctx: WorkerContext, h: PerHandler, unit: Unit): Pr
       h.took('retry_later').observe(seconds());
       h.retryLater.inc();
       unit.log().info('handler asked to retry later', { delayMs: error.delayMs, reason: error.message });
-      return { kind: 'retry-later', delayMs: error.delayMs, reason: error.message };
+      return { kind: 'retry-later', delayMs: retryLaterDelay(error.delayMs, ctx.retryLater), reason: error.message };
     }
     h.took('failed').observe(seconds());
     if (run.reason() === 'timeout' && !(error instanceof HandlerTimeoutError)) {

@@ -4,6 +4,7 @@ import type { AnyHandler, HandlerOutcome } from '@vouchflow/handler-kit';
 import type { OnceRecords } from '@vouchflow/pipeline';
 import type { DeliveryCache } from './delivery-cache.js';
 import type { HandlerRuns } from './handler-runs.js';
+import type { RetryLaterLimits } from './retry-later.js';
 import type { WorkerMetrics } from './metrics.js';
 import { Semaphore } from './semaphore.js';
 
@@ -37,6 +38,7 @@ export interface WorkerContext {
   readonly runs: HandlerRuns;
   readonly lockDuration: number;
   readonly onceWindowMs: number;
+  readonly retryLater: RetryLaterLimits;
 }
 
 /** Per handler: metric children bound once (labelling every time costs more than a no-op run), and its permits. */
