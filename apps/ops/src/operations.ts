@@ -106,6 +106,10 @@ export interface Operations {
   retryDeadLetters(ids: readonly string[]): Promise<RetryResult>;
   retryAllDeadLetters(filter?: DeadLetterFilter, onProgress?: Progress): Promise<number>;
   purgeDeadLetters(filter?: DeadLetterFilter, onProgress?: Progress): Promise<number>;
+  /** The ids of the matching entries: list them, count them, ask, then purge exactly these. */
+  deadLetterIds(filter?: DeadLetterFilter): Promise<string[]>;
+  /** Deletes exactly these entries (those still dead letters); the number deleted. */
+  purgeDeadLetterIds(ids: readonly string[], onProgress?: Progress): Promise<number>;
   /** @throws NotFoundError when nothing about the event is kept. */
   showEvent(eventId: string): Promise<EventReport>;
   /** @throws NotFoundError, ConflictError */
@@ -304,6 +308,8 @@ export function createOperations(deps: OperationsDeps): Operations {
 
     retryAllDeadLetters: (filter, onProgress) => deadLetters.retryAll(filter, onProgress),
     purgeDeadLetters: (filter, onProgress) => deadLetters.purge(filter, onProgress),
+    deadLetterIds: (filter) => deadLetters.ids(filter),
+    purgeDeadLetterIds: (ids, onProgress) => deadLetters.purgeIds(ids, onProgress),
 
     async showEvent(eventId) {
       const [intakeJob, names, dead] = await Promise.all([

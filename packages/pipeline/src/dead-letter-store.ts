@@ -164,7 +164,7 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
     const names = await queuesOf(filter);
     const candidate = mayBeOf(filter);
     const pipeline = redis.pipeline();
-    for (const name of names) pipeline.zrevrangebyscore(failedKey(name), '+inf', filter.since ?? '-inf', 'WITHSCORES');
+    for (const name of names) pipeline.zrevrangebyscore(failedKey(name), filter.until ?? '+inf', filter.since ?? '-inf', 'WITHSCORES');
     const results = (await pipeline.exec()) ?? [];
     const out: Ref[] = [];
     results.forEach(([err, value], i) => {
@@ -292,6 +292,13 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
     },
     async purge(filter = {}, onProgress) {
       return inBatches(await matching(filter), ACT_PARALLEL, purgeRef, onProgress);
+    },
+    async ids(filter = {}) {
+      return (await matching(filter)).map((ref) => deadLetterId(ref.queueName, ref.jobId));
+    },
+    async purgeIds(ids, onProgress) {
+      const refs = ids.flatMap((id) => parseDeadLetterId(id) ?? []);
+      return inBatches(refs, ACT_PARALLEL, purgeRef, onProgress);
     },
     async close() {
       await Promise.all([...queues.values()].map((q) => q.close()));
