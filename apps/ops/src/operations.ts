@@ -12,6 +12,8 @@ import {
   onceRecords,
   openHandlerQueue,
   openIntakeQueue,
+  readConflictingDuplicates,
+  type ConflictingDuplicate,
   type DeadLetter,
   type DeadLetterFilter,
   type DeadLetterStore,
@@ -76,6 +78,8 @@ export interface EventReport {
   delivery: unknown;
   handlers: HandlerWork[];
   deadLetters: DeadLetter[];
+  /** Deliveries with this event id but another body, answered 2XX by the ingress and not processed: oldest first. */
+  conflictingDuplicates: ConflictingDuplicate[];
 }
 
 export interface ReplayResult {
@@ -312,11 +316,12 @@ export function createOperations(deps: OperationsDeps): Operations {
     purgeDeadLetterIds: (ids, onProgress) => deadLetters.purgeIds(ids, onProgress),
 
     async showEvent(eventId) {
-      const [intakeJob, names, dead] = await Promise.all([
+      const [intakeJob, names, dead, conflicting] = await Promise.all([
         findDelivery({ connection, queuePrefix }, eventId),
         handlerNames(),
         // Every queue's, intake's too: deliveries that did not decode are not indexed by event id.
         deadLetters.list({ eventId }),
+        readConflictingDuplicates(connection, queuePrefix, eventId),
       ]);
       const handedTo = fannedOutTo(intakeJob);
       const businessKey = intakeJob ? businessKeyOfBody(intakeJob.data.body) : undefined;
@@ -340,7 +345,7 @@ export function createOperations(deps: OperationsDeps): Operations {
         }
       }
       const intakeState = intakeJob ? workState(await intakeJob.getState()) : undefined;
-      if (!intakeJob && handlers.length === 0 && dead.length === 0) {
+      if (!intakeJob && handlers.length === 0 && dead.length === 0 && conflicting.length === 0) {
         throw new NotFoundError(`nothing is kept about event ${eventId} (unknown, or older than the delivery retention)`);
       }
       const deliveryText = intakeJob?.data.body ?? dead[0]?.delivery;
@@ -364,6 +369,7 @@ export function createOperations(deps: OperationsDeps): Operations {
         delivery: deliveryText === undefined ? null : parseBody(deliveryText),
         handlers,
         deadLetters: dead,
+        conflictingDuplicates: conflicting,
       };
     },
 

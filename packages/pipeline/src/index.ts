@@ -28,3 +28,11 @@ export {
 } from './dead-letter-store.js';
 export { RegisteredHandler, handlerRegistryKey, registerHandlers, readHandlerRegistry, type RetrySettings } from './handler-registry.js';
 export { onceKey, onceRecords, type ClaimResult, type OnceRecords } from './once.js';
+export {
+  conflictingDuplicatesKey,
+  deliveryHash,
+  keepConflictingDuplicate,
+  readConflictingDuplicates,
+  MAX_CONFLICTING_COPIES,
+  type ConflictingDuplicate,
+} from './conflicting-duplicates.js';
