@@ -9,6 +9,8 @@ let server: RedisServer | undefined;
  * still uses its own key prefix.
  */
 export async function setup(project: TestProject): Promise<void> {
+  // The archive's tests make a database of their own on this server.
+  project.provide('postgresUrl', process.env['TEST_POSTGRES_URL']?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres');
   const given = process.env['REDIS_URL']?.trim();
   if (given) {
     project.provide('redisUrl', given);

@@ -28,6 +28,8 @@ import { tmpdir, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { signBody, SIGNATURE_HEADER } from '@vouchflow/schema';
+import { Redis } from 'ioredis';
+import { openIntakeQueue } from '@vouchflow/pipeline';
 import { freePort, startRedisServer } from '@vouchflow/test-support';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -199,6 +201,18 @@ async function sequential(url: string, count: number): Promise<{ p50: number; p9
 }
 
 /** redis-cli against the private server (the root package does not depend on a Redis client). */
+/** Deliveries the ingress stored and no worker took yet, read through BullMQ's public API. */
+async function waitingDeliveries(port: number): Promise<number> {
+  const connection = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: null });
+  const queue = openIntakeQueue({ connection, queuePrefix: 'bench' });
+  try {
+    return await queue.getWaitingCount();
+  } finally {
+    await queue.close();
+    connection.disconnect();
+  }
+}
+
 function redisCli(port: number, ...args: string[]): string {
   const run = spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`redis-cli ${args.join(' ')}: ${run.stderr}`);
@@ -269,7 +283,7 @@ async function main(): Promise<void> {
     console.log(
       `enqueue batches so far: ${batches}, mean ${fmt(metric('vouchflow_ingress_enqueue_batch_size_sum') / batches, 1)} deliveries per Redis round trip`,
     );
-    const stored = Number(redisCli(redis.port, 'LLEN', '{bench}:intake:wait'));
+    const stored = await waitingDeliveries(redis.port);
     const bestBase = Math.max(...base.map((r) => r.rps));
     const bestIng = Math.max(...ing.map((r) => r.rps));
     const ratio = bestIng / bestBase;

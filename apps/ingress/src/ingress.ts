@@ -69,6 +69,7 @@ export async function startIngress({
     timeoutMs: settings.enqueueTimeoutMs,
     maxBatch: settings.enqueueBatchMax,
     onBatch: (size) => metrics.batch(size),
+    logger,
   });
   const backlog = startBacklogMonitor({
     queue,

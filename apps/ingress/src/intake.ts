@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import { coerceError, type RedisClient } from '@vouchflow/core';
+import { coerceError, type Logger, type RedisClient } from '@vouchflow/core';
 import { bulkAdder, type BulkJob } from './bulk-add.js';
 import { intakeJobOptions, type IntakeJobData } from '@vouchflow/pipeline';
 import { IntakeClosedError } from './errors/intake-closed-error.js';
@@ -34,6 +34,8 @@ export interface BatchingIntakeOptions {
   maxBatch: number;
   /** Told the size of each round trip (metrics). */
   onBatch?: (size: number) => void;
+  /** Warned when the one-command batch add falls back to `queue.addBulk` (see bulk-add.ts). */
+  logger?: Logger;
 }
 
 interface Pending {
@@ -46,7 +48,8 @@ interface Pending {
 /**
  * Stores the deliveries of concurrent requests in one Redis round trip: every
  * delivery handed over during one turn of the event loop (up to `maxBatch`)
- * goes out as one Redis command at the end of that turn (see bulk-add.ts). A
+ * goes out as one Redis command at the end of that turn (see bulk-add.ts and
+ * the pipeline's BullMQ seam). A
  * request then costs one script call inside Redis instead of a network round
  * trip of its own, and waits at most one event-loop turn longer.
  *
@@ -61,8 +64,8 @@ interface Pending {
  * deduplicates by event id atomically and answers with the id of the copy
  * already stored, so "the id we got is not the id we asked for" means duplicate.
  */
-export function createBatchingIntake({ queue, redis, dedupWindowMs, timeoutMs, maxBatch, onBatch }: BatchingIntakeOptions): Intake {
-  const addBulk = bulkAdder(queue, redis);
+export function createBatchingIntake({ queue, redis, dedupWindowMs, timeoutMs, maxBatch, onBatch, logger }: BatchingIntakeOptions): Intake {
+  const addBulk = bulkAdder(queue, redis, logger);
   // Unique per process, so two ingress replicas never ask for the same job id.
   const processTag = randomBytes(5).toString('hex');
   let sequence = 0;

@@ -5,6 +5,8 @@ import { Redis } from 'ioredis';
 import { deliveryBody, newEventId, startTestIngress, storedJobs, type TestIngress } from './support.js';
 
 /** Resolves on the next `event` of `client` (ioredis emits ready/end/close). */
+const FSYNC_ALWAYS = ['--appendfsync', 'always'];
+
 const next = (client: Redis | TestIngress['redis'], event: string) => new Promise<void>((resolve) => client.once(event, () => resolve()));
 
 describe('Redis stopped, slow, and started again (a private redis-server)', () => {
@@ -13,7 +15,8 @@ describe('Redis stopped, slow, and started again (a private redis-server)', () =
   const prefix = uniquePrefix('outage');
 
   beforeAll(async () => {
-    server = await startRedisServer({ appendOnly: true });
+    // fsync on every write: what the assertions need (an acknowledged delivery survives the kill), see README "Durability".
+    server = await startRedisServer({ appendOnly: true, args: FSYNC_ALWAYS });
     t = await startTestIngress(server.url, prefix);
   });
 
@@ -64,7 +67,7 @@ describe('Redis stopped, slow, and started again (a private redis-server)', () =
     expect((await t.client.get('/healthz')).status).toBe(200);
 
     // Same port and data directory: the append-only file brings the accepted delivery back.
-    server = await startRedisServer({ port: server.port, dir: server.dir, appendOnly: true });
+    server = await startRedisServer({ port: server.port, dir: server.dir, appendOnly: true, args: FSYNC_ALWAYS });
     await waitForReady(t.redis, 10 * SECOND);
     expect((await t.client.get('/readyz')).status).toBe(200);
     const again = await t.client.deliver(deliveryBody(eventId));

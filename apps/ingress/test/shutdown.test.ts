@@ -3,6 +3,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { deletePrefix, freePort, startApp, startRedisServer, testRedisUrl, uniquePrefix, type AppProcess } from '@vouchflow/test-support';
 import { Redis } from 'ioredis';
 import { signBody, SIGNATURE_HEADER } from '@vouchflow/schema';
+import { openIntakeQueue } from '@vouchflow/pipeline';
 import { SECRET, deliveryBody, httpClient, newEventId, startTestIngress, storedJobs, type Answer, type TestIngress } from './support.js';
 
 const prefixes: string[] = [];
@@ -118,13 +119,12 @@ describe('the real process on SIGTERM', () => {
       expect(accepted.length).toBeGreaterThan(0);
       for (const s of settled) if (s.status === 'fulfilled') expect([202, 503]).toContain(s.value.status);
       const inspector = new Redis(testRedisUrl());
+      const queue = openIntakeQueue({ connection: inspector, queuePrefix: prefix });
       try {
-        const jobIds = await inspector.lrange(`{${prefix}}:intake:wait`, 0, -1);
-        const storedIds = await Promise.all(
-          jobIds.map(async (id) => JSON.parse((await inspector.hget(`{${prefix}}:intake:${id}`, 'data'))!).eventId as string),
-        );
+        const storedIds = (await queue.getWaiting(0, -1)).map((job) => job.data.eventId);
         expect(storedIds).toEqual(expect.arrayContaining(accepted));
       } finally {
+        await queue.close();
         inspector.disconnect();
       }
     } finally {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '@vouchflow/test-support';
 import { SIGNATURE_HEADER, signBody } from '@vouchflow/schema';
-import { IntakeJobData } from '@vouchflow/pipeline';
+import { deduplicationTtlMs, IntakeJobData, intakeDeduplicationId } from '@vouchflow/pipeline';
+import { INTAKE_QUEUE } from '@vouchflow/core';
 import { isRight } from 'fp-ts/lib/Either.js';
 import { SECRET, deliveryBody, newEventId, startTestIngress, storedJobs, type TestIngress } from './support.js';
 
@@ -63,7 +64,7 @@ describe('POST /webhooks/voucherify against real Redis', () => {
   it('keeps the deduplication key for the configured window', async () => {
     const eventId = newEventId();
     expect((await t.client.deliver(deliveryBody(eventId))).status).toBe(202);
-    const ttl = await t.redis.pttl(`{${prefix}}:intake:de:${eventId}`);
+    const ttl = (await deduplicationTtlMs(t.redis, prefix, INTAKE_QUEUE, intakeDeduplicationId(eventId)))!;
     expect(ttl).toBeGreaterThan(71 * 3600 * 1000);
     expect(ttl).toBeLessThanOrEqual(72 * 3600 * 1000);
   });

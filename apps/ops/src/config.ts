@@ -7,6 +7,7 @@ import {
   PortFromString,
   SECOND,
   UrlString,
+  archiveEnv,
   commonEnv,
   decodeEnv,
   type ConfigOf,
@@ -60,12 +61,13 @@ export const TrustProxy = new t.Type<false | string[], string, unknown>(
 );
 
 /** What `pnpm ops` reads: the same Redis and prefix as the apps it inspects. */
-export const cliEnv = { ...commonEnv };
+export const cliEnv = { ...commonEnv, ...archiveEnv };
 export type CliConfig = ConfigOf<typeof cliEnv>;
 
 /** What the admin API (`pnpm start:admin`, i.e. `pnpm ops serve`) reads. */
 export const adminEnv = {
   ...commonEnv,
+  ...archiveEnv,
   /** Bearer token of the admin API and password of the dashboard login. Required: without it the admin API does not start. */
   ADMIN_TOKEN: { codec: AdminToken, secret: true },
   /** HTTP port of the admin API and dashboard. */

@@ -1,5 +1,6 @@
 import { closeRedis, createRedis, redactUrl, SECOND, type Logger, type RedisClient } from '@vouchflow/core';
 import { createDeadLetterStore, readHandlerRegistry, type RedisDeadLetterStore } from '@vouchflow/pipeline';
+import { createArchiveStore, type ArchiveStore } from '@vouchflow/archive';
 import type { CliConfig } from './config.js';
 import { createOperations, type Operations } from './operations.js';
 import { RedisUnavailableError } from './errors/redis-unavailable-error.js';
@@ -8,6 +9,8 @@ export interface OpenedOperations {
   ops: Operations;
   deadLetters: RedisDeadLetterStore;
   redis: RedisClient;
+  /** The PostgreSQL archive, when `ARCHIVE_URL` is set. */
+  archive: ArchiveStore | undefined;
   /** Closes the queues, then Redis. */
   close(): Promise<void>;
 }
@@ -52,10 +55,13 @@ export async function openOperations(config: CliConfig, options: { connectionNam
     throw new RedisUnavailableError(`cannot reach Redis at ${config.REDIS_URL.map(redactUrl).join(',')}: ${(err as Error).message}`);
   }
   const deadLetters = createDeadLetterStore({ connection: redis, queuePrefix: config.QUEUE_PREFIX });
+  // Opened lazily by pg: an unreachable archive fails only the look-ups that need it.
+  const archive = config.ARCHIVE_URL === undefined ? undefined : createArchiveStore(config.ARCHIVE_URL, config.QUEUE_PREFIX);
   const ops = createOperations({
     connection: redis,
     queuePrefix: config.QUEUE_PREFIX,
     deadLetters,
+    ...(archive ? { archive } : {}),
     // Every handler a worker of this deployment ever ran: a retired one may still own dead letters.
     handlers: () => readHandlerRegistry(redis, config.QUEUE_PREFIX),
   });
@@ -63,9 +69,11 @@ export async function openOperations(config: CliConfig, options: { connectionNam
     ops,
     deadLetters,
     redis,
+    archive,
     async close() {
       await ops.close();
       await deadLetters.close();
+      await archive?.close();
       await closeRedis(redis);
     },
   };

@@ -9,7 +9,8 @@ import {
   handlerJobOptions,
   handlerReplayJobId,
   onceKey,
-  onceRecords,
+  unitMaxAttempts,
+  unitRecordReader,
   openHandlerQueue,
   openIntakeQueue,
   readConflictingDuplicates,
@@ -22,6 +23,7 @@ import {
   type Progress,
   type RegisteredHandler,
 } from '@vouchflow/pipeline';
+import type { ArchiveStore, ArchivedEvent } from '@vouchflow/archive';
 import { ConflictError } from './errors/conflict-error.js';
 import { NotFoundError } from './errors/not-found-error.js';
 
@@ -80,11 +82,28 @@ export interface EventReport {
   deadLetters: DeadLetter[];
   /** Deliveries with this event id but another body, answered 2XX by the ingress and not processed: oldest first. */
   conflictingDuplicates: ConflictingDuplicate[];
+  /** Where the report comes from: Redis's hot window, or the PostgreSQL archive beyond it. */
+  source: 'redis' | 'archive';
 }
 
 export interface ReplayResult {
   eventId: string;
   jobs: Array<{ handler: string; jobId: string }>;
+}
+
+/** Where one handler stands, for `pnpm ops handlers` and `GET /api/handlers`. */
+export interface HandlerStatus {
+  handler: string;
+  /** `paused`: its units wait in its queue, first tries included, until it is resumed. */
+  state: 'running' | 'paused';
+  waiting: number;
+  active: number;
+  delayed: number;
+  dead: number;
+  /** Units recorded done since the deployment began. */
+  done: number;
+  /** The newest dead letter's reason and time, if any. */
+  lastError: { reason: string; at: number } | null;
 }
 
 export interface RetryResult {
@@ -96,6 +115,8 @@ export interface OperationsDeps {
   connection: RedisClient;
   queuePrefix: string;
   deadLetters: DeadLetterStore;
+  /** The PostgreSQL archive (`ARCHIVE_URL`): read when Redis no longer holds an event. */
+  archive?: ArchiveStore;
   /** The handlers this deployment runs, with their retry settings (the worker's registry). */
   handlers: () => Promise<ReadonlyMap<string, RegisteredHandler>>;
 }
@@ -118,6 +139,12 @@ export interface Operations {
   showEvent(eventId: string): Promise<EventReport>;
   /** @throws NotFoundError, ConflictError */
   replay(eventId: string, handler?: string): Promise<ReplayResult>;
+  /** Every handler the deployment runs or ran. */
+  handlers(): Promise<HandlerStatus[]>;
+  /** Stops the handler's units (never intake's or another handler's) until `resumeHandler`. @throws NotFoundError */
+  pauseHandler(handler: string): Promise<HandlerStatus>;
+  /** @throws NotFoundError */
+  resumeHandler(handler: string): Promise<HandlerStatus>;
   /** The queues, for the dashboard. */
   queues(): Promise<Array<Queue<IntakeJobData> | Queue<HandlerJobData>>>;
   /** Closes the queues it opened; the connection is the caller's. */
@@ -162,7 +189,7 @@ const fannedOutTo = (job: Job<IntakeJobData> | undefined): string[] => {
   return value.handlers.filter((h): h is string => typeof h === 'string');
 };
 
-/** The business fact a delivery reports, which keys its once-only records; undefined when it does not decode to a known event. */
+/** The business fact a delivery reports, which keys its once-only records; undefined when it does not decode. */
 const businessKeyOfBody = (body: string): string | undefined => {
   let parsed: unknown;
   try {
@@ -171,7 +198,7 @@ const businessKeyOfBody = (body: string): string | undefined => {
     return undefined;
   }
   const decoded = decodeDelivery(parsed);
-  return isRight(decoded) && decoded.right.known ? businessKeyOf(decoded.right.event) : undefined;
+  return isRight(decoded) ? businessKeyOf(decoded.right.event) : undefined;
 };
 
 /**
@@ -185,7 +212,7 @@ function replayOptions(jobId: string, registered: RegisteredHandler | undefined,
     ...(registered?.backoffMs !== undefined ? { backoffMs: registered.backoffMs } : {}),
   });
   if (!original) return defaults;
-  const originalAttempts = original.opts.attempts === undefined ? undefined : original.opts.attempts + (original.data.attemptOffset ?? 0);
+  const originalAttempts = unitMaxAttempts(original.opts.attempts, original.data);
   return {
     ...defaults,
     attempts: registered?.attempts ?? originalAttempts ?? defaults.attempts,
@@ -199,6 +226,32 @@ const skippedReason = (job: Job): string | null => {
     ? `skipped: ${value.skipped}`
     : null;
 };
+
+/** An event Redis no longer holds, as the archive kept it: its delivery and each handler's final outcome. */
+function archivedReport(archived: ArchivedEvent): EventReport {
+  return {
+    eventId: archived.eventId,
+    eventType: archived.eventType,
+    receivedAt: archived.receivedAt,
+    intake: { state: 'completed', attemptsMade: 1, reason: null, finishedAt: archived.processedAt },
+    delivery: parseBody(archived.body),
+    handlers: archived.handlers.map((handler): HandlerWork => {
+      const outcome = archived.outcomes.find((o) => o.handler === handler);
+      const base = { handler, jobId: handlerJobId(archived.eventId, handler), replay: false };
+      if (!outcome) return { ...base, state: 'unknown', attemptsMade: 0, finishedAt: null, reason: 'no outcome archived' };
+      return {
+        ...base,
+        state: outcome.outcome === 'dead' ? 'dead' : 'completed',
+        attemptsMade: outcome.attempts,
+        finishedAt: outcome.settledAt,
+        reason: outcome.outcome === 'skipped' ? `skipped: ${outcome.reason ?? ''}` : outcome.reason,
+      };
+    }),
+    deadLetters: [],
+    conflictingDuplicates: [],
+    source: 'archive',
+  };
+}
 
 export function createOperations(deps: OperationsDeps): Operations {
   const { connection, queuePrefix, deadLetters } = deps;
@@ -214,7 +267,7 @@ export function createOperations(deps: OperationsDeps): Operations {
   };
   const replayCounterKey = (eventId: string, handler: string) =>
     projectKey(queuePrefix, 'ops', 'replays', eventIdSegment(eventId), handler);
-  const once = onceRecords(connection, queuePrefix);
+  const once = unitRecordReader(connection, queuePrefix);
   const handlerNames = async () => [...(await deps.handlers()).keys()];
 
   /**
@@ -235,11 +288,14 @@ export function createOperations(deps: OperationsDeps): Operations {
     if (businessKey === undefined) return undefined;
     const jobId = handlerJobId(eventId, handler);
     const record = await once.read(onceKey(queuePrefix, handler, businessKey));
-    const [, state, owner = ''] = /^(\w+):(.*)$/s.exec(record ?? '') ?? [];
-    // The record does not keep attempts or times: one try is what an inline unit that ended makes.
-    const base = { handler, jobId, attemptsMade: 1, finishedAt: null, reason: null, replay: false };
-    if (state === 'run' && owner === jobId) return { ...base, state: 'active' };
-    if (state !== 'done') return undefined;
+    if (!record) return undefined;
+    const { owner } = record;
+    // A twin skipped made one try; records written before they kept attempts and times count one too.
+    const own = owner === jobId;
+    const attemptsMade = own ? ((record.state === 'done' ? record.attempts : record.attempt) ?? 1) : 1;
+    const finishedAt = own && record.state === 'done' ? (record.at ?? null) : null;
+    const base = { handler, jobId, attemptsMade, finishedAt, reason: null, replay: false };
+    if (record.state === 'running') return owner === jobId ? { ...base, state: 'active' } : undefined;
     if (owner === jobId || (handedTo && replayIds.includes(owner))) return { ...base, state: 'completed' };
     return handedTo ? { ...base, state: 'completed', reason: `skipped: already done by ${owner}` } : undefined;
   }
@@ -272,7 +328,57 @@ export function createOperations(deps: OperationsDeps): Operations {
     };
   }
 
+  /** The name as the deployment knows it, or a NotFoundError listing the real ones. */
+  async function knownHandler(handler: string): Promise<string> {
+    const names = await handlerNames();
+    if (names.includes(handler)) return handler;
+    throw new NotFoundError(`no handler named ${handler} (this deployment runs: ${names.sort().join(', ') || 'none'})`);
+  }
+
+  /** A mistyped `--handler` would match nothing and look like "no dead letters": refuse it instead. */
+  async function knownFilter(filter: DeadLetterFilter | undefined): Promise<DeadLetterFilter | undefined> {
+    if (typeof filter?.handler === 'string') await knownHandler(filter.handler);
+    return filter;
+  }
+
+  async function handlerStatus(handler: string, doneTotals?: Record<string, number>): Promise<HandlerStatus> {
+    const queue = handlerQueue(handler);
+    const [c, [newest], dead, done] = await Promise.all([
+      counts(queue),
+      deadLetters.list({ handler, limit: 1 }),
+      deadLetters.count({ handler }),
+      doneTotals ? Promise.resolve(doneTotals) : once.doneTotals(),
+    ]);
+    return {
+      handler,
+      state: c.paused ? 'paused' : 'running',
+      waiting: c.waiting,
+      active: c.active,
+      delayed: c.delayed,
+      dead,
+      done: done[handler] ?? 0,
+      lastError: newest ? { reason: newest.reason, at: newest.lastFailedAt } : null,
+    };
+  }
+
   return {
+    async handlers() {
+      const [names, done] = await Promise.all([handlerNames(), once.doneTotals()]);
+      return Promise.all(names.sort().map((name) => handlerStatus(name, done)));
+    },
+
+    async pauseHandler(handler) {
+      const name = await knownHandler(handler);
+      await handlerQueue(name).pause();
+      return handlerStatus(name);
+    },
+
+    async resumeHandler(handler) {
+      const name = await knownHandler(handler);
+      await handlerQueue(name).resume();
+      return handlerStatus(name);
+    },
+
     async stats() {
       const [names, done] = await Promise.all([handlerNames(), once.doneTotals()]);
       const perHandler = await Promise.all(
@@ -295,8 +401,8 @@ export function createOperations(deps: OperationsDeps): Operations {
       return [intakeStats, ...perHandler];
     },
 
-    listDeadLetters: (filter) => deadLetters.list(filter),
-    countDeadLetters: (filter) => deadLetters.count(filter),
+    listDeadLetters: async (filter) => deadLetters.list(await knownFilter(filter)),
+    countDeadLetters: async (filter) => deadLetters.count(await knownFilter(filter)),
 
     async getDeadLetter(id) {
       const found = await deadLetters.get(id);
@@ -310,9 +416,9 @@ export function createOperations(deps: OperationsDeps): Operations {
       return result;
     },
 
-    retryAllDeadLetters: (filter, onProgress) => deadLetters.retryAll(filter, onProgress),
-    purgeDeadLetters: (filter, onProgress) => deadLetters.purge(filter, onProgress),
-    deadLetterIds: (filter) => deadLetters.ids(filter),
+    retryAllDeadLetters: async (filter, onProgress) => deadLetters.retryAll(await knownFilter(filter), onProgress),
+    purgeDeadLetters: async (filter, onProgress) => deadLetters.purge(await knownFilter(filter), onProgress),
+    deadLetterIds: async (filter) => deadLetters.ids(await knownFilter(filter)),
     purgeDeadLetterIds: (ids, onProgress) => deadLetters.purgeIds(ids, onProgress),
 
     async showEvent(eventId) {
@@ -346,6 +452,8 @@ export function createOperations(deps: OperationsDeps): Operations {
       }
       const intakeState = intakeJob ? workState(await intakeJob.getState()) : undefined;
       if (!intakeJob && handlers.length === 0 && dead.length === 0 && conflicting.length === 0) {
+        const archived = await deps.archive?.findEvent(eventId);
+        if (archived) return archivedReport(archived);
         throw new NotFoundError(`nothing is kept about event ${eventId} (unknown, or older than the delivery retention)`);
       }
       const deliveryText = intakeJob?.data.body ?? dead[0]?.delivery;
@@ -370,13 +478,22 @@ export function createOperations(deps: OperationsDeps): Operations {
         handlers,
         deadLetters: dead,
         conflictingDuplicates: conflicting,
+        source: 'redis',
       };
     },
 
     async replay(eventId, only) {
       const intakeJob = await findDelivery({ connection, queuePrefix }, eventId);
-      if (!intakeJob) throw new NotFoundError(`no delivery of event ${eventId} is kept (unknown, or older than the delivery retention)`);
-      const state = await intakeJob.getState();
+      const archived = intakeJob ? undefined : await deps.archive?.findEvent(eventId);
+      if (!intakeJob && !archived) {
+        throw new NotFoundError(
+          `no delivery of event ${eventId} is kept (unknown, or older than the delivery retention${deps.archive ? ' and not in the archive' : ''})`,
+        );
+      }
+      const delivery: IntakeJobData = intakeJob
+        ? intakeJob.data
+        : { body: archived!.body, eventId: archived!.eventId, eventType: archived!.eventType, receivedAt: archived!.receivedAt };
+      const state = intakeJob ? await intakeJob.getState() : 'completed';
       if (state !== 'completed') {
         throw new ConflictError(
           state === 'failed'
@@ -392,7 +509,7 @@ export function createOperations(deps: OperationsDeps): Operations {
           throw new NotFoundError(`no handler named ${only} (this deployment runs: ${deployed.join(', ') || 'none'})`);
         targets = [only];
       } else {
-        targets = fannedOutTo(intakeJob).filter((h) => deployed.includes(h));
+        targets = (intakeJob ? fannedOutTo(intakeJob) : archived!.handlers).filter((h) => deployed.includes(h));
         if (targets.length === 0) throw new ConflictError(`event ${eventId} was not handed to any handler this deployment runs`);
       }
       const jobs: ReplayResult['jobs'] = [];
@@ -403,7 +520,7 @@ export function createOperations(deps: OperationsDeps): Operations {
         const n = await connection.incr(counterKey);
         await connection.expire(counterKey, REPLAY_COUNTER_TTL_S);
         const jobId = replayJobId(eventId, handler, n);
-        await queue.add('replay', { ...intakeJob.data, handler, replay: true }, replayOptions(jobId, registry.get(handler), original));
+        await queue.add('replay', { ...delivery, handler, replay: true }, replayOptions(jobId, registry.get(handler), original));
         jobs.push({ handler, jobId });
       }
       return { eventId, jobs };

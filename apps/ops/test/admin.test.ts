@@ -127,6 +127,9 @@ describe('the admin API', () => {
     expect(bad.status).toBe(400);
 
     const replayed = waitForEvents<{ jobId: string }>(emailEvents, 'completed', (a) => a.jobId.startsWith('replay-'));
+    const unasked = await api(`/api/events/${entry!.eventId}/replay`, { method: 'POST', body: '{}' });
+    expect(unasked.status).toBe(400);
+    expect(((await unasked.json()) as { error: { message: string } }).error.message).toContain('allHandlers');
     const replay = await api(`/api/events/${entry!.eventId}/replay`, { method: 'POST', body: JSON.stringify({ handler: 'email' }) });
     expect(replay.status).toBe(200);
     const result = (await replay.json()) as ReplayResult;

@@ -200,6 +200,18 @@ describe('pnpm ops against a deployment with dead letters', () => {
     expect(text.stdout).toContain('Retried 0 dead letters (handler crm).');
   });
 
+  it('refuses a handler name the deployment never ran, everywhere, listing the real ones', async () => {
+    const runs = await Promise.all([
+      ops('dlq', 'list', '--handler', 'hubspot'),
+      ops('dlq', 'retry', '--all', '--handler', 'hubspot'),
+      ops('dlq', 'purge', '--yes', '--handler', 'hubspot', '--json'),
+    ]);
+    for (const run of runs) {
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain('no handler named hubspot (this deployment runs: crm, email)');
+    }
+  });
+
   it('replay: runs handlers that already succeeded again, with a fresh job', async () => {
     const eventId = sent[1]!.eventId;
     const emailRunsBefore = email.runs.filter((id: string) => id === eventId).length;
@@ -225,7 +237,10 @@ describe('pnpm ops against a deployment with dead letters', () => {
       waitForEvents(emailEvents, 'completed', (a: { jobId: string }) => a.jobId.startsWith('replay-')),
       waitForEvents(crmEvents, 'completed', (a: { jobId: string }) => a.jobId.startsWith('replay-')),
     ]);
-    const all = await ops('replay', eventId);
+    const refused = await ops('replay', eventId);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--all-handlers');
+    const all = await ops('replay', eventId, '--all-handlers');
     expect(all.code).toBe(0);
     expect(all.stdout).toMatch(/Replaying event .*\n\s+(crm|email): job /);
     await bothDone;
@@ -242,7 +257,7 @@ describe('pnpm ops against a deployment with dead letters', () => {
     );
 
     const [unknownEvent, unknownHandler] = await Promise.all([
-      ops('replay', 'evcus_never_seen'),
+      ops('replay', 'evcus_never_seen', '--all-handlers'),
       ops('replay', eventId, '--handler', 'sms'),
     ]);
     expect(unknownEvent.code).toBe(1);

@@ -1,4 +1,5 @@
 import { type MinimalJob } from 'bullmq';
+import { triesBeforeJob } from '@vouchflow/pipeline';
 
 /** Share of a retry delay taken off at random, so retries of many units failing together spread out. */
 export const BACKOFF_JITTER = 0.25;
@@ -15,7 +16,7 @@ export function backoffDelay(retry: number, baseMs: number, capMs: number, rando
 /**
  * The worker's BullMQ `backoffStrategy`. The base delay comes from the job's
  * own options (so a job keeps the backoff it was enqueued with), else `baseMs`;
- * `attemptOffset` in the job's data counts the tries made before it existed.
+ * the tries made before the job existed (its inline first try) count too.
  */
 export const backoffStrategy =
   (baseMs: number, capMs: number) =>
@@ -24,6 +25,6 @@ export const backoffStrategy =
     const base = typeof backoff === 'object' && typeof backoff.delay === 'number' ? backoff.delay : baseMs;
     // Tries made inline before the job existed count too, so the delays go on doubling from there.
     const data: unknown = job?.data;
-    const offset = typeof data === 'object' && data !== null ? Number((data as { attemptOffset?: unknown }).attemptOffset) || 0 : 0;
-    return backoffDelay(attemptsMade + offset, base, capMs);
+    const offset = typeof data === 'object' && data !== null ? triesBeforeJob(data as { attemptOffset?: number }) : 0;
+    return backoffDelay(attemptsMade + (Number(offset) || 0), base, capMs);
   };

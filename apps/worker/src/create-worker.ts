@@ -3,7 +3,7 @@ import { Worker, type Queue, type WorkerOptions } from 'bullmq';
 import { bullPrefix, DAY, handlerQueueName, HOUR, INTAKE_QUEUE, MINUTE, SECOND, type Logger, type RedisClient } from '@vouchflow/core';
 import type { AnyHandler } from '@vouchflow/handler-kit';
 import {
-  onceRecords,
+  unitRecords,
   openHandlerQueue,
   openIntakeQueue,
   registerHandlers,
@@ -41,7 +41,7 @@ export interface WorkerDeps {
   onceWindowMs?: number;
   /** How long completed handler jobs stay visible (at most 10,000 per handler). @defaultValue 1 day */
   handlerJobRetentionMs?: number;
-  /** BullMQ lock of a running job, renewed every half of it. @defaultValue 30 seconds */
+  /** BullMQ lock of a running job, renewed every half of it; also the lease of a run's once-only claim, renewed every third. @defaultValue 30 seconds */
   lockDurationMs?: number;
   /** How often each worker looks for jobs whose lock expired (their process died). @defaultValue 15 seconds */
   stalledIntervalMs?: number;
@@ -96,7 +96,6 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   const keepDeliveries = { age: Math.ceil(deliveryRetentionMs / SECOND) };
   const prefix = bullPrefix(queuePrefix);
   const route = createRouter(handlers);
-  const once = onceRecords(connection, queuePrefix);
   const cache = new DeliveryCache(deps.deliveryCacheBytes ?? 64 * 1024 * 1024);
   const events = new EventEmitter<{ settled: [SettledUnit] }>();
   const runs = new HandlerRuns(graceMs);
@@ -108,19 +107,24 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   const metrics = createWorkerMetrics(() => [intakeQueue as unknown as Queue, ...handlerQueues.values()], {
     defaultMetrics: deps.processMetrics ?? false,
   });
+  const records = unitRecords(connection, queuePrefix, {
+    leaseMs: lockDuration,
+    keepMs: deps.onceWindowMs ?? 72 * HOUR,
+    onLost: ({ owner, handler, key }) => {
+      metrics.claimsLost.inc({ handler });
+      logger.warn('claim lost: another run holds this unit; nothing recorded by this run', { handler, jobId: owner, key });
+    },
+  });
 
   const ctx: IntakeContext = {
     connection,
     queuePrefix,
-    prefix,
     logger,
     metrics,
-    once,
+    records,
     cache,
     events,
     runs,
-    lockDuration,
-    onceWindowMs: deps.onceWindowMs ?? 72 * HOUR,
     retryLater: { ...DEFAULT_RETRY_LATER_LIMITS, ...deps.retryLater },
     route,
     findDrift: deps.findDrift ?? schemaDrift,
@@ -195,6 +199,7 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
         } finally {
           clearTimeout(abortTimer);
         }
+        await records.close();
         await Promise.all([intakeQueue, ...handlerQueues.values()].map((q) => q.close()));
       })();
       return closing;

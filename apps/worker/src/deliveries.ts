@@ -2,7 +2,7 @@ import { UnrecoverableError } from 'bullmq';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { coerceError, INTAKE_QUEUE } from '@vouchflow/core';
 import { decodeDelivery, type DecodedDelivery } from '@vouchflow/schema';
-import type { HandlerJobData, IntakeJobData } from '@vouchflow/pipeline';
+import { readJobData, type HandlerJobData, type IntakeJobData } from '@vouchflow/pipeline';
 import { deepFreeze } from './delivery-cache.js';
 import type { WorkerContext } from './worker-context.js';
 
@@ -45,6 +45,6 @@ export async function deliveryOf(
 }
 
 export async function intakeBody(ctx: WorkerContext, intakeJobId: string): Promise<string | undefined> {
-  const raw = await ctx.connection.hget(`${ctx.prefix}:${INTAKE_QUEUE}:${intakeJobId}`, 'data');
-  return raw === null ? undefined : (JSON.parse(raw) as IntakeJobData).body;
+  const raw = await readJobData(ctx.connection, ctx.queuePrefix, INTAKE_QUEUE, intakeJobId);
+  return raw === undefined ? undefined : (JSON.parse(raw) as IntakeJobData).body;
 }

@@ -1,11 +1,11 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { handlerQueueName, type Logger } from '@vouchflow/core';
 import type { HandlerOutcome } from '@vouchflow/handler-kit';
-import { recordFirstFailure, type HandlerJobData } from '@vouchflow/pipeline';
+import { recordFirstFailure, unitAttemptsMade, unitMaxAttempts, type HandlerJobData } from '@vouchflow/pipeline';
 import { deliveryOf, intakeBody, undecodable } from './deliveries.js';
 import { postpone } from './postpone.js';
 import { RetryLaterExhaustedError } from './retry-later.js';
-import { runOnce, type RunOutcome } from './run-unit.js';
+import { runUnit } from './unit.js';
 import type { PerHandler, WorkerContext } from './worker-context.js';
 
 const permanentError = (reason: string, stack?: string): UnrecoverableError => {
@@ -22,9 +22,8 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
     const data = job.data;
     // Failed for good inline, before the job existed: it only had to reach the failed set.
     if (data.failed) throw permanentError(data.failed.reason, data.failed.stack);
-    const offset = data.attemptOffset ?? 0;
-    const attempt = job.attemptsMade + 1 + offset;
-    const isLast = attempt >= (job.opts.attempts ?? 1) + offset;
+    const attempt = unitAttemptsMade(job.attemptsMade, data) + 1;
+    const isLast = attempt >= (unitMaxAttempts(job.opts.attempts ?? 1, data) ?? 1);
     let scoped: Logger | undefined;
     // Created on first use: most runs never log.
     const log = () =>
@@ -37,17 +36,11 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
       if (body !== undefined) await job.updateData({ ...data, body });
     };
     const { decoded } = delivery;
-    if (!decoded || !decoded.known) {
+    if (!decoded) {
       await keepBody();
-      throw delivery.error ?? undecodable(`event type ${data.eventType} has no codec any more`);
+      throw delivery.error ?? undecodable(`delivery of ${data.eventType} does not decode`);
     }
-    await h.permits.acquire();
-    let outcome: RunOutcome;
-    try {
-      outcome = await runOnce(ctx, h, { event: decoded.event, unitId: job.id!, attempt, replay: data.replay === true, log });
-    } finally {
-      h.permits.release();
-    }
+    let outcome = await runUnit(ctx, h, { event: decoded.event, unitId: job.id!, attempt, replay: data.replay === true, log });
     if (outcome.kind === 'retry-later') {
       // Postponements are free, but not for ever: MAX_RETRY_LATER in a row and this one is a failed try.
       const inARow = (data.retryLaters ?? 0) + 1;
@@ -61,7 +54,7 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
       case 'done':
         return outcome.result;
       case 'busy':
-        if (logger.isDebugEnabled()) log().debug('a twin is running: waiting for it');
+        if (logger.isDebugEnabled()) log().debug('another run holds the claim: waiting for it');
         return postpone(job, token, Date.now() + outcome.retryInMs);
       case 'retry-later':
         return postpone(job, token, Date.now() + outcome.delayMs);
@@ -86,7 +79,7 @@ export function onHandlerJobFailed(ctx: WorkerContext, handler: string) {
     // A unit that failed for good inline was counted then; here it only reaches the dead letters.
     if (!job.data.failed) metrics.failed.inc({ handler });
     const final = err.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
-    const attemptsMade = job.attemptsMade + (job.data.attemptOffset ?? 0);
+    const attemptsMade = unitAttemptsMade(job.attemptsMade, job.data);
     const fields = { handler, eventId: job.data.eventId, jobId: job.id, attemptsMade, error: err.message };
     if (final) {
       metrics.deadLettered.inc({ handler });

@@ -1,14 +1,14 @@
 import type { Job, JobsOptions, KeepJobs, Queue } from 'bullmq';
 import { coerceError, handlerQueueName, INTAKE_QUEUE } from '@vouchflow/core';
-import type { DecodedDelivery, WebhookEvent } from '@vouchflow/schema';
+import type { DecodedDelivery, HandledEvent } from '@vouchflow/schema';
 import type { AnyHandler } from '@vouchflow/handler-kit';
 import {
+  continuedAsJob,
   deliveryIndexKey,
   handlerJobId,
   handlerJobOptions,
-  indexDelivery,
+  keepCompleted,
   recordFirstFailure,
-  type ClaimResult,
   type HandlerJobData,
   type IntakeJobData,
 } from '@vouchflow/pipeline';
@@ -17,7 +17,7 @@ import { decodeBody } from './deliveries.js';
 import type { DriftFinder } from './drift.js';
 import { INTAKE_LABEL } from './metrics.js';
 import { postpone } from './postpone.js';
-import { claimTtl, execute, notClaimed, succeeded, unitKey, type Unit } from './run-unit.js';
+import { runUnit, type Unit, type UnitOutcome } from './unit.js';
 import type { PerHandler, WorkerContext } from './worker-context.js';
 
 /** What the intake processor needs beyond the shared context: routing, the handler queues it fans out to, the retry settings it starts units with. */
@@ -39,73 +39,48 @@ type HandlerJobToAdd = { handler: string; data: HandlerJobData; opts: JobsOption
 
 /**
  * Runs the first try of a delivery's units inline, inside the intake job,
- * for each handler with a free permit here and no rate limit (a limit holds
- * across processes only through its queue). Most units succeed at once and
- * then cost no job of their own: their claims (and the delivery index) go
- * to Redis in one round trip and their records in one more. A unit that
- * does not succeed becomes a job of its handler's queue with the tries it
- * has left. Should this process die meanwhile, the intake job is taken up
- * again, and the units with it.
+ * for each handler without a rate limit (a limit holds across processes only
+ * through its queue). A unit waits here for a free permit of its handler
+ * rather than becoming a job; each unit goes through its own life (unit.ts)
+ * and is recorded done the moment it settles, whatever its siblings do. A
+ * unit that does not succeed becomes a job of its handler's queue with the
+ * tries it has left. Should this process die meanwhile, the intake job is
+ * taken up again, and with it the units not recorded done.
  * Resolves with the handler jobs to add.
  */
 async function firstTries(
   ctx: IntakeContext,
   intakeJob: Job<IntakeJobData>,
-  event: WebhookEvent,
+  event: HandledEvent,
   targets: readonly AnyHandler[],
 ): Promise<HandlerJobToAdd[]> {
-  const { connection, queuePrefix, logger, once, maxAttempts, backoffMs } = ctx;
+  const { connection, queuePrefix, logger, maxAttempts, backoffMs } = ctx;
   const { eventId, eventType, receivedAt } = intakeJob.data;
   const toAdd: HandlerJobToAdd[] = [];
-  const inline: Array<{ h: PerHandler; unit: Unit; key: string; data: HandlerJobData; opts: JobsOptions }> = [];
+  const inline: Array<{ h: PerHandler; unit: Unit; data: HandlerJobData; opts: JobsOptions }> = [];
   for (const target of targets) {
     const h = ctx.perHandler.get(target.name)!;
     const unitId = handlerJobId(eventId, target.name);
     const data: HandlerJobData = { eventId, eventType, receivedAt, handler: target.name, intakeJobId: intakeJob.id! };
     const opts = handlerJobOptions(unitId, { attempts: maxAttempts, backoffMs });
-    if (!ctx.inlineFirstTry || h.handler.rateLimit || !h.permits.tryAcquire()) {
+    if (!ctx.inlineFirstTry || h.handler.rateLimit) {
       toAdd.push({ handler: target.name, data, opts });
       continue;
     }
     const log = () => logger.child({ eventId, eventType, handler: target.name, jobId: unitId, attempt: 1 });
-    const unit: Unit = { event, unitId, attempt: 1, replay: false, log };
-    inline.push({ h, unit, key: unitKey(ctx, h, unit), data, opts });
+    inline.push({ h, unit: { event, unitId, attempt: 1, replay: false, log }, data, opts });
   }
-  const index = { key: deliveryIndexKey(queuePrefix, eventId), value: intakeJob.id!, ttlMs: ctx.deliveryRetentionMs };
-  let claims: ClaimResult[];
-  try {
-    claims = await once.claimMany(
-      inline.map(({ h, unit, key }) => ({ key, jobId: unit.unitId, ttlMs: claimTtl(ctx, h) })),
-      index,
-    );
-  } catch (err) {
-    for (const { h } of inline) h.permits.release();
-    throw err;
-  }
-  const outcomes = await Promise.all(
-    inline.map(async ({ h, unit }, i) => {
-      try {
-        return notClaimed(ctx, h, unit, claims[i]!) ?? (await execute(ctx, h, unit));
-      } finally {
-        h.permits.release();
-      }
-    }),
-  );
-  // Successes recorded, failed claims given back, in one round trip.
-  await once.finishMany(
-    inline.flatMap(({ h, unit, key }, i) => {
-      if (claims[i]!.status !== 'claimed') return [];
-      const op = outcomes[i]!.kind === 'done' ? ('done' as const) : ('release' as const);
-      return [{ key, jobId: unit.unitId, op, handler: h.handler.name }];
-    }),
-    ctx.onceWindowMs,
-  );
+  // In the same batch as the units' claims.
+  const indexed = ctx.records.set(deliveryIndexKey(queuePrefix, eventId), intakeJob.id!, ctx.deliveryRetentionMs);
+  const settled = await Promise.allSettled([indexed, ...inline.map(({ h, unit }) => runUnit(ctx, h, unit))]);
+  const trouble = settled.find((s) => s.status === 'rejected');
+  if (trouble) throw (trouble as PromiseRejectedResult).reason;
+  const outcomes = settled.slice(1).map((s) => (s as PromiseFulfilledResult<UnitOutcome>).value);
   for (const [i, { h, unit, data, opts }] of inline.entries()) {
     const outcome = outcomes[i]!;
     const add = (d: HandlerJobData, o: JobsOptions) => toAdd.push({ handler: h.handler.name, data: d, opts: o });
     switch (outcome.kind) {
       case 'done':
-        if (claims[i]!.status === 'claimed') succeeded(ctx, h, unit, outcome.result);
         break;
       case 'busy':
         add(data, { ...opts, delay: outcome.retryInMs });
@@ -129,7 +104,8 @@ async function firstTries(
         }
         h.retried.inc();
         unit.log().info('first try failed: will retry', { error: error.message });
-        add({ ...data, attemptOffset: 1 }, { ...opts, attempts: maxAttempts - 1, delay: backoffDelay(1, backoffMs, ctx.maxBackoffMs) });
+        const next = continuedAsJob(data, opts, 1, maxAttempts);
+        add(next.data, { ...next.opts, delay: backoffDelay(1, backoffMs, ctx.maxBackoffMs) });
         break;
       }
     }
@@ -153,17 +129,18 @@ export function intakeProcessor(ctx: IntakeContext) {
       throw err;
     }
     for (const path of ctx.findDrift(parsed)) metrics.drift(path);
-    if (!decoded.known) {
+    const event = decoded.event;
+    // An unfamiliar type stays counted, and reaches the handlers subscribed with a pattern that matches it.
+    if (!decoded.known) metrics.unknownEvents.inc({ event_type: event.event.type });
+    const targets = ctx.route(event.event.type);
+    if (!decoded.known && targets.length === 0) {
       metrics.deliveries.inc({ outcome: 'unknown_type' });
-      metrics.unknownEvents.inc({ event_type: decoded.event.event.type });
-      job.opts.removeOnComplete = keepDeliveries;
-      await indexDelivery(connection, queuePrefix, job.data.eventId, job.id!, ctx.deliveryRetentionMs);
+      keepCompleted(job, keepDeliveries);
+      await ctx.records.set(deliveryIndexKey(queuePrefix, job.data.eventId), job.id!, ctx.deliveryRetentionMs);
       log().info('unfamiliar event type: kept, no handler');
       return { handlers: [] };
     }
     ctx.cache.set(job.id!, decoded, job.data.body.length);
-    const event = decoded.event;
-    const targets = ctx.route(event.event.type);
     try {
       const jobs = await firstTries(ctx, job, event, targets);
       // Deterministic job ids: this intake job run again after a crash adds nothing twice.
@@ -175,7 +152,7 @@ export function intakeProcessor(ctx: IntakeContext) {
       log().warn('fan-out failed: retrying later', { error: coerceError(err).message, delayMs: delay });
       return postpone(job, token, Date.now() + delay);
     }
-    job.opts.removeOnComplete = keepDeliveries;
+    keepCompleted(job, keepDeliveries);
     metrics.deliveries.inc({ outcome: 'routed' });
     if (logger.isDebugEnabled()) log().debug('fanned out', { handlers: targets.map((h) => h.name) });
     return { handlers: targets.map((h) => h.name) };

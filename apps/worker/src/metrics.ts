@@ -21,6 +21,9 @@ export interface WorkerMetrics {
   retryLater: Counter<'handler'>;
   deadLettered: Counter<'handler'>;
   duration: Histogram<'handler' | 'outcome'>;
+  claimsLost: Counter<'handler'>;
+  overruns: Counter<'handler'>;
+  recordWindow: Histogram;
 }
 
 /**
@@ -114,6 +117,24 @@ export function createWorkerMetrics(queues: () => readonly Queue[], options: { d
       name: 'vouchflow_dead_lettered_total',
       help: `Units of work dead-lettered, by handler (${INTAKE_LABEL}: deliveries that do not decode)`,
       labelNames: ['handler'],
+      registers,
+    }),
+    claimsLost: new Counter({
+      name: 'vouchflow_claims_lost_total',
+      help: 'Runs that found another run holding their once-only claim (renewal or record): they wrote nothing',
+      labelNames: ['handler'],
+      registers,
+    }),
+    overruns: new Counter({
+      name: 'vouchflow_handler_overruns_total',
+      help: 'Handler runs that ignored their abort signal past their timeout or shutdown: permit and claim kept until they settle',
+      labelNames: ['handler'],
+      registers,
+    }),
+    recordWindow: new Histogram({
+      name: 'vouchflow_unit_record_seconds',
+      help: 'From a handler settling to its done record acknowledged by Redis: the window in which a dying process repeats an effect',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     }),
     duration: new Histogram({

@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { SECOND, type Logger, type RedisClient } from '@vouchflow/core';
 import type { AnyHandler, HandlerOutcome } from '@vouchflow/handler-kit';
-import type { OnceRecords } from '@vouchflow/pipeline';
+import type { UnitRecords } from '@vouchflow/pipeline';
 import type { DeliveryCache } from './delivery-cache.js';
 import type { HandlerRuns } from './handler-runs.js';
 import type { RetryLaterLimits } from './retry-later.js';
@@ -28,16 +28,13 @@ const DEFAULT_TIMEOUT = 30 * SECOND;
 export interface WorkerContext {
   readonly connection: RedisClient;
   readonly queuePrefix: string;
-  /** BullMQ's key prefix, for reading an intake job's data without loading the job. */
-  readonly prefix: string;
   readonly logger: Logger;
   readonly metrics: WorkerMetrics;
-  readonly once: OnceRecords;
+  /** Once-only claims and records of this process, batched per event-loop turn. */
+  readonly records: UnitRecords;
   readonly cache: DeliveryCache;
   readonly events: EventEmitter<{ settled: [SettledUnit] }>;
   readonly runs: HandlerRuns;
-  readonly lockDuration: number;
-  readonly onceWindowMs: number;
   readonly retryLater: RetryLaterLimits;
 }
 
@@ -53,6 +50,7 @@ export function perHandlerOf(h: AnyHandler, metrics: WorkerMetrics) {
     failed: metrics.failed.labels({ handler: h.name }),
     retried: metrics.retried.labels({ handler: h.name }),
     retryLater: metrics.retryLater.labels({ handler: h.name }),
+    overruns: metrics.overruns.labels({ handler: h.name }),
     tookCompleted: metrics.duration.labels({ handler: h.name, outcome: 'completed' }),
     took: (outcome: string) => metrics.duration.labels({ handler: h.name, outcome }),
   };

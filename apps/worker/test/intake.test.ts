@@ -40,8 +40,26 @@ describe('intake', () => {
     expect(event!.failedReason).toContain('body is not JSON');
   });
 
-  it('keeps an unfamiliar event type, runs no handler, counts it', async () => {
-    const all = testHandler('all', undefined, { events: ['*'] });
+  it('hands an unfamiliar event type to the handlers whose pattern matches it, and counts it', async () => {
+    const customers = testHandler('customers', undefined, { events: ['customer.*'] });
+    const vouchers = testHandler('vouchers', undefined, { events: ['voucher.*'] });
+    const exact = testHandler('exact');
+    const worker = await h.start([customers, vouchers, exact]);
+    const done = settled(worker, 'customers');
+    const d = delivery({ type: 'customer.loyalty.tier.brand_new', mutate: (x) => (x['data'] = { anything: 1 }) });
+    await h.send(d);
+    await done;
+    expect(customers.calls.map((c) => c.eventId)).toEqual([d.eventId]);
+    expect(customers.calls[0]!.ctx.idempotencyKey).toBe(`customers:${d.eventId}`);
+    expect(vouchers.calls).toHaveLength(0);
+    expect(exact.calls).toHaveLength(0);
+    expect(await worker.metrics.registry.getSingleMetricAsString('vouchflow_unknown_events_total')).toContain(
+      'event_type="customer.loyalty.tier.brand_new"} 1',
+    );
+  });
+
+  it('keeps an unfamiliar event type no pattern matches, runs no handler, counts it', async () => {
+    const all = testHandler('all', undefined, { events: ['voucher.*'] });
     const worker = await h.start([all]);
     const done = waitForEvent<{ jobId: string; returnvalue: unknown }>(await h.events('intake'), 'completed');
     const d = delivery({ type: 'customer.brand_new.thing', mutate: (x) => (x['data'] = { anything: 1 }) });

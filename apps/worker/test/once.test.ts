@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { handlerJobOptions, handlerReplayJobId, intakeJobId, onceKey } from '@vouchflow/pipeline';
+import { decodeUnitRecord, handlerJobOptions, handlerReplayJobId, intakeJobId, onceKey } from '@vouchflow/pipeline';
 import { Harness, delivery, settled, testHandler, waitForEvent } from './support.js';
 
 let h: Harness;
@@ -96,7 +96,7 @@ describe.each([
     await completed;
     expect(email.calls).toHaveLength(2);
     const key = onceKey(h.prefix, 'email', 'vtx_window');
-    expect(await h.redis.get(key)).toBe(`done:ev-${d.eventId}-email`);
+    expect(decodeUnitRecord(await h.redis.get(key))).toMatchObject({ state: 'done', owner: `ev-${d.eventId}-email`, attempts: 2 });
     const ttl = await h.redis.pttl(key);
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);

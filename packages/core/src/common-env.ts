@@ -1,4 +1,4 @@
-import { BooleanFromString, OneOf, NonEmptyString, RedisUrlList } from './env-codecs.js';
+import { BooleanFromString, IntFromString, OneOf, NonEmptyString, RedisUrlList, UrlString } from './env-codecs.js';
 import { LOG_LEVELS } from './logger.js';
 import type { EnvSpec } from './config.js';
 
@@ -15,4 +15,16 @@ export const commonEnv = {
   LOG_LEVEL: { codec: OneOf('LogLevel', LOG_LEVELS), default: 'info' },
   /** `production` switches logs to JSON and makes unsafe development defaults refuse to start. */
   NODE_ENV: { codec: OneOf('NodeEnv', ['development', 'production', 'test'] as const), default: 'development' },
+} satisfies EnvSpec;
+
+/**
+ * The optional PostgreSQL archive, read by the worker (which fills it) and
+ * by `pnpm ops` and the admin API (which read it). Unset: no archive, and
+ * nothing needs a database.
+ */
+export const archiveEnv = {
+  /** `postgres://user:password@host:5432/db`. A secret: it holds the password. */
+  ARCHIVE_URL: { codec: UrlString('ArchiveUrl', ['postgres', 'postgresql']), secret: true },
+  /** Days an archived delivery is kept; whole days are dropped once past it. */
+  ARCHIVE_RETENTION_DAYS: { codec: IntFromString('ArchiveRetentionDays', 1, 3650), default: '90' },
 } satisfies EnvSpec;

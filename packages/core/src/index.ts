@@ -2,7 +2,7 @@ export { MILLISECOND, SECOND, MINUTE, HOUR, DAY } from './durations.js';
 export { coerceError } from './coerce-error.js';
 export { decodeEnv, ConfigError, type EnvSpec, type ConfigOf } from './config.js';
 export * from './env-codecs.js';
-export { commonEnv } from './common-env.js';
+export { commonEnv, archiveEnv } from './common-env.js';
 export { createLogger, LOG_LEVELS, type Logger, type LogLevel, type LoggerOptions } from './logger.js';
 export { bullPrefix, projectKey, INTAKE_QUEUE, HANDLER_NAME_PATTERN, handlerQueueName } from './keys.js';
 export { createRedis, waitForReady, closeRedis, type RedisClient, type RedisRole, type RedisSettings } from './redis.js';

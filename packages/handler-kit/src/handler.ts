@@ -1,11 +1,15 @@
-import type { EventMap, EventType, WebhookEvent } from '@vouchflow/schema';
+import type { EventMap, EventType, HandledEvent, UnknownWebhookEvent } from '@vouchflow/schema';
 import type { Logger } from '@vouchflow/core';
 import type { PermanentError } from './errors/permanent-error.js';
 import type { RetryLaterError } from './errors/retry-later-error.js';
 
 /**
- * What a handler subscribes to: an event name, or a prefix ending in `*`
- * (`customer.voucher.loyalty_card.*`; `*` alone is every known event).
+ * What a handler subscribes to: a known event name (one with a codec: that is
+ * where the types come from), or a prefix ending in `*`
+ * (`customer.voucher.loyalty_card.*`; `*` alone is every event). A pattern
+ * also receives the events that match it but have no codec, typed
+ * `UnknownWebhookEvent`: `customer.*` gets a `customer.` type Voucherify adds
+ * next month.
  */
 export type EventPattern = EventType | `${string}*`;
 
@@ -13,6 +17,16 @@ export type EventPattern = EventType | `${string}*`;
 export type MatchedEvent<P extends string> = P extends `${infer Prefix}*`
   ? Extract<EventType, `${Prefix}${string}`>
   : Extract<EventType, P>;
+
+/** The unknown events a pattern matches: none for exact names. */
+export type UnmatchedEvent<P extends string> = P extends `${infer Prefix}*` ? UnknownWebhookEvent<`${Prefix}${string}`> : never;
+
+/**
+ * What `handle` receives for the subscriptions `P`: the known events they
+ * name or match, typed, and for patterns the unknown events they match, with
+ * `data: unknown` (`isKnownEvent` tells them apart).
+ */
+export type HandlerEvent<P extends string> = EventMap[MatchedEvent<P>] | UnmatchedEvent<P>;
 
 /** Everything a handler gets besides the event. It imports nothing from the worker. */
 export interface HandlerContext {
@@ -55,7 +69,7 @@ export interface Handler<P extends EventPattern = EventPattern> {
   name: string;
   /** Events it subscribes to. */
   events: readonly P[];
-  handle(event: EventMap[MatchedEvent<P>], ctx: HandlerContext): Promise<HandlerOutcome | void>;
+  handle(event: HandlerEvent<P>, ctx: HandlerContext): Promise<HandlerOutcome | void>;
   /** Units of work run at once per worker process. @defaultValue 10 */
   concurrency?: number;
   rateLimit?: RateLimit;
@@ -69,7 +83,7 @@ export interface Handler<P extends EventPattern = EventPattern> {
  */
 export interface AnyHandler extends Omit<Handler, 'events' | 'handle'> {
   events: readonly string[];
-  handle(event: WebhookEvent, ctx: HandlerContext): Promise<HandlerOutcome | void>;
+  handle(event: HandledEvent, ctx: HandlerContext): Promise<HandlerOutcome | void>;
 }
 
 /** Types a handler: `event` is narrowed to the events it subscribes to. */

@@ -57,7 +57,7 @@ export function loyaltyFacts(event: WebhookEvent<LoyaltyEventType>): LoyaltyFact
     transactionType: present(transaction?.type),
     reason: present(transaction?.reason),
     expiredPoints: expired,
-    pendingPoints: pending?.points ?? ('voucher_pending_points_balance' in data ? data.voucher_pending_points_balance.points : undefined),
+    pendingPoints: pending?.points ?? ('voucher_pending_points_balance' in data ? data.voucher_pending_points_balance?.points : undefined),
     pendingActivatesAt: present(pending?.activates_at),
   };
 }

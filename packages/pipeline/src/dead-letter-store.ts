@@ -1,15 +1,18 @@
 import type { Queue } from 'bullmq';
-import { bullPrefix, handlerQueueName, INTAKE_QUEUE, projectKey, type RedisClient } from '@vouchflow/core';
+import { handlerQueueName, INTAKE_QUEUE, projectKey, type RedisClient } from '@vouchflow/core';
+import { failedAt, failedJobIds, readFailedJobs, readJobData, retryFailedJob, type FailedJobFields } from './bullmq-seam.js';
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore, Progress } from './dead-letters.js';
 import { eventIdSegment, openIntakeQueue, type QueueSettings } from './intake.js';
-import { openHandlerQueue } from './handler-jobs.js';
+import { HandlerJobData, openHandlerQueue } from './handler-jobs.js';
+import { unitAttemptsMade } from './units.js';
+import { isRight } from 'fp-ts/lib/Either.js';
 import { readHandlerRegistry } from './handler-registry.js';
 
 /*
  * The dead letters ARE BullMQ's failed sets: of the intake queue (deliveries
  * that do not decode) and of every handler queue (units of work out of
  * attempts, or failed permanently). A job reaches a failed set only inside
- * BullMQ's moveToFinished Lua script, atomically with its last failure, so a
+ * BullMQ's own Lua script that finishes a job, atomically with its last failure, so a
  * process dying at any moment can leave a job active (and the stalled check
  * puts it back to work) or failed (a dead letter), never lost in between.
  * Workers keep failed jobs (`removeOnFail` unset). Beside it we keep one hash
@@ -60,29 +63,21 @@ interface Ref {
   lastFailedAt: number;
 }
 
-const JOB_FIELDS = ['data', 'atm', 'failedReason', 'stacktrace', 'finishedOn'] as const;
 const LOAD_BATCH = 200;
 const ACT_PARALLEL = 20;
 
-function toDeadLetter(ref: Ref, fields: Array<string | null>, firstFailed: string | null): DeadLetter | undefined {
-  const [rawData, atm, failedReason, stacktrace, finishedOn] = fields;
-  if (rawData === null || rawData === undefined) return undefined;
+function toDeadLetter(ref: Ref, job: FailedJobFields, firstFailed: string | null): DeadLetter | undefined {
+  if (job.data === undefined) return undefined;
   let data: Record<string, unknown> = {};
   try {
-    const parsed: unknown = JSON.parse(rawData);
+    const parsed: unknown = JSON.parse(job.data);
     if (typeof parsed === 'object' && parsed !== null) data = parsed as Record<string, unknown>;
   } catch {
     // Not ours to judge: show the entry with what is readable.
   }
-  let stack: string | null = null;
-  try {
-    const list: unknown = JSON.parse(stacktrace ?? '[]');
-    if (Array.isArray(list) && list.length > 0) stack = String(list[list.length - 1]);
-  } catch {
-    stack = null;
-  }
-  const lastFailedAt = Number(finishedOn) || ref.lastFailedAt;
+  const lastFailedAt = job.finishedOn ?? ref.lastFailedAt;
   const str = (v: unknown) => (typeof v === 'string' ? v : '');
+  const decoded = HandlerJobData.decode(data);
   return {
     id: deadLetterId(ref.queueName, ref.jobId),
     eventId: str(data['eventId']),
@@ -94,9 +89,9 @@ function toDeadLetter(ref: Ref, fields: Array<string | null>, firstFailed: strin
           ? data['handler']
           : ref.queueName.slice('handler-'.length),
     // Tries the worker made inline, before the unit's job existed, count too.
-    attempts: (Number(atm) || 0) + (typeof data['attemptOffset'] === 'number' ? data['attemptOffset'] : 0),
-    reason: failedReason ?? '',
-    stack,
+    attempts: isRight(decoded) ? unitAttemptsMade(job.attemptsMade, decoded.right) : job.attemptsMade,
+    reason: job.failedReason ?? '',
+    stack: job.lastStack,
     firstFailedAt: Math.min(Number(firstFailed) || lastFailedAt, lastFailedAt),
     lastFailedAt,
     delivery: str(data['body']),
@@ -118,7 +113,6 @@ async function inBatches<T>(items: readonly T[], size: number, run: (item: T) =>
 /** The dead letters of one deployment (`queuePrefix`), read and acted on through `connection`. */
 export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterStore {
   const { connection: redis, queuePrefix } = settings;
-  const prefix = bullPrefix(queuePrefix);
   const queues = new Map<string, Queue>();
   const queueFor = (queueName: string): Queue => {
     let q = queues.get(queueName);
@@ -131,8 +125,6 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
     }
     return q;
   };
-  const jobKey = (queueName: string, jobId: string) => `${prefix}:${queueName}:${jobId}`;
-  const failedKey = (queueName: string) => `${prefix}:${queueName}:failed`;
 
   async function queueNames(): Promise<string[]> {
     const handlers = await readHandlerRegistry(redis, queuePrefix);
@@ -161,40 +153,23 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
   const needsLoading = (filter: DeadLetterFilter): boolean => filter.eventType !== undefined || filter.eventId !== undefined;
 
   async function refs(filter: DeadLetterFilter): Promise<Ref[]> {
-    const names = await queuesOf(filter);
     const candidate = mayBeOf(filter);
-    const pipeline = redis.pipeline();
-    for (const name of names) pipeline.zrevrangebyscore(failedKey(name), filter.until ?? '+inf', filter.since ?? '-inf', 'WITHSCORES');
-    const results = (await pipeline.exec()) ?? [];
-    const out: Ref[] = [];
-    results.forEach(([err, value], i) => {
-      if (err) throw err;
-      const flat = value as string[];
-      for (let j = 0; j + 1 < flat.length; j += 2) {
-        if (candidate(flat[j]!)) out.push({ queueName: names[i]!, jobId: flat[j]!, lastFailedAt: Number(flat[j + 1]) });
-      }
-    });
+    const out = (await failedJobIds(redis, queuePrefix, await queuesOf(filter), filter.since))
+      .filter((ref) => candidate(ref.jobId) && (filter.until === undefined || ref.failedAt <= filter.until))
+      .map(({ queueName, jobId, failedAt: at }) => ({ queueName, jobId, lastFailedAt: at }));
     // Newest first across queues; ties in a stable order.
     return out.sort((a, b) => b.lastFailedAt - a.lastFailedAt || (a.queueName + a.jobId < b.queueName + b.jobId ? -1 : 1));
   }
 
   async function load(batch: readonly Ref[]): Promise<Array<DeadLetter | undefined>> {
     if (batch.length === 0) return [];
-    const pipeline = redis.pipeline();
-    for (const ref of batch) {
-      pipeline.hmget(jobKey(ref.queueName, ref.jobId), ...JOB_FIELDS);
-      pipeline.hget(firstFailureKey(queuePrefix, ref.queueName), ref.jobId);
-    }
-    const results = (await pipeline.exec()) ?? [];
+    const firsts = redis.pipeline();
+    for (const ref of batch) firsts.hget(firstFailureKey(queuePrefix, ref.queueName), ref.jobId);
+    const [jobs, firstResults] = await Promise.all([readFailedJobs(redis, queuePrefix, batch), firsts.exec()]);
     const entries = batch.map((ref, i) => {
-      const [e1, fields] = results[2 * i] ?? [null, null];
-      const [e2, first] = results[2 * i + 1] ?? [null, null];
-      if (e1) throw e1;
-      if (e2) throw e2;
-      return {
-        entry: toDeadLetter(ref, fields as Array<string | null>, first as string | null),
-        rawData: (fields as Array<string | null>)[0],
-      };
+      const [err, first] = firstResults?.[i] ?? [null, null];
+      if (err) throw err;
+      return { entry: toDeadLetter(ref, jobs[i]!, first as string | null), rawData: jobs[i]!.data };
     });
     // A unit that died without running (it stalled too often) may hold only a
     // pointer to its intake job: show the delivery from there while it is kept.
@@ -203,15 +178,12 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
       const intakeJobId = (JSON.parse(rawData) as { intakeJobId?: unknown }).intakeJobId;
       return typeof intakeJobId === 'string' ? [{ entry, intakeJobId }] : [];
     });
-    if (missing.length > 0) {
-      const more = redis.pipeline();
-      for (const { intakeJobId } of missing) more.hget(jobKey(INTAKE_QUEUE, intakeJobId), 'data');
-      const found = (await more.exec()) ?? [];
-      missing.forEach(({ entry }, i) => {
-        const raw = found[i]?.[1];
-        if (typeof raw === 'string') entry.delivery = (JSON.parse(raw) as { body?: string }).body ?? '';
-      });
-    }
+    await Promise.all(
+      missing.map(async ({ entry, intakeJobId }) => {
+        const raw = await readJobData(redis, queuePrefix, INTAKE_QUEUE, intakeJobId);
+        if (raw !== undefined) entry.delivery = (JSON.parse(raw) as { body?: string }).body ?? '';
+      }),
+    );
     return entries.map((e) => e.entry);
   }
 
@@ -232,37 +204,24 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
   async function get(id: string): Promise<DeadLetter | undefined> {
     const parsed = parseDeadLetterId(id);
     if (!parsed) return undefined;
-    const score = await redis.zscore(failedKey(parsed.queueName), parsed.jobId);
-    if (score === null) return undefined;
-    const [entry] = await load([{ ...parsed, lastFailedAt: Number(score) }]);
+    const at = await failedAt(redis, queuePrefix, parsed.queueName, parsed.jobId);
+    if (at === undefined) return undefined;
+    const [entry] = await load([{ ...parsed, lastFailedAt: at }]);
     return entry;
   }
 
   async function retryRef(ref: { queueName: string; jobId: string }): Promise<boolean> {
-    const queue = queueFor(ref.queueName);
-    const job = await queue.getJob(ref.jobId);
-    if (!job) return false;
-    // A job dead-lettered for stalling keeps its stall count; fresh attempts mean a fresh count too.
-    await redis.hdel(jobKey(ref.queueName, ref.jobId), 'stc');
-    // A unit that failed for good before its job existed carries that failure; a retry runs it instead.
-    const data = job.data as Record<string, unknown>;
-    if (data['failed'] !== undefined) {
-      const { failed: _failed, ...rest } = data;
-      await job.updateData(rest);
-    }
-    try {
-      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-    } catch {
-      // Not in the failed set any more (retried or purged meanwhile).
-      return false;
-    }
-    await redis.hdel(firstFailureKey(queuePrefix, ref.queueName), ref.jobId);
-    return true;
+    // One script: fresh attempts and stall count, the failure carried by a unit that failed
+    // for good before its job existed dropped (a retry runs it instead), its first failure forgotten.
+    return retryFailedJob(queueFor(ref.queueName), redis, ref.jobId, {
+      dropDataField: 'failed',
+      firstFailureKey: firstFailureKey(queuePrefix, ref.queueName),
+    });
   }
 
   async function purgeRef(ref: { queueName: string; jobId: string }): Promise<boolean> {
     // Only a job still dead: one retried meanwhile is running again and is not ours to delete.
-    if ((await redis.zscore(failedKey(ref.queueName), ref.jobId)) === null) return false;
+    if ((await failedAt(redis, queuePrefix, ref.queueName, ref.jobId)) === undefined) return false;
     const removed = await queueFor(ref.queueName).remove(ref.jobId);
     await redis.hdel(firstFailureKey(queuePrefix, ref.queueName), ref.jobId);
     return removed === 1;

@@ -27,7 +27,41 @@ export {
   type RedisDeadLetterStore,
 } from './dead-letter-store.js';
 export { RegisteredHandler, handlerRegistryKey, registerHandlers, readHandlerRegistry, type RetrySettings } from './handler-registry.js';
-export { onceKey, onceRecords, type ClaimResult, type OnceRecords } from './once.js';
+export {
+  onceKey,
+  decodeUnitRecord,
+  unitRecords,
+  unitRecordReader,
+  triesBeforeJob,
+  unitAttemptsMade,
+  unitMaxAttempts,
+  continuedAsJob,
+  type UnitRecord,
+  type UnitRecords,
+  type UnitRecordsOptions,
+  type UnitRecordReader,
+  type Claim,
+  type ClaimRefusal,
+} from './units.js';
+export {
+  PINNED_BULLMQ_VERSION,
+  installedBullmqVersion,
+  checkBullmqSeam,
+  readJobData,
+  deduplicationTtlMs,
+  readFailedJobs,
+  failedJobIds,
+  failedAt,
+  keepCompleted,
+  retryFailedJob,
+  scriptBulkAdder,
+  publicBulkAdder,
+  type SeamCheck,
+  type FailedJobFields,
+  type AddBulk,
+  type BulkJob,
+  type BulkResult,
+} from './bullmq-seam.js';
 export {
   conflictingDuplicatesKey,
   deliveryHash,

@@ -56,8 +56,8 @@ export const intakeJobId = (eventId: string): string => `ev-${eventIdSegment(eve
 export const intakeCopyJobId = (eventId: string, nonce: string): string => `${intakeJobId(eventId)}.${nonce}`;
 
 /**
- * BullMQ deduplication id of a delivery: its event id. While the key
- * `{prefix}:intake:de:<id>` lives (the deduplication window), adding the same
+ * BullMQ deduplication id of a delivery: its event id. While BullMQ
+ * remembers it (the deduplication window), adding the same
  * event again stores nothing and returns the first copy's job id.
  */
 export const intakeDeduplicationId = (eventId: string): string => eventIdSegment(eventId);

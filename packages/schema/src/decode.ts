@@ -16,27 +16,45 @@ export type WebhookEvent<K extends EventType = EventType> = {
 }[K];
 
 /**
+ * A delivery whose `event.type` has no codec: the envelope is checked, `data`
+ * is kept as it came and typed `unknown`, since nothing is known of it.
+ * Voucherify adds event types without notice, so this is a normal outcome,
+ * never an error; handlers subscribed with a pattern (`*`, `customer.*`)
+ * receive it, `T` being the names their pattern matches.
+ */
+export type UnknownWebhookEvent<T extends string = string> = Omit<Envelope, 'data' | 'event'> & {
+  data: unknown;
+  event: EventMeta & { type: T };
+};
+
+/** What a handler may receive: a known event, typed, or (for a pattern) an unknown one. */
+export type HandledEvent = WebhookEvent | UnknownWebhookEvent;
+
+/**
  * Narrows a decoded event to the given event names. Needed because the event
  * name sits in `event.event.type`, one level down, where a `switch` narrows
  * `event.event` but not `event.data`:
  * `if (isEventOf(event, 'customer.voucher.loyalty_card.points_expired')) event.data.buckets`.
+ * An unknown event never matches: its name has no codec.
  */
-export function isEventOf<E extends WebhookEvent, K extends E['event']['type']>(
+export function isEventOf<E extends HandledEvent, K extends EventType & E['event']['type']>(
   event: E,
   ...types: readonly K[]
 ): event is Extract<E, { event: { type: K } }> {
   return (types as readonly string[]).includes(event.event.type);
 }
 
+/**
+ * True when the event has a codec, and narrows to the known events: what a
+ * pattern handler asks before reading `data` with types.
+ * `if (!isKnownEvent(event)) return handleUnknown(event.event.type, event.data)`.
+ */
+export function isKnownEvent<E extends HandledEvent>(event: E): event is Extract<E, WebhookEvent> {
+  return isKnownEventType(event.event.type);
+}
+
 /** Event name → its decoded delivery; what `defineHandler` narrows with. */
 export type EventMap = { [K in EventType]: WebhookEvent<K> };
-
-/**
- * A delivery whose `event.type` has no codec: the envelope is checked, `data`
- * is kept as it came. Voucherify adds event types without notice, so this is
- * a normal outcome, never an error.
- */
-export type UnknownWebhookEvent = Envelope;
 
 /** The outcome of decoding: a known event, typed, or an unfamiliar one with its envelope checked. */
 export type DecodedDelivery = { known: true; event: WebhookEvent } | { known: false; event: UnknownWebhookEvent };

@@ -14,7 +14,7 @@ function problemsOf(result: Either<DeliveryDecodeError, DecodedDelivery>): reado
 describe('decodeDelivery', () => {
   it('keeps an unfamiliar event type as an unknown event, data as it came', () => {
     const delivery = seed();
-    delivery.event.type = 'customer.loyalty.tier.upgraded';
+    delivery.event.type = 'customer.referred';
     delivery.data = { tier: { id: 'ltr_1' }, anything: [1, 2] };
     const result = decodeDelivery(delivery);
     expect(isRight(result) && result.right).toEqual({ known: false, event: delivery });
@@ -40,14 +40,14 @@ describe('decodeDelivery', () => {
     const delivery = seed();
     delivery.data.balance.points = '40';
     delivery.data.customer.id = 5;
-    delete delivery.data.transaction.voucher_id;
+    delete delivery.data.transaction.id;
     delivery.data.voucher.loyalty_card.points = null;
     const result = decodeDelivery(delivery);
     expect(isLeft(result) && result.left.kind).toBe('invalid-data');
     expect([...problemsOf(result)].sort()).toEqual([
       'data.balance.points: expected number, got a string',
       'data.customer.id: expected string, got a number',
-      'data.transaction.voucher_id: expected string, got nothing',
+      'data.transaction.id: expected string, got nothing',
       'data.voucher.loyalty_card.points: expected number, got null',
     ]);
   });
@@ -90,10 +90,10 @@ describe('decodeDelivery', () => {
 
   it('rejects a delivery whose data a user trimmed, naming the dropped key', () => {
     const delivery = fixture('customer.voucher.loyalty_card.pending_points.added');
-    delete delivery.data.order;
+    delete delivery.data.pending_points;
     const result = decodeDelivery(delivery);
     expect(isLeft(result) && result.left.kind).toBe('invalid-data');
-    expect(problemsOf(result)).toEqual(['data.order: expected SimpleOrder or null, got nothing']);
+    expect(problemsOf(result)).toEqual(['data.pending_points: expected PendingPointsSubject, got nothing']);
   });
 
   it.each([null, 42, 'text', [1], true])('rejects %j as not a delivery, without throwing', (input) => {

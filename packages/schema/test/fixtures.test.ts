@@ -11,7 +11,7 @@ import {
   type DecodedDelivery,
   type EventType,
 } from '../src/index.js';
-import { allDeliveries, clone, eventFixtures, eventTypeOf, sharedFixtures, type Fixture } from './fixtures.js';
+import { allDeliveries, clone, eventFixtures, eventTypeOf, sharedFixtures, specFixtures, type Fixture } from './fixtures.js';
 
 function decodeKnown(json: unknown): DecodedDelivery & { known: true } {
   const result = decodeDelivery(json);
@@ -31,7 +31,10 @@ function twinOf(type: string): string | undefined {
 describe('fixtures', () => {
   it('has the shared fixtures and one per named event', () => {
     expect(sharedFixtures().map((f) => f.file)).toEqual(['points_added.json', 'points_expired.json']);
-    for (const f of eventFixtures()) expect(f.file).toBe(`${eventTypeOf(f)}.json`);
+    for (const f of [...eventFixtures(), ...specFixtures()]) expect(f.file).toBe(`${eventTypeOf(f)}.json`);
+    // One per webhook of the spec (scripts/spec-fixtures.ts), each a type with a codec.
+    expect(specFixtures()).toHaveLength(72);
+    expect(specFixtures().map(eventTypeOf).sort()).toEqual([...EVENT_TYPES].sort());
   });
 
   it.each(allDeliveries().map((f) => [f.file, f] as const))('%s decodes as its event, with no drift', (_file, f: Fixture) => {

@@ -6,6 +6,8 @@ const here = import.meta.dirname;
 export const SHARED_DIR = resolve(here, '../fixtures');
 /** One complete delivery per named event, written from WEBHOOKS.md's field lists; named `<event.type>.json`. */
 export const EVENT_DIR = resolve(here, 'fixtures');
+/** The examples of Voucherify's OpenAPI description, wrapped in the envelope (scripts/spec-fixtures.ts); named `<event.type>.json`. */
+export const SPEC_DIR = resolve(here, '../fixtures/spec');
 
 export interface Fixture {
   file: string;
@@ -24,8 +26,9 @@ const load = (dir: string): Fixture[] =>
 
 export const sharedFixtures = (): Fixture[] => load(SHARED_DIR).filter((f) => !f.file.endsWith('.data.json'));
 export const eventFixtures = (): Fixture[] => load(EVENT_DIR);
+export const specFixtures = (): Fixture[] => load(SPEC_DIR);
 /** Every complete delivery we have. */
-export const allDeliveries = (): Fixture[] => [...sharedFixtures(), ...eventFixtures()];
+export const allDeliveries = (): Fixture[] => [...sharedFixtures(), ...eventFixtures(), ...specFixtures()];
 
 /** A fresh deep copy, so a test may mutate it. */
 export const clone = <T>(value: T): T => structuredClone(value);
@@ -39,9 +42,9 @@ export const eventTypeOf = (f: Fixture): string => (f.json['event'] as { type: s
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Loose = Record<string, any>;
 
-/** A fresh copy of a shared fixture (`points_added`, `points_expired`) or of `test/fixtures/<type>.json`. */
+/** A fresh copy of a shared fixture (`points_added`, `points_expired`), of `test/fixtures/<type>.json`, else of the spec's `<type>.json`. */
 export function delivery(name: 'points_added' | 'points_expired' | (string & {})): Loose {
-  const found = [...sharedFixtures(), ...eventFixtures()].find((f) => f.file === `${name}.json`);
+  const found = [...sharedFixtures(), ...eventFixtures(), ...specFixtures()].find((f) => f.file === `${name}.json`);
   if (!found) throw new Error(`no fixture ${name}`);
   return clone(found.json);
 }

@@ -10,7 +10,15 @@ import { isRight } from 'fp-ts/lib/Either.js';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { createLogger } from '@vouchflow/core';
 import { defineHandler, PermanentError, RetryLaterError, type HandlerContext } from '../../handler-kit/src/index.js';
-import { decodeDelivery, isEventOf, type EventType, type LoyaltyBalance, type WebhookEvent } from '../src/index.js';
+import {
+  decodeDelivery,
+  isEventOf,
+  isKnownEvent,
+  type EventType,
+  type LoyaltyBalance,
+  type UnknownWebhookEvent,
+  type WebhookEvent,
+} from '../src/index.js';
 import { delivery } from './fixtures.js';
 
 const pointsHandler = defineHandler({
@@ -50,11 +58,44 @@ describe('handler types', () => {
     defineHandler({ name: 'z', events: ['customer.voucher.loyalty_card.points_addded'], async handle() {} });
   });
 
-  it('narrows a wildcard to the events it matches', () => {
-    type Received = Parameters<typeof cardHandler.handle>[0]['event']['type'];
-    expectTypeOf<Received>().toEqualTypeOf<Extract<EventType, `customer.voucher.loyalty_card.${string}`>>();
-    expectTypeOf<'customer.voucher.loyalty_card.pending_points.activated'>().toExtend<Received>();
-    expectTypeOf<'voucher.loyalty_card.points_added'>().not.toExtend<Received>();
+  it('narrows a wildcard to the events it matches, known ones typed and unknown ones with data: unknown', () => {
+    type Received = Parameters<typeof cardHandler.handle>[0];
+    type Known = Extract<Received, WebhookEvent>;
+    expectTypeOf<Known['event']['type']>().toEqualTypeOf<Extract<EventType, `customer.voucher.loyalty_card.${string}`>>();
+    expectTypeOf<'customer.voucher.loyalty_card.pending_points.activated'>().toExtend<Known['event']['type']>();
+    expectTypeOf<'voucher.loyalty_card.points_added'>().not.toExtend<Received['event']['type']>();
+    expectTypeOf<Exclude<Received, Known>>().toEqualTypeOf<UnknownWebhookEvent<`customer.voucher.loyalty_card.${string}`>>();
+    expectTypeOf<Exclude<Received, Known>['data']>().toEqualTypeOf<unknown>();
+    defineHandler({
+      name: 'tiers',
+      events: ['customer.*'],
+      async handle(event) {
+        // @ts-expect-error: an unknown customer. event may arrive, whose data is unknown
+        void event.data.customer;
+        if (!isKnownEvent(event)) return { skipped: `${event.event.type} carries ${typeof event.data}` };
+        return { skipped: event.event.type };
+      },
+    });
+    // Exact names get no unknown events.
+    expectTypeOf<Parameters<typeof pointsHandler.handle>[0]>().toEqualTypeOf<WebhookEvent<'customer.voucher.loyalty_card.points_added'>>();
+  });
+
+  it('hands an unknown event to a pattern handler, and isKnownEvent tells it apart', async () => {
+    const seed = delivery('points_added');
+    seed['event'].type = 'customer.voucher.loyalty_card.brand_new';
+    const decoded = decodeDelivery(seed);
+    if (!isRight(decoded) || decoded.right.known) throw new Error('expected an unknown event');
+    const ctx: HandlerContext = {
+      logger: createLogger({ level: 'error', stream: new PassThrough() }),
+      signal: new AbortController().signal,
+      attempt: 1,
+      idempotencyKey: 'x:1',
+      occurredAt: new Date(),
+      errors: { PermanentError, RetryLaterError },
+    };
+    const unknownEvent = decoded.right.event as UnknownWebhookEvent<'customer.voucher.loyalty_card.brand_new'>;
+    expect(isKnownEvent(unknownEvent)).toBe(false);
+    await expect(cardHandler.handle(unknownEvent, ctx)).resolves.toEqual({ skipped: 'customer.voucher.loyalty_card.brand_new' });
   });
 
   it('hands a decoded delivery to the handler it typed', async () => {

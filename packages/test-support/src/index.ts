@@ -4,4 +4,5 @@ export { uniquePrefix, deletePrefix } from './keys.js';
 export { startApp, type AppProcess, type LogLine } from './app-process.js';
 export { testRedisUrl } from './test-redis.js';
 export { startRedisCluster, type RedisCluster } from './redis-cluster.js';
+export { createTestDatabase, startTcpProxy, type TestDatabase, type TcpProxy } from './postgres.js';
 export { waitForEvent, openQueueEvents, type QueueEventName } from './queue-events.js';

@@ -284,9 +284,25 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
   });
 
   api.post('/events/:eventId/replay', async (req, res) => {
-    const handler = bodyOf(req)['handler'];
+    const { handler, allHandlers } = bodyOf(req);
     if (handler !== undefined && typeof handler !== 'string') throw new UsageError('handler: expected a string');
+    if ((handler === undefined) === (allHandlers !== true))
+      throw new UsageError(
+        'send {"handler": "<name>"} to replay one handler, or {"allHandlers": true} to run every handler of the event again (not both)',
+      );
     res.json(await ops.replay(req.params['eventId'] ?? '', handler));
+  });
+
+  api.get('/handlers', async (_req, res) => {
+    res.json(await ops.handlers());
+  });
+
+  api.post('/handlers/:name/:verb', async (req, res, next) => {
+    const { name = '', verb } = req.params;
+    if (verb !== 'pause' && verb !== 'resume') return next();
+    const status = verb === 'pause' ? await ops.pauseHandler(name) : await ops.resumeHandler(name);
+    logger.info(verb === 'pause' ? 'handler paused' : 'handler resumed', { handler: status.handler, by: 'admin API', ip: req.ip });
+    res.json(status);
   });
 
   api.use((_req, res) => {

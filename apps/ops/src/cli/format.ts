@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import type { DeadLetter } from '@vouchflow/pipeline';
-import type { EventReport, QueueStats, ReplayResult } from '../operations.js';
+import type { EventReport, HandlerStatus, QueueStats, ReplayResult } from '../operations.js';
 
 /*
  * Human-readable renderings of what the operations return. `--json` prints
@@ -76,10 +76,28 @@ export function deadLetterDetail(d: DeadLetter): string {
   ].join('\n');
 }
 
+export function handlersTable(rows: readonly HandlerStatus[]): string {
+  if (rows.length === 0) return 'No handlers: no worker of this deployment has started yet.';
+  const t = table(['handler', 'state', 'waiting', 'active', 'delayed', 'dead', 'done', 'last error']);
+  for (const r of rows)
+    t.push([
+      r.handler,
+      r.state,
+      r.waiting,
+      r.active,
+      r.delayed,
+      r.dead,
+      r.done,
+      r.lastError ? `${formatTime(r.lastError.at)} ${oneLine(r.lastError.reason, 50)}` : '-',
+    ]);
+  return t.toString();
+}
+
 export function eventReport(r: EventReport): string {
   const lines = [
     `event:     ${r.eventId} (${r.eventType ?? 'type unknown'})`,
     `received:  ${formatTime(r.receivedAt)}`,
+    ...(r.source === 'archive' ? ['source:    the PostgreSQL archive (Redis no longer holds this event)'] : []),
     `intake:    ${r.intake ? `${r.intake.state}${r.intake.reason ? ` (${oneLine(r.intake.reason)})` : ''}` : 'gone (older than the delivery retention)'}`,
     '',
   ];

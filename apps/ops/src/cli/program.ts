@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, coerceError } from '@vouchflow/core';
+import { migrateArchive } from '@vouchflow/archive';
 import type { DeadLetterFilter } from '@vouchflow/pipeline';
 import { loadCliConfig } from '../config.js';
 import { parseSince, SINCE_HELP } from '../filters.js';
@@ -9,7 +10,7 @@ import { UsageError } from '../errors/usage-error.js';
 import { openOperations, type OpenedOperations } from '../open-operations.js';
 import type { Operations } from '../operations.js';
 import { confirm } from './confirm.js';
-import { deadLetterDetail, deadLetterTable, eventReport, replayResult, statsTable } from './format.js';
+import { deadLetterDetail, deadLetterTable, eventReport, handlersTable, replayResult, statsTable } from './format.js';
 import { createProgressBar } from './progress.js';
 
 export interface CliIo {
@@ -241,11 +242,70 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     .description('run an event’s handlers again, even those that succeeded (an explicit override of the once-only rule)')
     .argument('<eventId>', 'Voucherify event id')
     .option('--handler <name>', 'only this handler')
+    .addOption(new Option('--all-handlers', 'every handler the event was handed to (a terminal asks instead)').conflicts('handler'))
     .addOption(jsonOption())
-    .action(async (eventId: string, o: { handler?: string; json?: boolean }) => {
+    .action(async (eventId: string, o: { handler?: string; allHandlers?: boolean; json?: boolean }) => {
+      if (o.handler === undefined && !o.allHandlers) {
+        // Every handler means every side effect again: the customer gets a second e-mail. Nobody does that by omission.
+        if (!io.stdin.isTTY)
+          throw new UsageError(
+            'replay without --handler runs every handler again (the customer gets a second e-mail): name one with --handler H, or say --all-handlers',
+          );
+        const sure = await confirm(
+          `Replay event ${eventId} for every handler it was handed to? Each runs again, even those that succeeded.`,
+          io.stdin,
+          io.stderr,
+        );
+        if (!sure) {
+          out('Nothing replayed.');
+          exitCode = EXIT.failure;
+          return;
+        }
+      }
       const result = await withOps((ops) => ops.replay(eventId, o.handler));
       if (o.json) json(result);
       else out(replayResult(result));
+    });
+
+  program
+    .command('handlers')
+    .description('every handler: running or paused, waiting, active, delayed, dead, done, last error')
+    .addOption(jsonOption())
+    .action(async (o: { json?: boolean }) => {
+      const rows = await withOps((ops) => ops.handlers());
+      if (o.json) json(rows);
+      else out(handlersTable(rows));
+    });
+
+  for (const verb of ['pause', 'resume'] as const) {
+    program
+      .command(verb)
+      .description(
+        verb === 'pause'
+          ? 'stop running a handler’s units (first tries too); they wait in its queue. Intake and other handlers go on'
+          : 'run a paused handler’s units again; what waited drains at its own concurrency and rate limit',
+      )
+      .argument('<handler>', 'handler name (see `pnpm ops handlers`)')
+      .addOption(jsonOption())
+      .action(async (handler: string, o: { json?: boolean }) => {
+        const status = await withOps((ops) => (verb === 'pause' ? ops.pauseHandler(handler) : ops.resumeHandler(handler)));
+        if (o.json) json(status);
+        else out(`${status.handler}: ${status.state} (${plural(status.waiting, 'unit')} waiting, ${status.delayed} delayed).`);
+      });
+  }
+
+  program
+    .command('archive')
+    .description('the optional PostgreSQL archive (ARCHIVE_URL)')
+    .command('migrate')
+    .description('create or update the archive’s tables (versioned migrations; safe to run again, and from several places at once)')
+    .addOption(jsonOption())
+    .action(async (o: { json?: boolean }) => {
+      const { ARCHIVE_URL } = loadCliConfig(env);
+      if (ARCHIVE_URL === undefined) throw new UsageError('ARCHIVE_URL is not set, so there is no archive to migrate');
+      const ran = await migrateArchive(ARCHIVE_URL);
+      if (o.json) json({ migrations: ran });
+      else out(ran.length > 0 ? `Ran ${plural(ran.length, 'migration')}: ${ran.join(', ')}.` : 'The archive is up to date.');
     });
 
   program

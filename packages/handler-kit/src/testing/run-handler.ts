@@ -1,5 +1,5 @@
 import { coerceError, SECOND } from '@vouchflow/core';
-import { businessKeyOf, decodeDelivery, occurredAtOf, type WebhookEvent } from '@vouchflow/schema';
+import { businessKeyOf, decodeDelivery, occurredAtOf, type HandledEvent } from '@vouchflow/schema';
 import type { AnyHandler, HandlerContext, HandlerOutcome } from '../handler.js';
 import { PermanentError } from '../errors/permanent-error.js';
 import { RetryLaterError } from '../errors/retry-later-error.js';
@@ -23,7 +23,7 @@ export interface RunOptions {
 /** What a run did. */
 export type RunResult = {
   /** The decoded delivery the handler received. */
-  event: WebhookEvent;
+  event: HandledEvent;
   /** The context it received. */
   ctx: HandlerContext;
   /** Every line it logged through `ctx.logger`. */
@@ -58,7 +58,6 @@ export async function runHandler(handler: Runnable, delivery: unknown, options: 
   const input = typeof delivery === 'string' ? loadFixture(delivery) : delivery;
   const decoded = decodeDelivery(input);
   if (decoded._tag === 'Left') throw decoded.left;
-  if (!decoded.right.known) throw new Error(`runHandler: event type "${decoded.right.event.event.type}" has no codec, no handler gets it`);
   const event = decoded.right.event;
   if (!subscribesTo(handler.events, event.event.type)) {
     throw new Error(

@@ -25,6 +25,18 @@ export const SimpleCustomer = t.partial(
     source_id: nullable(t.string),
     metadata: nullable(Metadata),
     object: t.literal('customer'),
+    // What the customer events (and a publication's customer) add; summaries kept whole.
+    description: nullable(t.string),
+    phone: nullable(t.string),
+    birthdate: nullable(t.string),
+    birthday: nullable(t.string),
+    address: nullable(t.UnknownRecord),
+    summary: nullable(t.UnknownRecord),
+    loyalty: nullable(t.UnknownRecord),
+    referrals: nullable(t.UnknownRecord),
+    system_metadata: nullable(t.UnknownRecord),
+    created_at: t.string,
+    updated_at: nullable(t.string),
   },
   'SimpleCustomer',
 );
@@ -57,6 +69,9 @@ export const RedemptionCounts = t.partial(
     // Sent although the spec lacks it.
     redeemed_points: t.number,
     redeemed_amount: t.number,
+    // The full voucher's link to its redemptions list.
+    object: t.string,
+    url: t.string,
   },
   'RedemptionCounts',
 );
@@ -93,6 +108,9 @@ export const SimpleCampaign = t.partial(
         loyalty_card: nullable(t.UnknownRecord),
         redemption: RedemptionCounts,
         code_config: CodeConfig,
+        is_referral_code: t.boolean,
+        start_date: nullable(t.string),
+        expiration_date: nullable(t.string),
       },
       'CampaignVoucher',
     ),
@@ -105,6 +123,18 @@ export const SimpleCampaign = t.partial(
     created_at: t.string,
     updated_at: nullable(t.string),
     object: t.literal('campaign'),
+    // What the campaign events add; configuration kept whole.
+    protected: t.boolean,
+    categories: t.array(t.UnknownRecord),
+    vouchers_count: t.number,
+    creation_status: t.string,
+    vouchers_generation_status: t.string,
+    use_voucher_metadata_schema: t.boolean,
+    validity_day_of_week: nullable(t.array(t.number)),
+    validity_timeframe: nullable(t.UnknownRecord),
+    loyalty_tiers_expiration: nullable(t.UnknownRecord),
+    referral_program: nullable(t.UnknownRecord),
+    activity_duration_after_publishing: t.string,
   },
   'SimpleCampaign',
 );
@@ -154,6 +184,16 @@ export const SimpleVoucher = t.partial(
     loyalty_card: nullable(LoyaltyCardState),
     gift: nullable(GiftCardState),
     discount: nullable(t.UnknownRecord),
+    // What the voucher events add; configuration kept whole.
+    categories: t.array(t.UnknownRecord),
+    assets: nullable(t.UnknownRecord),
+    publish: nullable(t.UnknownRecord),
+    additional_info: nullable(t.string),
+    validity_timeframe: nullable(t.UnknownRecord),
+    validity_day_of_week: nullable(t.array(t.number)),
+    validity_hours: nullable(t.UnknownRecord),
+    referrer_id: nullable(t.string),
+    validation_rules_assignments: nullable(t.UnknownRecord),
   },
   'SimpleVoucher',
 );
@@ -184,6 +224,9 @@ export const SimpleOrder = t.partial(
     created_at: t.string,
     updated_at: nullable(t.string),
     object: t.literal('order'),
+    customer: nullable(t.UnknownRecord),
+    referrer: nullable(t.UnknownRecord),
+    redemptions: nullable(t.UnknownRecord),
   },
   'SimpleOrder',
 );
@@ -192,17 +235,21 @@ export type SimpleOrder = t.TypeOf<typeof SimpleOrder>;
 /** What a balance change points at: the voucher. */
 export const BalanceRelatedObject = t.type({ id: t.string, type: t.literal('voucher') }, 'BalanceRelatedObject');
 
-/** A loyalty card balance after a change: `points` is the change, `balance` spendable, `total` lifetime. All required. */
-export const LoyaltyBalance = t.type(
+/**
+ * A loyalty card balance after a change: `points` is the change, `balance`
+ * spendable, `total` lifetime. Those three are what the built-in handlers
+ * write to the customer and the CRM, so they are required; the markers are
+ * optional (nothing reads them) but still say what the object is when sent.
+ */
+export const LoyaltyBalance = struct(
+  'LoyaltyBalance',
+  { total: t.number, points: t.number, balance: t.number },
   {
     type: t.literal('loyalty_card'),
-    total: t.number,
     object: t.literal('balance'),
-    points: t.number,
-    balance: t.number,
     related_object: BalanceRelatedObject,
+    operation_type: openString('BalanceOperationType', ['MANUAL', 'AUTOMATIC']),
   },
-  'LoyaltyBalance',
 );
 /** A loyalty card balance after a change: `points` is the change (negative when removed), `balance` spendable, `total` lifetime. */
 export type LoyaltyBalance = t.TypeOf<typeof LoyaltyBalance>;
@@ -292,26 +339,90 @@ export const TRANSACTION_SOURCES = ['voucherify-web-ui', 'API', 'Automation'] as
 
 /**
  * A voucher transaction (`vtx_…`): a change of a loyalty card's points or a
- * gift card's credits. Every key WEBHOOKS.md lists is required, nullable where
- * it says so. `type` and `source` are open strings: Voucherify has already
- * extended the type list (gift cards' `CREDITS_*`, the spec's
- * `POINTS_CANCELLATION`), and one new value must not turn a good event into a
- * dead letter; a handler that cares compares against the known values.
+ * gift card's credits. Only what something reads is required: `id` (the
+ * once-only key), `created_at` (the ordering time) and `type`. Project
+ * webhooks trim it to `{id, campaign_id, type, details: null, created_at}`
+ * (the spec's own examples), so every other key is optional. `type` and
+ * `source` are open strings: Voucherify has already extended the type list
+ * (gift cards' `CREDITS_*`, the spec's `POINTS_CANCELLATION`), and one new
+ * value must not turn a good event into a dead letter.
  */
-export const LoyaltyTransaction = t.type(
+export const LoyaltyTransaction = struct(
+  'LoyaltyTransaction',
+  { id: t.string, type: openString('TransactionType', LOYALTY_TRANSACTION_TYPES), created_at: t.string },
   {
-    id: t.string,
     source_id: nullable(t.string),
     voucher_id: t.string,
     campaign_id: t.string,
     source: nullable(openString('TransactionSource', TRANSACTION_SOURCES)),
     reason: nullable(t.string),
-    type: openString('TransactionType', LOYALTY_TRANSACTION_TYPES),
     details: nullable(TransactionDetails),
     related_transaction_id: nullable(t.string),
-    created_at: t.string,
   },
-  'LoyaltyTransaction',
 );
 /** A voucher transaction (`vtx_…`); its `id` names the business fact and is what side effects key on. */
 export type LoyaltyTransaction = t.TypeOf<typeof LoyaltyTransaction>;
+
+/**
+ * A balance as the reward and tier events send it: a loyalty card's points,
+ * a gift card's amount, or only `{amount}` (a reward redemption paid in
+ * money). Nothing reads it, so every key is optional.
+ */
+export const AnyBalance = t.partial(
+  {
+    type: t.string,
+    total: t.number,
+    points: t.number,
+    amount: t.number,
+    balance: t.number,
+    object: t.string,
+    operation_type: t.string,
+    related_object: t.partial({ id: t.string, type: t.string }, 'AnyBalanceRelatedObject'),
+  },
+  'AnyBalance',
+);
+export type AnyBalance = t.TypeOf<typeof AnyBalance>;
+
+/** Props of a subject: the object an event is about. Its `id` is required: the once-only key and plugins read it. */
+export const subject = <O extends t.Props>(name: string, optional: O) => struct(name, { id: t.string }, optional);
+
+const nested = nullable(t.UnknownRecord);
+
+/** The customer as the subject of its event: its `id` is required. */
+export const Customer = subject('Customer', SimpleCustomer.props);
+export type Customer = t.TypeOf<typeof Customer>;
+
+/** The voucher as the subject of its event: its `id` is required. */
+export const Voucher = subject('Voucher', SimpleVoucher.props);
+export type Voucher = t.TypeOf<typeof Voucher>;
+
+/** The campaign as the subject of its event: its `id` is required. */
+export const Campaign = subject('Campaign', SimpleCampaign.props);
+export type Campaign = t.TypeOf<typeof Campaign>;
+
+/** A loyalty tier (`ltr_…`); its points range and configuration are kept whole. */
+export const LoyaltyTier = subject('LoyaltyTier', {
+  name: t.string,
+  campaign_id: t.string,
+  metadata: nullable(Metadata),
+  created_at: t.string,
+  updated_at: nullable(t.string),
+  earning_rules: nested,
+  rewards: nested,
+  config: nested,
+  points: nested,
+  expiration: nested,
+  object: t.literal('loyalty_tier'),
+});
+export type LoyaltyTier = t.TypeOf<typeof LoyaltyTier>;
+
+/** A customer segment (`seg_…`). */
+export const Segment = subject('Segment', { name: t.string, object: t.literal('segment') });
+export type Segment = t.TypeOf<typeof Segment>;
+
+/** An order as the subject of its event: its `id` is required. */
+export const Order = subject('Order', SimpleOrder.props);
+export type Order = t.TypeOf<typeof Order>;
+
+/** An earning rule; its configuration is kept whole. */
+export const EarningRule = nullable(t.UnknownRecord);

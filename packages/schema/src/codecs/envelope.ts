@@ -1,5 +1,5 @@
 import * as t from 'io-ts';
-import { openString, struct } from './common.js';
+import { nullable, openString, struct } from './common.js';
 
 /** The channels WEBHOOKS.md lists. */
 export const EVENT_CHANNELS = ['USER_PORTAL', 'API', 'CLIENT_API', 'INTERNAL'] as const;
@@ -12,7 +12,11 @@ export const EVENT_CHANNELS = ['USER_PORTAL', 'API', 'CLIENT_API', 'INTERNAL'] a
 export const EventSource = struct(
   'EventSource',
   { channel: openString('EventChannel', EVENT_CHANNELS) },
-  { user: t.partial({ id: t.string }, 'EventUser'), api_key: t.partial({ name: t.string, app_id: t.string }, 'EventApiKey') },
+  // Either may be null (an automation has no user): nothing reads them, and the envelope failing would drop every event.
+  {
+    user: nullable(t.partial({ id: t.string }, 'EventUser')),
+    api_key: nullable(t.partial({ name: t.string, app_id: t.string }, 'EventApiKey')),
+  },
 );
 export type EventSource = t.TypeOf<typeof EventSource>;
 

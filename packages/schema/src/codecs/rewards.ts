@@ -1,7 +1,8 @@
 /* Rewards: a customer was rewarded (referral, loyalty points) or redeemed a reward. */
 import * as t from 'io-ts';
-import { Metadata, nullable, openString } from './common.js';
-import { LoyaltyBalance, LoyaltyTransaction, SimpleCampaign, SimpleCustomer, SimpleOrder, SimpleVoucher } from './entities.js';
+import { Metadata, nullable, openString, struct } from './common.js';
+import { AnyBalance, LoyaltyTier, LoyaltyTransaction, SimpleCampaign, SimpleCustomer, SimpleOrder, SimpleVoucher } from './entities.js';
+import { SimplePublication } from './publication.js';
 import { SimpleRedemption } from './redemption.js';
 
 /** Reward kinds; open, Voucherify may add one. */
@@ -15,6 +16,9 @@ export const SimpleReward = t.partial(
     type: openString('RewardType', REWARD_TYPES),
     // Depends on `type` (a campaign, coin ratio or product): kept whole.
     parameters: nullable(t.UnknownRecord),
+    assignment_id: nullable(t.string),
+    product: nullable(t.UnknownRecord),
+    voucher: nullable(SimpleVoucher),
     metadata: nullable(Metadata),
     created_at: t.string,
     updated_at: nullable(t.string),
@@ -44,7 +48,7 @@ export const CustomerRewardedData = t.partial(
     redemption: nullable(SimpleRedemption),
     reward: nullable(SimpleReward),
     referral_tier: nullable(t.UnknownRecord),
-    balance: nullable(t.partial({ amount: t.number }, 'RewardBalance')),
+    balance: nullable(AnyBalance),
     custom_event: nullable(t.UnknownRecord),
     customer_event: nullable(t.UnknownRecord),
   },
@@ -62,11 +66,18 @@ export const CustomerRewardedLoyaltyPointsData = t.partial(
   {
     ...rewardParties,
     // Tier and rule configuration: kept whole, nothing here reads inside them.
-    loyalty_tier: nullable(t.UnknownRecord),
+    loyalty_tier: nullable(LoyaltyTier),
     earning_rule: nullable(t.UnknownRecord),
-    balance: nullable(LoyaltyBalance),
+    // The spec leaves the balance's `type` and `points` optional: nothing here reads it.
+    balance: nullable(AnyBalance),
     order: nullable(SimpleOrder),
-    event: nullable(t.partial({ id: t.string, type: t.string }, 'RewardingEvent')),
+    event: nullable(
+      t.partial(
+        { id: t.string, type: t.string, category: nullable(t.string), entity_id: t.string, group_id: t.string, created_at: t.string },
+        'RewardingEvent',
+      ),
+    ),
+    publication: nullable(SimplePublication),
   },
   'CustomerRewardedLoyaltyPointsData',
 );
@@ -76,40 +87,57 @@ export type CustomerRewardedLoyaltyPointsData = t.TypeOf<typeof CustomerRewarded
 /** Reward redemption statuses; open. */
 export const REWARD_REDEMPTION_STATUSES = ['PENDING', 'COMPLETED', 'CANCELED'] as const;
 
-/** A customer's redemption of a reward. Not described in WEBHOOKS.md: every field optional. */
-export const RewardRedemption = t.partial(
+/** A customer's redemption of a reward (`rewr_…`); `id` is required, the once-only key reads it. */
+export const RewardRedemption = struct(
+  'RewardRedemption',
+  { id: t.string },
   {
-    id: t.string,
     status: openString('RewardRedemptionStatus', REWARD_REDEMPTION_STATUSES),
+    // What the spec's examples send in place of `status`.
+    state: openString('RewardRedemptionStatus', REWARD_REDEMPTION_STATUSES),
     customer_id: nullable(t.string),
     reward_id: t.string,
+    reward_assignment_id: t.string,
     voucher_id: t.string,
+    campaign_id: t.string,
+    source_id: nullable(t.string),
+    source_type: nullable(t.string),
     points: nullable(t.number),
     created_at: t.string,
     updated_at: nullable(t.string),
     object: t.string,
   },
-  'RewardRedemption',
 );
 export type RewardRedemption = t.TypeOf<typeof RewardRedemption>;
 
 /**
- * `data` of `customer.reward_redemptions.{created,pending,completed}`.
- * WEBHOOKS.md names these events but gives no fields, so every key is
- * optional; what real deliveries carry beyond these shows up as drift.
+ * `data` of `customer.reward_redemptions.{created,pending,completed}`. The
+ * reward redemption is the subject and required; the rest optional. The
+ * `balance` may be a loyalty balance or only `{amount}` (the spec's schema).
  */
-export const RewardRedemptionData = t.partial(
+export const RewardRedemptionData = struct(
+  'RewardRedemptionData',
+  { reward_redemption: RewardRedemption },
   {
     ...rewardParties,
     reward: nullable(SimpleReward),
-    reward_redemption: nullable(RewardRedemption),
     reward_assignment: nullable(t.UnknownRecord),
+    source: nullable(t.partial({ id: t.string, type: t.string }, 'RewardRedemptionSource')),
     redemption: nullable(SimpleRedemption),
-    balance: nullable(LoyaltyBalance),
+    balance: nullable(AnyBalance),
     transaction: nullable(LoyaltyTransaction),
     order: nullable(SimpleOrder),
+    publication: nullable(SimplePublication),
   },
-  'RewardRedemptionData',
 );
-/** A customer redeemed a reward (created, pending or completed); every key optional. */
+/** A customer redeemed a reward (created, pending or completed). */
 export type RewardRedemptionData = t.TypeOf<typeof RewardRedemptionData>;
+
+/** The reward events. */
+export const REWARD_EVENTS = {
+  'customer.rewarded': CustomerRewardedData,
+  'customer.rewarded.loyalty_points': CustomerRewardedLoyaltyPointsData,
+  'customer.reward_redemptions.created': RewardRedemptionData,
+  'customer.reward_redemptions.pending': RewardRedemptionData,
+  'customer.reward_redemptions.completed': RewardRedemptionData,
+} as const;
