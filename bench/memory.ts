@@ -22,6 +22,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { openHandlerQueue, openIntakeQueue, readHandlerRegistry } from '@vouchflow/pipeline';
 import { signBody, SIGNATURE_HEADER } from '@vouchflow/schema';
 import { freePort, startApp, startRedisServer, type AppProcess } from '@vouchflow/test-support';
 
@@ -66,28 +67,29 @@ async function send(url: string, tag: string, count: number): Promise<number> {
   return bytes / count;
 }
 
-/** Waits until no BullMQ queue of the deployment holds work that is waiting, active or delayed. */
+/** Waits until no queue of the deployment (intake and every handler's) holds work that is waiting, active or delayed. */
 async function drained(redis: Redis): Promise<void> {
-  const pending = async (): Promise<number> => {
-    const keys = await redis.keys(`{${PREFIX}}:*:meta`);
-    let total = 0;
-    for (const meta of keys) {
-      const base = meta.slice(0, -':meta'.length);
-      const [wait, active, delayed, prioritized] = await Promise.all([
-        redis.llen(`${base}:wait`),
-        redis.llen(`${base}:active`),
-        redis.zcard(`${base}:delayed`),
-        redis.zcard(`${base}:prioritized`),
-      ]);
-      total += wait + active + delayed + prioritized;
+  const queues = [
+    openIntakeQueue({ connection: redis, queuePrefix: PREFIX }),
+    ...[...(await readHandlerRegistry(redis, PREFIX)).keys()].map((h) => openHandlerQueue(h, { connection: redis, queuePrefix: PREFIX })),
+  ];
+  try {
+    const pending = async (): Promise<number> => {
+      let total = 0;
+      for (const q of queues) {
+        const c = await q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children');
+        total += Object.values(c).reduce((a, b) => a + b, 0);
+      }
+      return total;
+    };
+    // Polled: the bench watches the processes from outside, as an operator would.
+    let quietPolls = 0;
+    while (quietPolls < 3) {
+      quietPolls = (await pending()) === 0 ? quietPolls + 1 : 0;
+      await new Promise((r) => setTimeout(r, 100));
     }
-    return total;
-  };
-  // Polled: the bench watches the processes from outside, as an operator would.
-  let quietPolls = 0;
-  while (quietPolls < 3) {
-    quietPolls = (await pending()) === 0 ? quietPolls + 1 : 0;
-    await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    await Promise.all(queues.map((q) => q.close()));
   }
 }
 

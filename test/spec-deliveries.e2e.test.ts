@@ -20,7 +20,7 @@ import { realisticDeliveries, specDeliveries } from '@vouchflow/schema/testing';
 import { deletePrefix, freePort, startApp, testRedisUrl, uniquePrefix, type AppProcess, type LogLine } from '@vouchflow/test-support';
 import { eventually } from './support/pipeline.js';
 
-const SECRET = 'spec-e2e-secret';
+const SECRET = 'spec-e2e-secret-0123456789';
 const RECORDER = resolve(import.meta.dirname, 'fixtures/wildcard-recorder.ts');
 
 type Delivery = Record<string, unknown> & { event: { id: string; type: string } };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defineHandler, PermanentError, RetryLaterError, subscribesTo } from '@vouchflow/handler-kit';
+import { defineHandler, isKnownEvent, PermanentError, RetryLaterError, subscribesTo } from '@vouchflow/handler-kit';
 import { fixtureNames, loadFixture, runHandler } from '@vouchflow/handler-kit/testing';
 
 const pointsAdded = defineHandler({
@@ -78,6 +78,27 @@ describe('runHandler', () => {
       /does not subscribe to customer.voucher.loyalty_card.points_expired/,
     );
     await expect(runHandler(pointsAdded, { id: 'x' })).rejects.toThrow(/does not decode/);
+  });
+
+  it('hands an event type without a codec to a pattern handler, data untyped, and never to an exact name', async () => {
+    const referrals = defineHandler({
+      name: 'referrals',
+      events: ['customer.*'],
+      async handle(event, ctx) {
+        if (isKnownEvent(event)) return { skipped: 'known' };
+        const data = event.data as { customer?: { id?: unknown } };
+        ctx.logger.info('referred', { type: event.event.type, customerId: data.customer?.id });
+      },
+    });
+    const delivery = loadFixture('points_added') as { event: { type: string } };
+    delivery.event.type = 'customer.referred';
+    const run = await runHandler(referrals, delivery);
+    expect(run.status).toBe('done');
+    expect(run.ctx.idempotencyKey).toBe('referrals:vtx_0e6d44043e9e51d377');
+    expect(run.logs).toEqual([
+      expect.objectContaining({ message: 'referred', type: 'customer.referred', customerId: 'cust_2p0TvCOvB25HWUrW9JFf4czJ' }),
+    ]);
+    await expect(runHandler(pointsAdded, delivery)).rejects.toThrow(/does not subscribe to customer.referred/);
   });
 
   it('lists the shipped fixtures and explains a missing one', () => {

@@ -93,7 +93,8 @@ export const EVENT_IDENTITY: { readonly [K in EventType]: { key: KeyRule; at: Ti
   'voucher.loyalty_card.pending_points.activated': { key: once('pending_points'), at: ['pending_points.activates_at'] },
   'voucher.loyalty_card.transaction.created': { key: fact('transaction'), at: [] },
 
-  'customer.rewarded': { key: fact('redemption'), at: ['redemption.date'] },
+  // The redemption that earned the reward is also redemption.succeeded's subject: the name keeps them two facts.
+  'customer.rewarded': { key: once('redemption'), at: ['redemption.date'] },
   // One event (an order paid) may earn points under several earning rules: one fact each.
   'customer.rewarded.loyalty_points': { key: each('event', 'earning_rule.id'), at: ['event.created_at'] },
   'customer.reward_redemptions.created': { key: once('reward_redemption'), at: ['reward_redemption.created_at'] },
@@ -124,7 +125,8 @@ export const EVENT_IDENTITY: { readonly [K in EventType]: { key: KeyRule; at: Ti
   'business_validation_rule.assignment.created': { key: once('assignment'), at: ['assignment.created_at'] },
   'business_validation_rule.assignment.deleted': { key: once('assignment'), at: [] },
 
-  manual_distribution_schedule: { key: fact('publication'), at: ['publication.created_at'] },
+  // Sending the message is a happening of its own, next to the publication it may make.
+  manual_distribution_schedule: { key: once('publication'), at: ['publication.created_at'] },
 };
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

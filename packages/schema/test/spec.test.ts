@@ -188,6 +188,16 @@ describe('once-only keys and ordering times', () => {
     }
   });
 
+  it('a reward earned by a redemption is a fact apart from the redemption itself', () => {
+    const redeemed = spec('redemption.succeeded');
+    const rewarded = spec('customer.rewarded');
+    rewarded['data'].redemption.id = redeemed['data'].redemption.id;
+    const twin = clone(redeemed);
+    twin['event'] = { ...twin['event'], id: 'evcus_twin', type: 'customer.redemption.succeeded' };
+    expect(businessKeyOf(decodeKnown(twin))).toBe(businessKeyOf(decodeKnown(redeemed)));
+    expect(businessKeyOf(decodeKnown(rewarded))).not.toBe(businessKeyOf(decodeKnown(redeemed)));
+  });
+
   it('pending points: added, updated and canceled of the same pending points are different facts', () => {
     const keys = ['added', 'updated', 'canceled'].map((what) => {
       const d = spec('customer.voucher.loyalty_card.pending_points.added');

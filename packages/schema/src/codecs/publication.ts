@@ -1,7 +1,7 @@
 /* Publication: a code was published (assigned) to a customer. */
 import * as t from 'io-ts';
 import { Metadata, nullable, struct } from './common.js';
-import { SimpleCampaign, SimpleCustomer, SimpleVoucher } from './entities.js';
+import { CustomerDetails, SimpleCampaign, SimpleCustomer, SimpleVoucher, VoucherDetails } from './entities.js';
 
 /** A publication (`pub_…`): a voucher handed to a customer; every field optional. */
 export const SimplePublication = t.partial(
@@ -15,8 +15,8 @@ export const SimplePublication = t.partial(
     result: t.string,
     metadata: nullable(Metadata),
     vouchers_id: t.array(t.string),
-    voucher: nullable(SimpleVoucher),
-    customer: nullable(SimpleCustomer),
+    voucher: nullable(VoucherDetails),
+    customer: nullable(CustomerDetails),
     created_at: t.string,
     object: t.literal('publication'),
   },
