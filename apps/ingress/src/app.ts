@@ -5,6 +5,7 @@ import { coerceError, type Logger } from '@vouchflow/core';
 import type { Backlog } from './backlog.js';
 import { IntakeClosedError } from './errors/intake-closed-error.js';
 import type { Intake } from './intake.js';
+import type { DuplicateInspector } from './conflicting-duplicates.js';
 import type { IngressMetrics, Outcome } from './metrics.js';
 import { isJsonMediaType, routingFields, type RoutingFields } from './routing-fields.js';
 
@@ -24,6 +25,8 @@ export interface IngressDeps {
   bodyLimitBytes?: number;
   /** True once shutdown has begun: answers then close their connection so the server can stop. @defaultValue never */
   draining?: () => boolean;
+  /** Tells a plain duplicate from a conflicting one (same event id, another body). @defaultValue every duplicate is plain */
+  duplicates?: DuplicateInspector;
 }
 
 /** Voucherify keeps its own retry schedule; these tell other senders and operators how soon a retry makes sense. */
@@ -152,11 +155,24 @@ export function createApp(deps: IngressDeps): express.Express {
     }
 
     try {
-      const result = await intake.enqueue({ body: text, eventId, eventType: fields.eventType, receivedAt: Date.now() });
+      const delivery = { body: text, eventId, eventType: fields.eventType, receivedAt: Date.now() };
+      const result = await intake.enqueue(delivery);
       if (result === 'accepted') {
         backlog.noteAccepted(1);
         answer(res, 202, 'accepted', { status: 'accepted', eventId });
       } else {
+        // Still 2XX: Voucherify must not retry it. But a different body under a known id is logged,
+        // counted and kept for an operator before the answer, so it is never dropped silently.
+        const verdict = deps.duplicates ? await deps.duplicates.inspect(delivery) : { conflict: false as const };
+        if (verdict.conflict) {
+          metrics.conflictingDuplicate();
+          logger.warn('conflicting duplicate: a known event id with a different body; not processed, kept for `pnpm ops events show`', {
+            eventId,
+            storedHash: verdict.storedHash,
+            receivedHash: verdict.receivedHash,
+            kept: verdict.kept,
+          });
+        }
         answer(res, 200, 'duplicate', { status: 'duplicate', eventId });
       }
     } catch (err) {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { SECOND, startMetricsServer, type Logger, type MetricsServer, type RedisClient, type ShutdownStep } from '@vouchflow/core';
 import { openIntakeQueue } from '@vouchflow/pipeline';
 import { createApp } from './app.js';
+import { createDuplicateInspector } from './conflicting-duplicates.js';
 import { startBacklogMonitor, type BacklogMonitor } from './backlog.js';
 import type { IngressSettings } from './config.js';
 import { createBatchingIntake, type Intake } from './intake.js';
@@ -88,6 +89,7 @@ export async function startIngress({
     metrics,
     bodyLimitBytes: settings.bodyLimitBytes,
     draining: () => draining,
+    duplicates: createDuplicateInspector({ queue, redis, queuePrefix: settings.queuePrefix }),
     pingRedis: async () => {
       if (redis.status !== 'ready' && redis.status !== 'connect') throw new Error(`connection is ${redis.status}`);
       await redis.ping();

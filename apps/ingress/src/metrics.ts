@@ -24,6 +24,8 @@ export interface IngressMetrics {
   batch(size: number): void;
   /** The last backlog reading (intake jobs waiting for a worker). */
   backlog(waiting: number): void;
+  /** Counts a duplicate whose body differs from the stored copy's. */
+  conflictingDuplicate(): void;
 }
 
 export interface MetricsOptions {
@@ -59,6 +61,11 @@ export function createIngressMetrics({ processMetrics = false }: MetricsOptions 
     help: 'Intake jobs waiting for a worker, as last read from Redis.',
     registers: [registry],
   });
+  const conflicts = new Counter({
+    name: 'vouchflow_ingress_conflicting_duplicates_total',
+    help: 'Deliveries with a known event.id but a different body: answered 2XX, not processed, kept for `pnpm ops events show`.',
+    registers: [registry],
+  });
   // Children bound once: the request path then does no label lookup.
   const counters = new Map(OUTCOMES.map((o) => [o, requests.labels(o)]));
   const histograms = new Map(OUTCOMES.map((o) => [o, latency.labels(o)]));
@@ -71,5 +78,6 @@ export function createIngressMetrics({ processMetrics = false }: MetricsOptions 
     },
     batch: (size) => batchSize.observe(size),
     backlog: (waiting) => backlog.set(waiting),
+    conflictingDuplicate: () => conflicts.inc(),
   };
 }

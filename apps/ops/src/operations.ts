@@ -13,6 +13,8 @@ import {
   unitRecordReader,
   openHandlerQueue,
   openIntakeQueue,
+  readConflictingDuplicates,
+  type ConflictingDuplicate,
   type DeadLetter,
   type DeadLetterFilter,
   type DeadLetterStore,
@@ -78,6 +80,8 @@ export interface EventReport {
   delivery: unknown;
   handlers: HandlerWork[];
   deadLetters: DeadLetter[];
+  /** Deliveries with this event id but another body, answered 2XX by the ingress and not processed: oldest first. */
+  conflictingDuplicates: ConflictingDuplicate[];
   /** Where the report comes from: Redis's hot window, or the PostgreSQL archive beyond it. */
   source: 'redis' | 'archive';
 }
@@ -127,6 +131,10 @@ export interface Operations {
   retryDeadLetters(ids: readonly string[]): Promise<RetryResult>;
   retryAllDeadLetters(filter?: DeadLetterFilter, onProgress?: Progress): Promise<number>;
   purgeDeadLetters(filter?: DeadLetterFilter, onProgress?: Progress): Promise<number>;
+  /** The ids of the matching entries: list them, count them, ask, then purge exactly these. */
+  deadLetterIds(filter?: DeadLetterFilter): Promise<string[]>;
+  /** Deletes exactly these entries (those still dead letters); the number deleted. */
+  purgeDeadLetterIds(ids: readonly string[], onProgress?: Progress): Promise<number>;
   /** @throws NotFoundError when nothing about the event is kept. */
   showEvent(eventId: string): Promise<EventReport>;
   /** @throws NotFoundError, ConflictError */
@@ -240,6 +248,7 @@ function archivedReport(archived: ArchivedEvent): EventReport {
       };
     }),
     deadLetters: [],
+    conflictingDuplicates: [],
     source: 'archive',
   };
 }
@@ -409,13 +418,16 @@ export function createOperations(deps: OperationsDeps): Operations {
 
     retryAllDeadLetters: async (filter, onProgress) => deadLetters.retryAll(await knownFilter(filter), onProgress),
     purgeDeadLetters: async (filter, onProgress) => deadLetters.purge(await knownFilter(filter), onProgress),
+    deadLetterIds: async (filter) => deadLetters.ids(await knownFilter(filter)),
+    purgeDeadLetterIds: (ids, onProgress) => deadLetters.purgeIds(ids, onProgress),
 
     async showEvent(eventId) {
-      const [intakeJob, names, dead] = await Promise.all([
+      const [intakeJob, names, dead, conflicting] = await Promise.all([
         findDelivery({ connection, queuePrefix }, eventId),
         handlerNames(),
         // Every queue's, intake's too: deliveries that did not decode are not indexed by event id.
         deadLetters.list({ eventId }),
+        readConflictingDuplicates(connection, queuePrefix, eventId),
       ]);
       const handedTo = fannedOutTo(intakeJob);
       const businessKey = intakeJob ? businessKeyOfBody(intakeJob.data.body) : undefined;
@@ -439,7 +451,7 @@ export function createOperations(deps: OperationsDeps): Operations {
         }
       }
       const intakeState = intakeJob ? workState(await intakeJob.getState()) : undefined;
-      if (!intakeJob && handlers.length === 0 && dead.length === 0) {
+      if (!intakeJob && handlers.length === 0 && dead.length === 0 && conflicting.length === 0) {
         const archived = await deps.archive?.findEvent(eventId);
         if (archived) return archivedReport(archived);
         throw new NotFoundError(`nothing is kept about event ${eventId} (unknown, or older than the delivery retention)`);
@@ -465,6 +477,7 @@ export function createOperations(deps: OperationsDeps): Operations {
         delivery: deliveryText === undefined ? null : parseBody(deliveryText),
         handlers,
         deadLetters: dead,
+        conflictingDuplicates: conflicting,
         source: 'redis',
       };
     },

@@ -136,15 +136,19 @@ describe('the admin API', () => {
     expect((await replayed)[0]!.jobId).toBe(result.jobs[0]!.jobId);
   });
 
-  it('purges only with {"yes": true}', async () => {
+  it('purges only with {"yes": true} and the bound its count returned', async () => {
     crm.down = true;
     const failed = waitForEvents(crmEvents, 'failed');
     await d.send(delivery());
     await failed;
     const refused = await api('/api/dead-letters/purge', { method: 'POST', body: JSON.stringify({ handler: 'crm' }) });
     expect(refused.status).toBe(400);
-    const purged = await api('/api/dead-letters/purge', { method: 'POST', body: JSON.stringify({ handler: 'crm', yes: true }) });
-    expect(await purged.json()).toEqual({ purged: 2 });
+    const unbounded = await api('/api/dead-letters/purge', { method: 'POST', body: JSON.stringify({ handler: 'crm', yes: true }) });
+    expect(unbounded.status).toBe(400);
+    const { count, until } = (await (await api('/api/dead-letters/count?handler=crm')).json()) as { count: number; until: number };
+    expect(count).toBe(2);
+    const purged = await api('/api/dead-letters/purge', { method: 'POST', body: JSON.stringify({ handler: 'crm', yes: true, until }) });
+    expect(await purged.json()).toEqual({ purged: 2, until });
     expect(await (await api('/api/dead-letters')).json()).toEqual([]);
   });
 

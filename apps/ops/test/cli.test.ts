@@ -158,6 +158,7 @@ describe('pnpm ops against a deployment with dead letters', () => {
     });
   });
 
+  // Seven CLI processes start at once: on a loaded 2-core machine that alone can take over 30 s.
   it('refuses unclear or unsafe command lines with exit 2', async () => {
     const runs = await Promise.all([
       ops('dlq', 'retry'),
@@ -174,7 +175,7 @@ describe('pnpm ops against a deployment with dead letters', () => {
     expect(runs[6].stderr).toContain('refusing to purge without --yes: stdin is not a terminal');
     // Nothing was purged.
     expect(jsonOf<DeadLetter[]>(await ops('dlq', 'list', '--json'))).toHaveLength(sent.length + 1);
-  });
+  }, 90_000);
 
   it('dlq retry <id>: back into processing with fresh attempts; exit 1 when an id is unknown', async () => {
     crm.down = false;

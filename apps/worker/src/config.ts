@@ -24,6 +24,10 @@ export const workerEnv = {
   BACKOFF_MS: { codec: MS('BackoffMs'), default: '1000' },
   /** Longest retry delay in milliseconds. */
   BACKOFF_MAX_MS: { codec: MS('BackoffMaxMs'), default: String(15 * 60 * 1000) },
+  /** Longest wait a RetryLaterError (a 429's Retry-After) gets, in ms. */
+  MAX_RETRY_LATER_MS: { codec: MS('MaxRetryLaterMs', 1), default: String(60 * 60 * 1000) },
+  /** RetryLaterErrors in a row after which the next one counts as a failed try (backoff, then a dead letter). */
+  MAX_RETRY_LATER: { codec: IntFromString('MaxRetryLater', 1, 100_000), default: '50' },
   /** Port of `GET /metrics` (Prometheus); 0 turns it off. */
   METRICS_PORT: { codec: PortFromString, default: '3001' },
   /** Interface of the metrics port. Loopback by default: metrics are for the scraper, not the world. */

@@ -15,6 +15,7 @@ import { backoffStrategy } from './backoff.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { schemaDrift, type DriftFinder } from './drift.js';
 import { DeliveryCache } from './delivery-cache.js';
+import { DEFAULT_RETRY_LATER_LIMITS, type RetryLaterLimits } from './retry-later.js';
 import { HandlerRuns } from './handler-runs.js';
 import { DEFAULT_CONCURRENCY, perHandlerOf, type SettledUnit } from './worker-context.js';
 import { intakeProcessor, onIntakeFailed, type IntakeContext } from './intake-processor.js';
@@ -59,8 +60,10 @@ export interface WorkerDeps {
    * @defaultValue false: every unit is a job of its handler's queue
    */
   inlineFirstTry?: boolean;
-  /** Decoded deliveries kept in memory for the handler jobs that follow them. @defaultValue 10,000 */
-  deliveryCacheSize?: number;
+  /** Decoded deliveries kept in memory for the handler jobs that follow them, weighed by their bodies' size. @defaultValue 64 MiB */
+  deliveryCacheBytes?: number;
+  /** Bounds on RetryLaterError: longest postponement, and how many in a row before one counts as a failed try. @defaultValue 1 hour, 50 */
+  retryLater?: Partial<RetryLaterLimits>;
   /** Also collect Node.js process metrics. @defaultValue false */
   processMetrics?: boolean;
 }
@@ -93,7 +96,7 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   const keepDeliveries = { age: Math.ceil(deliveryRetentionMs / SECOND) };
   const prefix = bullPrefix(queuePrefix);
   const route = createRouter(handlers);
-  const cache = new DeliveryCache(deps.deliveryCacheSize ?? 10_000);
+  const cache = new DeliveryCache(deps.deliveryCacheBytes ?? 64 * 1024 * 1024);
   const events = new EventEmitter<{ settled: [SettledUnit] }>();
   const runs = new HandlerRuns(graceMs);
 
@@ -122,6 +125,7 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     cache,
     events,
     runs,
+    retryLater: { ...DEFAULT_RETRY_LATER_LIMITS, ...deps.retryLater },
     route,
     findDrift: deps.findDrift ?? schemaDrift,
     perHandler: new Map(handlers.map((h) => [h.name, perHandlerOf(h, metrics)])),

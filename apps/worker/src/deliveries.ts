@@ -37,7 +37,7 @@ export async function deliveryOf(
   }
   try {
     const { decoded } = decodeBody(body);
-    if (data.intakeJobId !== undefined) ctx.cache.set(data.intakeJobId, decoded);
+    if (data.intakeJobId !== undefined) ctx.cache.set(data.intakeJobId, decoded, body.length);
     return { body, decoded };
   } catch (err) {
     return { body, error: coerceError(err) };

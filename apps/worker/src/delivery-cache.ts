@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { DecodedDelivery } from '@vouchflow/schema';
 
 /**
@@ -6,21 +7,35 @@ import type { DecodedDelivery } from '@vouchflow/schema';
  * the same process moments later: they take the decoded event from here
  * instead of reading and decoding the payload again. A miss (another process,
  * a restart) only costs a read from Redis and a decode.
+ *
+ * Bounded in bytes, not entries: deliveries are up to BODY_LIMIT (1 MiB) each,
+ * so ten thousand of them could hold gigabytes. Each entry weighs its body's
+ * length as received; the least recently used go first, and one larger than
+ * the whole budget is not kept at all.
  */
 export class DeliveryCache {
-  private readonly entries = new Map<string, DecodedDelivery>();
+  private readonly entries: LRUCache<string, DecodedDelivery> | undefined;
 
-  constructor(private readonly capacity: number) {}
-
-  get(intakeJobId: string): DecodedDelivery | undefined {
-    return this.entries.get(intakeJobId);
+  constructor(maxBytes: number) {
+    this.entries = maxBytes > 0 ? new LRUCache<string, DecodedDelivery>({ maxSize: maxBytes }) : undefined;
   }
 
-  set(intakeJobId: string, decoded: DecodedDelivery): void {
-    if (this.capacity <= 0) return;
-    // A Map iterates in insertion order: the first key is the oldest.
-    if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(intakeJobId, decoded);
+  get(intakeJobId: string): DecodedDelivery | undefined {
+    return this.entries?.get(intakeJobId);
+  }
+
+  /** `bytes`: the size of the delivery's body, which the decoded event is weighed by. */
+  set(intakeJobId: string, decoded: DecodedDelivery, bytes: number): void {
+    this.entries?.set(intakeJobId, decoded, { size: Math.max(1, bytes) });
+  }
+
+  /** What the entries weigh now, in bytes of their bodies. */
+  get bytes(): number {
+    return this.entries?.calculatedSize ?? 0;
+  }
+
+  get size(): number {
+    return this.entries?.size ?? 0;
   }
 }
 

@@ -4,6 +4,7 @@ import type { HandlerOutcome } from '@vouchflow/handler-kit';
 import { recordFirstFailure, unitAttemptsMade, unitMaxAttempts, type HandlerJobData } from '@vouchflow/pipeline';
 import { deliveryOf, intakeBody, undecodable } from './deliveries.js';
 import { postpone } from './postpone.js';
+import { RetryLaterExhaustedError } from './retry-later.js';
 import { runUnit } from './unit.js';
 import type { PerHandler, WorkerContext } from './worker-context.js';
 
@@ -39,7 +40,16 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
       await keepBody();
       throw delivery.error ?? undecodable(`delivery of ${data.eventType} does not decode`);
     }
-    const outcome = await runUnit(ctx, h, { event: decoded.event, unitId: job.id!, attempt, replay: data.replay === true, log });
+    let outcome = await runUnit(ctx, h, { event: decoded.event, unitId: job.id!, attempt, replay: data.replay === true, log });
+    if (outcome.kind === 'retry-later') {
+      // Postponements are free, but not for ever: MAX_RETRY_LATER in a row and this one is a failed try.
+      const inARow = (data.retryLaters ?? 0) + 1;
+      if (inARow < ctx.retryLater.maxInARow) await job.updateData({ ...data, retryLaters: inARow });
+      else {
+        await job.updateData({ ...data, retryLaters: 0 });
+        outcome = { kind: 'failed', error: new RetryLaterExhaustedError(inARow, outcome.reason), permanent: false };
+      }
+    }
     switch (outcome.kind) {
       case 'done':
         return outcome.result;

@@ -86,7 +86,7 @@ async function firstTries(
         add(data, { ...opts, delay: outcome.retryInMs });
         break;
       case 'retry-later':
-        add(data, { ...opts, delay: outcome.delayMs });
+        add({ ...data, retryLaters: 1 }, { ...opts, delay: outcome.delayMs });
         break;
       case 'aborted':
         add(data, opts);
@@ -140,7 +140,7 @@ export function intakeProcessor(ctx: IntakeContext) {
       log().info('unfamiliar event type: kept, no handler');
       return { handlers: [] };
     }
-    ctx.cache.set(job.id!, decoded);
+    ctx.cache.set(job.id!, decoded, job.data.body.length);
     try {
       const jobs = await firstTries(ctx, job, event, targets);
       // Deterministic job ids: this intake job run again after a crash adds nothing twice.

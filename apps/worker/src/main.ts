@@ -30,6 +30,7 @@ async function main(): Promise<void> {
     stalledIntervalMs: config.STALLED_INTERVAL_MS,
     shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
     inlineFirstTry: config.INLINE_FIRST_TRY,
+    retryLater: { maxDelayMs: config.MAX_RETRY_LATER_MS, maxInARow: config.MAX_RETRY_LATER },
     processMetrics: true,
   });
 

@@ -4,13 +4,15 @@ import type { Queue } from 'bullmq';
 /** Label used for the intake's own dead letters (deliveries that do not decode). */
 export const INTAKE_LABEL = '(intake)';
 
-// Schema drift paths come from payloads; cap how many distinct labels they can create.
+// Schema drift paths and unfamiliar event types come from payloads; cap how many distinct labels they can create.
 const MAX_DRIFT_PATHS = 500;
+const MAX_UNKNOWN_TYPES = 100;
 
 export interface WorkerMetrics {
   readonly registry: Registry;
   deliveries: Counter<'outcome'>;
-  unknownEvents: Counter<'event_type'>;
+  /** Past 100 distinct types, further ones count as `(other)`: the label set stays bounded whatever senders invent. */
+  unknownEvents: { inc(labels: { event_type: string }): void };
   drift(path: string): void;
   completed: Counter<'handler'>;
   skipped: Counter<'handler' | 'reason'>;
@@ -39,6 +41,13 @@ export function createWorkerMetrics(queues: () => readonly Queue[], options: { d
     registers,
   });
   const seenDrift = new Set<string>();
+  const unknownCounter = new Counter({
+    name: 'vouchflow_unknown_events_total',
+    help: 'Deliveries of event types without a codec: kept, processed with no handler',
+    labelNames: ['event_type'],
+    registers,
+  });
+  const seenTypes = new Set<string>();
   new Gauge({
     name: 'vouchflow_queue_depth',
     help: 'Jobs per queue and state, read at scrape time',
@@ -62,12 +71,13 @@ export function createWorkerMetrics(queues: () => readonly Queue[], options: { d
       labelNames: ['outcome'],
       registers,
     }),
-    unknownEvents: new Counter({
-      name: 'vouchflow_unknown_events_total',
-      help: 'Deliveries of event types without a codec: kept, processed with no handler',
-      labelNames: ['event_type'],
-      registers,
-    }),
+    unknownEvents: {
+      inc({ event_type }) {
+        const type = seenTypes.has(event_type) || seenTypes.size < MAX_UNKNOWN_TYPES ? event_type : '(other)';
+        seenTypes.add(type);
+        unknownCounter.inc({ event_type: type });
+      },
+    },
     drift(path) {
       if (!seenDrift.has(path) && seenDrift.size >= MAX_DRIFT_PATHS) path = '(other)';
       seenDrift.add(path);

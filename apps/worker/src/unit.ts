@@ -23,6 +23,7 @@ import { coerceError, SECOND, type Logger } from '@vouchflow/core';
 import { businessKeyOf, occurredAtOf, type HandledEvent } from '@vouchflow/schema';
 import { PermanentError, RetryLaterError, type HandlerContext, type HandlerOutcome } from '@vouchflow/handler-kit';
 import { onceKey, type Claim, type ClaimRefusal } from '@vouchflow/pipeline';
+import { retryLaterDelay } from './retry-later.js';
 import { HandlerTimeoutError } from './errors/handler-timeout-error.js';
 import type { PerHandler, WorkerContext } from './worker-context.js';
 
@@ -185,7 +186,7 @@ export async function runUnit(ctx: WorkerContext, h: PerHandler, unit: Unit): Pr
     h.took('retry_later').observe(seconds());
     h.retryLater.inc();
     unit.log().info('handler asked to retry later', { delayMs: error.delayMs, reason: error.message });
-    return { kind: 'retry-later', delayMs: error.delayMs, reason: error.message };
+    return { kind: 'retry-later', delayMs: retryLaterDelay(error.delayMs, ctx.retryLater), reason: error.message };
   }
   h.took('failed').observe(seconds());
   if (run.reason() === 'timeout' && !(error instanceof HandlerTimeoutError)) {

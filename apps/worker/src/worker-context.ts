@@ -4,6 +4,7 @@ import type { AnyHandler, HandlerOutcome } from '@vouchflow/handler-kit';
 import type { UnitRecords } from '@vouchflow/pipeline';
 import type { DeliveryCache } from './delivery-cache.js';
 import type { HandlerRuns } from './handler-runs.js';
+import type { RetryLaterLimits } from './retry-later.js';
 import type { WorkerMetrics } from './metrics.js';
 import { Semaphore } from './semaphore.js';
 
@@ -34,6 +35,7 @@ export interface WorkerContext {
   readonly cache: DeliveryCache;
   readonly events: EventEmitter<{ settled: [SettledUnit] }>;
   readonly runs: HandlerRuns;
+  readonly retryLater: RetryLaterLimits;
 }
 
 /** Per handler: metric children bound once (labelling every time costs more than a no-op run), and its permits. */

@@ -152,7 +152,7 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
   async function refs(filter: DeadLetterFilter): Promise<Ref[]> {
     const candidate = mayBeOf(filter);
     const out = (await failedJobIds(redis, queuePrefix, await queuesOf(filter), filter.since))
-      .filter((ref) => candidate(ref.jobId))
+      .filter((ref) => candidate(ref.jobId) && (filter.until === undefined || ref.failedAt <= filter.until))
       .map(({ queueName, jobId, failedAt: at }) => ({ queueName, jobId, lastFailedAt: at }));
     // Newest first across queues; ties in a stable order.
     return out.sort((a, b) => b.lastFailedAt - a.lastFailedAt || (a.queueName + a.jobId < b.queueName + b.jobId ? -1 : 1));
@@ -248,6 +248,13 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
     },
     async purge(filter = {}, onProgress) {
       return inBatches(await matching(filter), ACT_PARALLEL, purgeRef, onProgress);
+    },
+    async ids(filter = {}) {
+      return (await matching(filter)).map((ref) => deadLetterId(ref.queueName, ref.jobId));
+    },
+    async purgeIds(ids, onProgress) {
+      const refs = ids.flatMap((id) => parseDeadLetterId(id) ?? []);
+      return inBatches(refs, ACT_PARALLEL, purgeRef, onProgress);
     },
     async close() {
       await Promise.all([...queues.values()].map((q) => q.close()));

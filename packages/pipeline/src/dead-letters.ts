@@ -34,6 +34,8 @@ export interface DeadLetterFilter {
   eventType?: string;
   /** Only entries that last failed at or after this epoch millisecond. */
   since?: number;
+  /** Only entries that last failed at or before this epoch millisecond: what existed when a purge was counted, not what arrived since. */
+  until?: number;
   /** At most this many entries, newest first. */
   limit?: number;
 }
@@ -52,4 +54,8 @@ export interface DeadLetterStore {
   retryAll(filter?: DeadLetterFilter, onProgress?: Progress): Promise<number>;
   /** Deletes matching entries; resolves with how many. */
   purge(filter?: DeadLetterFilter, onProgress?: Progress): Promise<number>;
+  /** The ids of the entries matching `filter`, newest first: what a purge by ids then deletes, exactly. */
+  ids(filter?: DeadLetterFilter): Promise<string[]>;
+  /** Deletes exactly these entries (those still dead letters); the number deleted. */
+  purgeIds(ids: readonly string[], onProgress?: Progress): Promise<number>;
 }

@@ -23,6 +23,8 @@ export const HandlerJobData = t.intersection(
       replay: t.boolean,
       /** Tries already made before this job existed (the worker's first try runs inline, without a job). */
       attemptOffset: t.number,
+      /** RetryLaterErrors in a row since the last counted try; at MAX_RETRY_LATER the next one counts as a failed try. */
+      retryLaters: t.number,
       /** The unit already failed for good before this job existed: the worker dead-letters it on arrival with this error. */
       failed: t.intersection([t.type({ reason: t.string }), t.partial({ stack: t.string })]),
     }),

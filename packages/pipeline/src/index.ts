@@ -62,3 +62,11 @@ export {
   type BulkJob,
   type BulkResult,
 } from './bullmq-seam.js';
+export {
+  conflictingDuplicatesKey,
+  deliveryHash,
+  keepConflictingDuplicate,
+  readConflictingDuplicates,
+  MAX_CONFLICTING_COPIES,
+  type ConflictingDuplicate,
+} from './conflicting-duplicates.js';

@@ -246,14 +246,31 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
     res.status(result.notFound.length > 0 && result.retried.length === 0 ? 404 : 200).json(result);
   });
 
+  // A count says up to when it counted; a purge deletes at most that, so what arrives in between is kept.
+  api.get('/dead-letters/count', async (req, res) => {
+    const until = now();
+    res.json({ count: await ops.countDeadLetters({ ...filterFrom(req.query as Record<string, unknown>, until), until }), until });
+  });
+
   api.post('/dead-letters/purge', async (req, res) => {
     const body = bodyOf(req);
-    // The API's --yes: a purge cannot be undone, so an empty body never deletes everything.
-    if (body['yes'] !== true)
+    const ids = body['ids'];
+    if (ids !== undefined) {
+      if (!Array.isArray(ids) || ids.length === 0 || !ids.every((id) => typeof id === 'string'))
+        throw new UsageError('ids: expected a non-empty list of dead-letter ids');
+      if (Object.keys(body).some((k) => k !== 'ids')) throw new UsageError('give ids alone, or yes with until and filters');
+      res.json({ purged: await ops.purgeDeadLetterIds(ids as string[]) });
+      return;
+    }
+    // The API's --yes: a purge cannot be undone, so an empty body never deletes everything, and
+    // `until` (from GET /api/dead-letters/count) keeps it to the entries that were counted.
+    const until = body['until'];
+    if (body['yes'] !== true || typeof until !== 'number' || !Number.isSafeInteger(until))
       throw new UsageError(
-        'purging cannot be undone: send {"yes": true} with the optional filters handler, decodeFailures, eventId, eventType, since',
+        'purging cannot be undone: send {"ids": [...]}, or {"yes": true, "until": <from GET /api/dead-letters/count>} with the optional filters handler, decodeFailures, eventId, eventType, since',
       );
-    res.json({ purged: await ops.purgeDeadLetters(filterFrom(body, now())) });
+    const { until: _until, ...rest } = body;
+    res.json({ purged: await ops.purgeDeadLetters({ ...filterFrom(rest, now()), until }), until });
   });
 
   // Dead-letter ids contain a slash (`handler-crm/ev-…`), so the id is the rest of the path.

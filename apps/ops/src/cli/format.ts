@@ -118,6 +118,13 @@ export function eventReport(r: EventReport): string {
   if (r.deadLetters.length > 0)
     lines.push('', `Dead letters: ${r.deadLetters.map((d) => `${d.id} (${d.handler ?? 'decode'})`).join(', ')}`);
   lines.push('', 'delivery:', typeof r.delivery === 'string' ? r.delivery : JSON.stringify(r.delivery, null, 2));
+  for (const c of r.conflictingDuplicates) {
+    lines.push(
+      '',
+      `conflicting duplicate received ${formatTime(c.receivedAt)} (sha256 ${c.hash.slice(0, 16)}…): same event id, another body; answered 2XX, not processed:`,
+      c.body,
+    );
+  }
   return lines.join('\n');
 }
 

@@ -204,13 +204,14 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       const filter = toFilter(o);
       if (!o.yes && !io.stdin.isTTY)
         throw new UsageError('refusing to purge without --yes: stdin is not a terminal, so nobody can confirm');
+      // Listed once: what is counted and asked about is exactly what is deleted, never a dead letter that arrived meanwhile.
+      const ids = await withOps((ops) => ops.deadLetterIds(filter));
       if (!o.yes) {
-        const n = await withOps((ops) => ops.countDeadLetters(filter));
-        if (n === 0) {
+        if (ids.length === 0) {
           out('No dead letters match; nothing to purge.');
           return;
         }
-        const sure = await confirm(`Delete ${plural(n, 'dead letter')}${describeFilter(filter)} for good?`, io.stdin, io.stderr);
+        const sure = await confirm(`Delete ${plural(ids.length, 'dead letter')}${describeFilter(filter)} for good?`, io.stdin, io.stderr);
         if (!sure) {
           out('Nothing purged.');
           exitCode = EXIT.failure;
@@ -218,7 +219,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
         }
       }
       const bar = createProgressBar(io.stderr, 'purging', !o.json);
-      const purged = await withOps((ops) => ops.purgeDeadLetters(filter, bar.onProgress)).finally(() => bar.stop());
+      const purged = await withOps((ops) => ops.purgeDeadLetterIds(ids, bar.onProgress)).finally(() => bar.stop());
       if (o.json) json({ purged });
       else out(`Purged ${plural(purged, 'dead letter')}${describeFilter(filter)}.`);
     });
