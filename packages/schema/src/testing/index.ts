@@ -54,7 +54,7 @@ function mapJson(value: unknown, fn: (node: unknown, key: string | undefined) =>
 const ISO_WITH_MS = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d+(Z|[+-]\d\d:\d\d)$/;
 const ISO_WITHOUT_MS = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(Z|[+-]\d\d:\d\d)$/;
 
-// Keys whose objects are a party (a customer-like object), thinned to its id in one variant.
+// Keys whose objects are a party (a customer), thinned to its id in one variant; a code's `holder` record is not one.
 const PARTIES = new Set(['customer', 'holder', 'referrer']);
 // Free-form objects: an extra key there is not drift, and their content is the user's.
 const FREE_FORM = new Set(['metadata', 'system_metadata', 'details', 'rules', 'applicable_to']);
@@ -132,7 +132,9 @@ export function realisticVariants(delivery: Json): Variant[] {
   add(
     'thin-parties',
     mapJson(structuredClone(data), (node, key) =>
-      key && PARTIES.has(key) && isObject(node) && typeof node['id'] === 'string' ? { id: node['id'], object: 'customer' } : node,
+      key && PARTIES.has(key) && isObject(node) && typeof node['id'] === 'string' && (node['object'] ?? 'customer') === 'customer'
+        ? { id: node['id'], object: 'customer' }
+        : node,
     ) as Json,
     (e) => ({ ...e, event_source: { ...(isObject(e['event_source']) ? e['event_source'] : { channel: 'API' }), user: null } }),
   );
