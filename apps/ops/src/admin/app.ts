@@ -249,7 +249,7 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
   // A count says up to when it counted; a purge deletes at most that, so what arrives in between is kept.
   api.get('/dead-letters/count', async (req, res) => {
     const until = now();
-    res.json({ count: await ops.countDeadLetters({ ...filterFrom(req.query as Record<string, unknown>, until), until }), until });
+    res.json({ count: await ops.countDeadLetters({ ...filterFrom(req.query, until), until }), until });
   });
 
   api.post('/dead-letters/purge', async (req, res) => {
@@ -259,7 +259,7 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
       if (!Array.isArray(ids) || ids.length === 0 || !ids.every((id) => typeof id === 'string'))
         throw new UsageError('ids: expected a non-empty list of dead-letter ids');
       if (Object.keys(body).some((k) => k !== 'ids')) throw new UsageError('give ids alone, or yes with until and filters');
-      res.json({ purged: await ops.purgeDeadLetterIds(ids as string[]) });
+      res.json({ purged: await ops.purgeDeadLetterIds(ids) });
       return;
     }
     // The API's --yes: a purge cannot be undone, so an empty body never deletes everything, and
