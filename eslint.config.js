@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '.data/**', 'outbox/**', 'coverage/**', 'dist/**'] },
+  { ignores: ['**/node_modules/**', '.data/**', 'outbox/**', 'coverage/**', '**/dist/**', '**/*.tsbuildinfo'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -152,7 +152,7 @@ async function waitForHttp(url: string, child: ChildProcess, timeoutMs = 30_000)
 }
 
 function startServer(script: string, env: Record<string, string>): ChildProcess {
-  return spawn(...pinned(0, process.execPath, ['--import', 'tsx', join(ROOT, script)]), {
+  return spawn(...pinned(0, process.execPath, ['--conditions=@vouchflow/source', '--import', 'tsx', join(ROOT, script)]), {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -24,7 +24,13 @@ for (const name of asked.length > 0 ? asked : available) {
   console.log(`\n=== bench ${name} ===`);
   const run = spawnSync(
     process.execPath,
-    ['--import', 'tsx', join(dir, `${name}.ts`), ...process.argv.slice(2).filter((a) => a.startsWith('-'))],
+    [
+      '--conditions=@vouchflow/source',
+      '--import',
+      'tsx',
+      join(dir, `${name}.ts`),
+      ...process.argv.slice(2).filter((a) => a.startsWith('-')),
+    ],
     {
       stdio: 'inherit',
     },

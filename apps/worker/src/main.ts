@@ -35,7 +35,10 @@ async function main(): Promise<void> {
   let metricsServer: MetricsServer | undefined;
   if (config.METRICS_PORT !== 0) {
     try {
-      metricsServer = await startMetricsServer(worker.metrics.registry, config.METRICS_PORT);
+      metricsServer = await startMetricsServer(worker.metrics.registry, config.METRICS_PORT, '0.0.0.0', async () => {
+        if (redis.status !== 'ready') throw new Error(`redis: connection is ${redis.status}`);
+        await redis.ping();
+      });
     } catch (err) {
       // Several workers on one host share no port: work on without metrics rather than refuse to work.
       logger.warn('metrics server did not start: running without /metrics', { port: config.METRICS_PORT, error: (err as Error).message });

@@ -24,6 +24,8 @@ export interface AdminAppDeps {
   maxFailedLoginsPerMinute?: number;
   /** @defaultValue Date.now */
   now?: () => number;
+  /** Resolves when Redis answers; `GET /readyz` reports it. @defaultValue always ready */
+  ready?: () => Promise<void>;
 }
 
 const DASHBOARD = '/dashboard';
@@ -83,6 +85,15 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await (deps.ready ?? (async () => {}))();
+      res.json({ status: 'ready' });
+    } catch (err) {
+      res.status(503).json({ status: 'unavailable', problems: [coerceError(err).message] });
+    }
   });
 
   // --- Login -------------------------------------------------------------

@@ -20,7 +20,16 @@ export async function serveAdmin(env: Record<string, string | undefined>): Promi
   const logger = createLogger({ level: config.LOG_LEVEL, json: config.NODE_ENV === 'production', defaultMeta: { app: 'admin' } });
   const opened = await openOperations(config, { connectionName: 'vouchflow-admin', logger });
   const dashboard = createDashboard(opened.ops);
-  const app = createAdminApp({ ops: opened.ops, token: config.ADMIN_TOKEN, logger, dashboard: dashboard.router });
+  const app = createAdminApp({
+    ops: opened.ops,
+    token: config.ADMIN_TOKEN,
+    logger,
+    dashboard: dashboard.router,
+    ready: async () => {
+      if (opened.redis.status !== 'ready') throw new Error(`redis: connection is ${opened.redis.status}`);
+      await opened.redis.ping();
+    },
+  });
 
   const server = createServer(app);
   await new Promise<void>((resolve, reject) => {
