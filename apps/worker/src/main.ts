@@ -12,7 +12,8 @@ async function main(): Promise<void> {
   const redis = createRedis({ urls: config.REDIS_URL, cluster: config.REDIS_CLUSTER, role: 'worker', connectionName: 'vouchflow-worker' });
   redis.on('error', (err: Error) => logger.debug('redis connection error', { error: err.message }));
   const builtIns = createBuiltInHandlers({ config, redis, queuePrefix: config.QUEUE_PREFIX, logger });
-  const handlers = await loadHandlers(config.HANDLERS, builtIns);
+  // Plugins' own settings (HANDLER_<NAME>_*) are theirs to decode, with the codec they export.
+  const handlers = await loadHandlers(config.HANDLERS, builtIns, process.cwd(), { env: process.env, logger });
 
   const worker = createWorker({
     connection: redis,

@@ -6,7 +6,7 @@
  */
 import { coerceError, SECOND, type Logger } from '@vouchflow/core';
 import { businessKeyOf, occurredAtOf, type WebhookEvent } from '@vouchflow/schema';
-import { PermanentError, RetryLaterError, type HandlerContext, type HandlerOutcome } from '@vouchflow/handler-kit';
+import { narrowLogger, PermanentError, RetryLaterError, type HandlerContext, type HandlerOutcome } from '@vouchflow/handler-kit';
 import { onceKey, type ClaimResult } from '@vouchflow/pipeline';
 import { HandlerTimeoutError } from './errors/handler-timeout-error.js';
 import type { PerHandler, WorkerContext } from './worker-context.js';
@@ -60,7 +60,7 @@ export async function execute(ctx: WorkerContext, h: PerHandler, unit: Unit): Pr
   const run = ctx.runs.start(handler.name, timeoutMs);
   const context: HandlerContext = {
     get logger() {
-      return unit.log();
+      return narrowLogger(unit.log());
     },
     signal: run.signal,
     attempt: unit.attempt,

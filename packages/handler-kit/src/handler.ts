@@ -1,5 +1,6 @@
-import type { EventMap, EventType, WebhookEvent } from '@vouchflow/schema';
-import type { Logger } from '@vouchflow/core';
+import type { EventType } from '@vouchflow/schema';
+import type { Logger } from './logger.js';
+import type { AnyHandlerEvent, HandlerEvent } from './readonly.js';
 import type { PermanentError } from './errors/permanent-error.js';
 import type { RetryLaterError } from './errors/retry-later-error.js';
 
@@ -16,7 +17,7 @@ export type MatchedEvent<P extends string> = P extends `${infer Prefix}*`
 
 /** Everything a handler gets besides the event. It imports nothing from the worker. */
 export interface HandlerContext {
-  /** Scoped to this unit of work: eventId, eventType, handler, jobId, attempt. */
+  /** Scoped to this unit of work: eventId, eventType, handler, jobId, attempt. Write-only: it cannot be closed or reconfigured. */
   logger: Logger;
   /** Aborted when the handler's timeout passes or the worker shuts down; pass it to fetch and friends. */
   signal: AbortSignal;
@@ -55,7 +56,8 @@ export interface Handler<P extends EventPattern = EventPattern> {
   name: string;
   /** Events it subscribes to. */
   events: readonly P[];
-  handle(event: EventMap[MatchedEvent<P>], ctx: HandlerContext): Promise<HandlerOutcome | void>;
+  /** `event` is deeply read-only (the worker freezes it): copy what you need to change. */
+  handle(event: HandlerEvent<MatchedEvent<P>>, ctx: HandlerContext): Promise<HandlerOutcome | void>;
   /** Units of work run at once per worker process. @defaultValue 10 */
   concurrency?: number;
   rateLimit?: RateLimit;
@@ -69,7 +71,7 @@ export interface Handler<P extends EventPattern = EventPattern> {
  */
 export interface AnyHandler extends Omit<Handler, 'events' | 'handle'> {
   events: readonly string[];
-  handle(event: WebhookEvent, ctx: HandlerContext): Promise<HandlerOutcome | void>;
+  handle(event: AnyHandlerEvent, ctx: HandlerContext): Promise<HandlerOutcome | void>;
 }
 
 /** Types a handler: `event` is narrowed to the events it subscribes to. */

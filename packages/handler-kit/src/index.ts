@@ -8,10 +8,22 @@ export {
   type EventPattern,
   type MatchedEvent,
 } from './handler.js';
+export {
+  defineHandlerFactory,
+  buildHandler,
+  isHandlerFactory,
+  settingsPrefix,
+  settingsInput,
+  HandlerSettingsError,
+  type HandlerFactory,
+  type HandlerDeps,
+  type SettingsCodec,
+} from './factory.js';
+export { narrowLogger, type Logger, type LogFields } from './logger.js';
 export { PermanentError } from './errors/permanent-error.js';
 export { RetryLaterError } from './errors/retry-later-error.js';
-export { classifyError, type ErrorKind } from './errors/classify.js';
+export { classifyError, ERROR_KIND, type ErrorKind } from './errors/brand.js';
 export { patternMatches, subscribesTo } from './matches.js';
-// isEventOf narrows an event's data by name inside a wildcard handler; plugin authors need nothing but this package.
-export { isEventOf } from '@vouchflow/schema';
+// isEventOf narrows a read-only event by name inside a wildcard handler; plugin authors need nothing but this package.
+export { isEventOf, deepFreeze, type DeepReadonly, type HandlerEvent, type AnyHandlerEvent } from './readonly.js';
 export type { EventMap, EventType, WebhookEvent } from '@vouchflow/schema';

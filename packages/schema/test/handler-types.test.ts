@@ -9,8 +9,16 @@ import { PassThrough } from 'node:stream';
 import { isRight } from 'fp-ts/lib/Either.js';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { createLogger } from '@vouchflow/core';
-import { defineHandler, PermanentError, RetryLaterError, type HandlerContext } from '../../handler-kit/src/index.js';
-import { decodeDelivery, isEventOf, type EventType, type LoyaltyBalance, type WebhookEvent } from '../src/index.js';
+import {
+  defineHandler,
+  isEventOf as isHandlerEventOf,
+  PermanentError,
+  RetryLaterError,
+  type DeepReadonly,
+  type HandlerContext,
+  type HandlerEvent,
+} from '../../handler-kit/src/index.js';
+import { decodeDelivery, isEventOf, type EventType, type LoyaltyBalance } from '../src/index.js';
 import { delivery } from './fixtures.js';
 
 const pointsHandler = defineHandler({
@@ -25,7 +33,7 @@ const cardHandler = defineHandler({
   name: 'cards',
   events: ['customer.voucher.loyalty_card.*'],
   async handle(event) {
-    if (isEventOf(event, 'customer.voucher.loyalty_card.points_expired')) return { skipped: `expired ${event.data.points}` };
+    if (isHandlerEventOf(event, 'customer.voucher.loyalty_card.points_expired')) return { skipped: `expired ${event.data.points}` };
     return { skipped: event.event.type };
   },
 });
@@ -33,8 +41,9 @@ const cardHandler = defineHandler({
 describe('handler types', () => {
   it('types a single-event handler exactly, without casts', () => {
     type Received = Parameters<typeof pointsHandler.handle>[0];
-    expectTypeOf<Received>().toEqualTypeOf<WebhookEvent<'customer.voucher.loyalty_card.points_added'>>();
-    expectTypeOf<Received['data']['balance']>().toEqualTypeOf<LoyaltyBalance>();
+    // Read-only all the way down: the worker deep-freezes the event it hands over.
+    expectTypeOf<Received>().toEqualTypeOf<HandlerEvent<'customer.voucher.loyalty_card.points_added'>>();
+    expectTypeOf<Received['data']['balance']>().toEqualTypeOf<DeepReadonly<LoyaltyBalance>>();
     expectTypeOf<Received['event']['type']>().toEqualTypeOf<'customer.voucher.loyalty_card.points_added'>();
     defineHandler({
       name: 'y',
@@ -44,6 +53,8 @@ describe('handler types', () => {
         void event.data.buckets;
         // @ts-expect-error: the customer may be null
         void event.data.customer.id;
+        // @ts-expect-error: the event is read-only
+        event.data.balance.points = 0;
       },
     });
     // @ts-expect-error: not an event with a codec, nor a pattern
