@@ -29,6 +29,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { signBody, SIGNATURE_HEADER } from '@vouchflow/schema';
 import { freePort, startRedisServer } from '@vouchflow/test-support';
+import { recordRatio } from './_results.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -299,6 +300,7 @@ async function main(): Promise<void> {
     const paired = median(ing.map((r, k) => r.rps / base[k]!.rps));
     console.log(`median of the per-round ratios: ${fmt(paired)} (each round runs both back to back)`);
     console.log(`RATIO ingress / bare express (best of ${ROUNDS}): ${fmt(ratio)} (target >= 0.90) ${ratio >= 0.9 ? 'OK' : 'BELOW TARGET'}`);
+    recordRatio({ bench: 'ingress', label: 'req/s vs bare Express', ratio, target: 0.9 });
 
     // Paced at 80% of the ingress's maximum: the latency a sender sees under heavy but sustainable load.
     redisCli(redis.port, 'FLUSHALL');

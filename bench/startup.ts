@@ -16,6 +16,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort, startRedisServer } from '@vouchflow/test-support';
+import { recordRatio } from './_results.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -105,6 +106,8 @@ try {
     ] as const) {
       console.log(`${app.padEnd(8)} ${mode.padEnd(10)} ${f.ready.toFixed(0).padStart(18)}   ${f.rss.toFixed(1).padStart(21)}`);
     }
+    recordRatio({ bench: 'startup', label: `${app} start-up, compiled / tsx`, ratio: compiled.ready / tsx.ready, lowerIsBetter: true });
+    recordRatio({ bench: 'startup', label: `${app} idle RSS, compiled / tsx`, ratio: compiled.rss / tsx.rss, lowerIsBetter: true });
     console.log(
       `${app.padEnd(8)} ratio compiled/tsx: start-up ${(compiled.ready / tsx.ready).toFixed(2)}, idle RSS ${(compiled.rss / tsx.rss).toFixed(2)}\n`,
     );

@@ -28,6 +28,7 @@ import { intakeJobId, type IntakeJobData } from '@vouchflow/pipeline';
 import type { AnyHandler } from '@vouchflow/handler-kit';
 import { startRedisServer } from '@vouchflow/test-support';
 import { createWorker } from '../apps/worker/src/create-worker.js';
+import { recordRatio } from './_results.js';
 
 const { values } = parseArgs({
   options: {
@@ -163,6 +164,7 @@ try {
   console.log(`bare BullMQ worker, no-op jobs:        ${bestBare.toFixed(0)} jobs/s`);
   console.log(`vouchflow worker, 2 no-op handlers:    ${bestWorker.toFixed(0)} events/s`);
   console.log(`ratio: ${ratio.toFixed(2)} (must be >= 0.30, aim 0.5)`);
+  recordRatio({ bench: 'worker', label: 'events/s vs bare BullMQ', ratio, target: 0.3 });
   process.exitCode = ratio >= 0.3 ? 0 : 1;
 } finally {
   await redis.quit();
