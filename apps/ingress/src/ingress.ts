@@ -7,6 +7,7 @@ import { startBacklogMonitor, type BacklogMonitor } from './backlog.js';
 import type { IngressSettings } from './config.js';
 import { createBatchingIntake, type Intake } from './intake.js';
 import { createIngressMetrics, type IngressMetrics } from './metrics.js';
+import { tracedRequests } from './tracing.js';
 
 export interface IngressOptions {
   settings: IngressSettings;
@@ -19,6 +20,8 @@ export interface IngressOptions {
   host?: string;
   /** @defaultValue a fresh registry without process metrics */
   metrics?: IngressMetrics;
+  /** Record a span per request (telemetry export is on). @defaultValue false */
+  traced?: boolean;
 }
 
 export interface RunningIngress {
@@ -47,6 +50,7 @@ export async function startIngress({
   port = 0,
   host,
   metrics = createIngressMetrics(),
+  traced = false,
 }: IngressOptions): Promise<RunningIngress> {
   // No version check: it would be one more Redis call in BullMQ's start-up that, if it failed while
   // Redis restarts, would leave the queue unusable for good. Waiting for "ready" is kept.
@@ -85,7 +89,7 @@ export async function startIngress({
     },
   });
 
-  const server = createServer(app);
+  const server = createServer(traced ? tracedRequests(app) : app);
   // Longer than the keep-alive of common proxies, so a proxy never reuses a connection we just closed.
   server.keepAliveTimeout = 65 * SECOND;
   await new Promise<void>((resolve, reject) => {

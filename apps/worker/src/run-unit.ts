@@ -10,6 +10,7 @@ import { narrowLogger, PermanentError, RetryLaterError, type HandlerContext, typ
 import { onceKey, type ClaimResult } from '@vouchflow/pipeline';
 import { HandlerTimeoutError } from './errors/handler-timeout-error.js';
 import type { PerHandler, WorkerContext } from './worker-context.js';
+import { traceAttempt } from './tracing.js';
 
 // While a twin holds a business fact's claim, look again this often.
 const TWIN_POLL = SECOND;
@@ -71,7 +72,7 @@ export async function execute(ctx: WorkerContext, h: PerHandler, unit: Unit): Pr
   const started = performance.now();
   const seconds = () => (performance.now() - started) / SECOND;
   try {
-    const outcome = await Promise.race([handler.handle(unit.event, context), run.aborted]);
+    const outcome = await traceAttempt(handler.name, unit, () => Promise.race([handler.handle(unit.event, context), run.aborted]));
     h.tookCompleted.observe(seconds());
     return { kind: 'done', result: outcome ?? { done: true } };
   } catch (thrown) {

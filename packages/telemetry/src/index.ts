@@ -104,7 +104,7 @@ export function startTelemetry(serviceName: string, env: Env): Telemetry {
   return {
     enabled: true,
     protocol,
-    tracer: trace.getTracer('vouchflow'),
+    tracer: vouchflowTracer(),
     bullmq: new BullMQOtel({ tracerName: 'bullmq' }),
     shutdown: () =>
       (stopped ??= provider.shutdown().finally(() => {
@@ -170,5 +170,23 @@ export async function inSpan<T>(tracer: Tracer, name: string, options: SpanOptio
     },
   );
 }
+
+/** `inSpan` for synchronous work (a decode). */
+export function inSpanSync<T>(tracer: Tracer, name: string, attributes: Attributes, fn: () => T): T {
+  return tracer.startActiveSpan(name, { attributes }, (span) => {
+    try {
+      return fn();
+    } catch (err) {
+      span.recordException(err instanceof Error ? err : String(err));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** The tracer every part of vouchflow records with; non-recording until `startTelemetry` enables export. */
+export const vouchflowTracer = (): Tracer => trace.getTracer('vouchflow');
 
 export { trace, context, SpanKind, SpanStatusCode, type Span, type Tracer, type Attributes } from '@opentelemetry/api';
