@@ -21,6 +21,7 @@ COPY packages/core/package.json packages/core/
 COPY packages/handler-kit/package.json packages/handler-kit/
 COPY packages/pipeline/package.json packages/pipeline/
 COPY packages/handlers/package.json packages/handlers/
+COPY packages/telemetry/package.json packages/telemetry/
 COPY packages/test-support/package.json packages/test-support/
 COPY examples/points-to-slack/package.json examples/points-to-slack/
 RUN pnpm install --frozen-lockfile
@@ -34,7 +35,7 @@ RUN rm -rf node_modules apps/*/node_modules packages/*/node_modules examples/*/n
  && pnpm install --frozen-lockfile --prod --filter '@vouchflow/ingress...' --filter '@vouchflow/worker...' --filter '@vouchflow/ops...' \
  && mkdir -p /out \
  && cp -a package.json node_modules /out/ \
- && for dir in apps/ingress apps/worker apps/ops packages/schema packages/core packages/handler-kit packages/pipeline packages/handlers; do \
+ && for dir in apps/ingress apps/worker apps/ops packages/schema packages/core packages/handler-kit packages/pipeline packages/handlers packages/telemetry; do \
       mkdir -p "/out/$dir" && cp -a "$dir/package.json" "$dir/dist" "/out/$dir/" \
       && if [ -d "$dir/node_modules" ]; then cp -a "$dir/node_modules" "/out/$dir/"; fi; \
     done \
