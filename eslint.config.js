@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '.data/**', 'outbox/**', 'coverage/**', 'dist/**'] },
+  { ignores: ['**/node_modules/**', '.data/**', 'outbox/**', 'coverage/**', '**/dist/**', '**/*.tsbuildinfo'] },
   js.configs.recommended,
   // Type-aware: rules that need the types (a floating promise, a switch that drops a case) see them.
   ...tseslint.configs.recommendedTypeChecked,

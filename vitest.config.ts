@@ -7,7 +7,14 @@ const workspaceDirs = ['apps', 'packages', 'examples'].flatMap((top) =>
   existsSync(top) ? readdirSync(top).map((name) => `${top}/${name}`) : [],
 );
 
+// Workspace packages export their TypeScript sources under this condition and
+// their compiled dist/ by default: tests run the sources, no build needed.
+// The rest are Vite's defaults for server code, which a list given here replaces.
+const sourceConditions = ['@vouchflow/source', 'module', 'node', 'development|production'];
+
 export default defineConfig({
+  resolve: { conditions: sourceConditions },
+  ssr: { resolve: { conditions: sourceConditions } },
   test: {
     globalSetup: ['./vitest.global-setup.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],
@@ -18,7 +25,21 @@ export default defineConfig({
           extends: true as const,
           test: { name: `${dir}`, include: [`${dir}/test/**/*.test.ts`] },
         })),
-      { extends: true as const, test: { name: 'e2e', include: ['test/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 60_000 } },
+      {
+        extends: true as const,
+        test: { name: 'e2e', include: ['test/**/*.test.ts'], exclude: ['test/build/**'], testTimeout: 120_000, hookTimeout: 60_000 },
+      },
+      // What `pnpm build` produces: the compiled apps and the packed plugin kit. Builds first.
+      {
+        extends: true as const,
+        test: {
+          name: 'build',
+          include: ['test/build/**/*.test.ts'],
+          globalSetup: ['./test/build/build.global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
     testTimeout: 30_000,
     hookTimeout: 30_000,

@@ -35,6 +35,7 @@ import { signBody, SIGNATURE_HEADER } from '@vouchflow/schema';
 import { Redis } from 'ioredis';
 import { openIntakeQueue } from '@vouchflow/pipeline';
 import { freePort, startRedisServer } from '@vouchflow/test-support';
+import { recordRatio } from './_results.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -158,7 +159,7 @@ async function waitForHttp(url: string, child: ChildProcess, timeoutMs = 30_000)
 }
 
 function startServer(script: string, env: Record<string, string>): ChildProcess {
-  return spawn(...pinned(0, process.execPath, ['--import', 'tsx', join(ROOT, script)]), {
+  return spawn(...pinned(0, process.execPath, ['--conditions=@vouchflow/source', '--import', 'tsx', join(ROOT, script)]), {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -320,6 +321,7 @@ async function main(): Promise<void> {
     console.log(
       `RATIO ingress / bare express (best of ${ROUNDS}): ${fmt(ratio)} (target >= 0.95) ${ratio >= 0.95 ? 'OK' : 'BELOW TARGET'}`,
     );
+    recordRatio({ bench: 'ingress', label: 'req/s vs bare Express', ratio, target: 0.95 });
 
     // Paced at 80% of the ingress's maximum: the latency a sender sees under heavy but sustainable load.
     redisCli(redis.port, 'FLUSHALL');

@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { decodeDelivery, driftOf } from '@vouchflow/schema';
+import { recordRatio } from './_results.js';
 
 // fp-ts is the schema package's dependency, not the root's: read the Either's tag.
 const isLeft = (e: { _tag: 'Left' | 'Right' }): e is { _tag: 'Left' } & typeof e => e._tag === 'Left';
@@ -74,6 +75,7 @@ for (const [name, samples] of results) {
   const ops = median(samples);
   const ratio = ops / baseline;
   console.log(`${name.padEnd(40)} ${Math.round(ops).toLocaleString('en-US').padStart(10)} /s   ${ratio.toFixed(2)}x baseline`);
+  recordRatio({ bench: 'schema', label: name.trim(), ratio });
 }
 const decode = median(results.get('JSON.parse + decodeDelivery')!);
 console.log(`decode costs ${(1e6 / decode - 1e6 / baseline).toFixed(2)} µs per delivery on top of JSON.parse`);

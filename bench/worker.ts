@@ -28,6 +28,7 @@ import { Redis } from 'ioredis';
 import { bullPrefix, handlerQueueName, INTAKE_QUEUE } from '@vouchflow/core';
 import { intakeJobId, type IntakeJobData } from '@vouchflow/pipeline';
 import { freePort, startApp, startRedisServer } from '@vouchflow/test-support';
+import { recordRatio } from './_results.js';
 
 const { values } = parseArgs({
   // `pnpm bench worker -- --rounds=3` passes the `--` along.
@@ -171,6 +172,7 @@ try {
   console.log(`vouchflow worker app, 2 no-op plugins: ${bestWorker.toFixed(0)} events/s`);
   console.log(`handler jobs left behind (units that spilled out of their intake job): ${spills}`);
   console.log(`ratio: ${ratio.toFixed(2)} (must be >= 0.5)`);
+  recordRatio({ bench: 'worker', label: 'events/s of the worker app vs bare BullMQ', ratio, target: 0.5 });
   process.exitCode = ratio >= 0.5 && spills === 0 ? 0 : 1;
 } finally {
   await redis.quit();

@@ -2,7 +2,7 @@
  * `pnpm start`: the ingress and the worker together (and the admin API when
  * ADMIN_TOKEN is set), for a first run and for development. Production runs
  * `pnpm start:ingress`, `pnpm start:worker` and `pnpm start:admin` as
- * separate processes (see README, "Running in production").
+ * separate processes (see README, "Building and running in production").
  *
  * Outside production it fills two gaps a newcomer would otherwise hit:
  * - no Redis: with REDIS_URL unset and nothing on 127.0.0.1:6379 it starts a
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     // Own process groups: a terminal's Ctrl-C or a supervisor's group kill reaches
     // only this launcher, which forwards one signal, so the apps shut down
     // gracefully instead of seeing a second signal and forcing exit.
-    spawn(process.execPath, ['--import', 'tsx', ...entry], {
+    spawn(process.execPath, ['--conditions=@vouchflow/source', '--import', 'tsx', ...entry], {
       env,
       stdio: 'inherit',
       cwd: ROOT,

@@ -8,6 +8,7 @@ import { startBacklogMonitor, type BacklogMonitor } from './backlog.js';
 import type { IngressSettings } from './config.js';
 import { createBatchingIntake, type Intake } from './intake.js';
 import { createIngressMetrics, type IngressMetrics } from './metrics.js';
+import { tracedRequests } from './tracing.js';
 
 export interface IngressOptions {
   settings: IngressSettings;
@@ -24,6 +25,8 @@ export interface IngressOptions {
   metricsPort?: number;
   /** @defaultValue 127.0.0.1 (METRICS_HOST) */
   metricsHost?: string;
+  /** Record a span per request (telemetry export is on). @defaultValue false */
+  traced?: boolean;
 }
 
 export interface RunningIngress {
@@ -56,6 +59,7 @@ export async function startIngress({
   metrics = createIngressMetrics(),
   metricsPort,
   metricsHost = '127.0.0.1',
+  traced = false,
 }: IngressOptions): Promise<RunningIngress> {
   // No version check: it would be one more Redis call in BullMQ's start-up that, if it failed while
   // Redis restarts, would leave the queue unusable for good. Waiting for "ready" is kept.
@@ -96,7 +100,7 @@ export async function startIngress({
     },
   });
 
-  const server = createServer(app);
+  const server = createServer(traced ? tracedRequests(app) : app);
   // Longer than the keep-alive of common proxies, so a proxy never reuses a connection we just closed.
   server.keepAliveTimeout = 65 * SECOND;
   await new Promise<void>((resolve, reject) => {

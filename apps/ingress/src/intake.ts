@@ -5,6 +5,7 @@ import { bulkAdder, type BulkJob } from './bulk-add.js';
 import { intakeJobOptions, type IntakeJobData } from '@vouchflow/pipeline';
 import { IntakeClosedError } from './errors/intake-closed-error.js';
 import { IntakeUnavailableError } from './errors/intake-unavailable-error.js';
+import { traceEnqueue } from './tracing.js';
 
 export type EnqueueResult = 'accepted' | 'duplicate';
 
@@ -43,6 +44,8 @@ interface Pending {
   delivery: IntakeJobData | undefined;
   resolve: (result: EnqueueResult) => void;
   reject: (err: Error) => void;
+  /** The request's trace, for the worker to continue (tracing.ts). */
+  trace?: string;
 }
 
 /**
@@ -82,7 +85,10 @@ export function createBatchingIntake({ queue, redis, dedupWindowMs, timeoutMs, m
       return {
         name: 'delivery',
         data: delivery,
-        opts: intakeJobOptions(delivery.eventId, `${processTag}${(sequence++).toString(36)}`, dedupWindowMs),
+        opts: {
+          ...intakeJobOptions(delivery.eventId, `${processTag}${(sequence++).toString(36)}`, dedupWindowMs),
+          ...(p.trace ? { telemetry: { metadata: p.trace } } : {}),
+        },
       };
     });
     const askedIds = jobs.map((job) => job.opts.jobId);
@@ -121,8 +127,14 @@ export function createBatchingIntake({ queue, redis, dedupWindowMs, timeoutMs, m
   return {
     enqueue(delivery) {
       if (closed) return Promise.reject(new IntakeClosedError());
+      const traced = traceEnqueue(delivery.eventId, delivery.eventType);
       return new Promise<EnqueueResult>((resolve, reject) => {
-        pending.push({ delivery, resolve, reject });
+        pending.push({
+          delivery,
+          resolve: (r) => (traced.end(r), resolve(r)),
+          reject: (e) => (traced.end('unavailable'), reject(e)),
+          trace: traced.metadata,
+        });
         if (pending.length >= maxBatch) flush();
         else if (!scheduled) {
           scheduled = true;

@@ -1,5 +1,6 @@
 import { closeRedis, createLogger, createRedis, createShutdown, exitOnSignals, ConfigError } from '@vouchflow/core';
 import { VOUCHERIFY_RETRY_SPAN_MS, loadIngressConfig } from './config.js';
+import { startTelemetry } from '@vouchflow/telemetry';
 import { startIngress } from './ingress.js';
 import { createIngressMetrics } from './metrics.js';
 
@@ -13,6 +14,8 @@ async function main(): Promise<void> {
       dedupWindowHours: config.DEDUP_WINDOW_HOURS,
     });
 
+  // Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  const telemetry = startTelemetry('vouchflow-ingress', process.env);
   const redis = createRedis({
     urls: config.REDIS_URL,
     cluster: config.REDIS_CLUSTER,
@@ -29,8 +32,13 @@ async function main(): Promise<void> {
     port: config.PORT,
     metrics: createIngressMetrics({ processMetrics: true }),
     ...(config.INGRESS_METRICS_PORT === 0 ? {} : { metricsPort: config.INGRESS_METRICS_PORT, metricsHost: config.METRICS_HOST }),
+    traced: telemetry.enabled,
   });
-  const shutdown = createShutdown(logger, [...ingress.shutdownSteps, { name: 'close redis', run: () => closeRedis(redis) }]);
+  const shutdown = createShutdown(logger, [
+    ...ingress.shutdownSteps,
+    { name: 'close redis', run: () => closeRedis(redis) },
+    { name: 'send buffered traces', run: () => telemetry.shutdown() },
+  ]);
   exitOnSignals(shutdown, logger, { deadlineMs: config.shutdownTimeoutMs });
   // Logged once signals are handled: whoever waits for this line may send SIGTERM straight away.
   logger.info('ingress listening', {

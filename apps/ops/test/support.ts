@@ -120,11 +120,15 @@ export interface OpsRun {
 
 /** Runs `pnpm ops <args>` as a real process (stdin a closed pipe, not a terminal). */
 export function runOps(args: string[], env: Record<string, string>): Promise<OpsRun> {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'apps/ops/src/main.ts'), ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@vouchflow/source', '--import', 'tsx', resolve(ROOT, 'apps/ops/src/main.ts'), ...args],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   child.stdin.end();
   let stdout = '';
   let stderr = '';
@@ -154,11 +158,15 @@ export interface AdminProcess {
 
 /** Runs `pnpm start:admin` (`ops serve`) as a real process and waits until it listens. */
 export async function startAdmin(env: Record<string, string>, timeoutMs = 30_000): Promise<AdminProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'apps/ops/src/main.ts'), 'serve'], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', NODE_ENV: 'production', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@vouchflow/source', '--import', 'tsx', resolve(ROOT, 'apps/ops/src/main.ts'), 'serve'],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', NODE_ENV: 'production', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const logs: Array<Record<string, unknown>> = [];
   const output: string[] = [];
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));

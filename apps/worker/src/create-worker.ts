@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { Worker, type Queue, type WorkerOptions } from 'bullmq';
+import { Worker, type Queue, type Telemetry, type WorkerOptions } from 'bullmq';
 import { bullPrefix, DAY, handlerQueueName, HOUR, INTAKE_QUEUE, MINUTE, SECOND, type Logger, type RedisClient } from '@vouchflow/core';
 import type { AnyHandler } from '@vouchflow/handler-kit';
 import {
@@ -24,6 +24,8 @@ import { handlerJobProcessor, onHandlerJobFailed } from './handler-job-processor
 export interface WorkerDeps {
   /** Shared by every queue and worker; BullMQ opens one blocking connection per worker beside it. Closed by the caller. */
   connection: RedisClient;
+  /** BullMQ's tracing (bullmq-otel) when trace export is on: jobs carry and continue the delivery's trace. */
+  telemetry?: Telemetry;
   queuePrefix: string;
   handlers: readonly AnyHandler[];
   logger: Logger;
@@ -100,9 +102,10 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   const events = new EventEmitter<{ settled: [SettledUnit] }>();
   const runs = new HandlerRuns(graceMs);
 
-  const intakeQueue = openIntakeQueue({ connection, queuePrefix });
+  const traced = deps.telemetry ? { telemetry: deps.telemetry } : {};
+  const intakeQueue = openIntakeQueue({ connection, queuePrefix }, traced);
   const handlerQueues = new Map<string, Queue<HandlerJobData>>(
-    handlers.map((h) => [h.name, openHandlerQueue(h.name, { connection, queuePrefix })]),
+    handlers.map((h) => [h.name, openHandlerQueue(h.name, { connection, queuePrefix }, traced)]),
   );
   const metrics = createWorkerMetrics(() => [intakeQueue, ...handlerQueues.values()], {
     defaultMetrics: deps.processMetrics ?? false,
@@ -139,6 +142,7 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   };
 
   const common: WorkerOptions = {
+    ...traced,
     connection,
     prefix,
     // Why these: a job's lock is renewed every lockDuration/2 while its process

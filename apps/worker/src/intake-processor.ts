@@ -19,6 +19,7 @@ import { INTAKE_LABEL } from './metrics.js';
 import { postpone } from './postpone.js';
 import { runUnit, type Unit, type UnitOutcome } from './unit.js';
 import type { PerHandler, WorkerContext } from './worker-context.js';
+import { inSpanSync, vouchflowTracer } from '@vouchflow/telemetry';
 
 /** What the intake processor needs beyond the shared context: routing, the handler queues it fans out to, the retry settings it starts units with. */
 export interface IntakeContext extends WorkerContext {
@@ -121,7 +122,9 @@ export function intakeProcessor(ctx: IntakeContext) {
     let decoded: DecodedDelivery;
     let parsed: unknown;
     try {
-      ({ decoded, parsed } = decodeBody(job.data.body));
+      ({ decoded, parsed } = inSpanSync(vouchflowTracer(), 'decode', { 'vouchflow.event_id': job.data.eventId }, () =>
+        decodeBody(job.data.body),
+      ));
     } catch (err) {
       metrics.deliveries.inc({ outcome: 'undecodable' });
       await recordFirstFailure(connection, queuePrefix, INTAKE_QUEUE, job.id!);

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { coerceError } from '@vouchflow/core';
-import type { AnyHandler } from '@vouchflow/handler-kit';
+import { buildHandler, isHandlerFactory, narrowLogger, type AnyHandler, type Logger } from '@vouchflow/handler-kit';
 import type { BuiltIns } from '@vouchflow/handlers';
 import { buildRegistry, HandlerRegistryError } from './registry.js';
 
@@ -46,7 +46,12 @@ async function importModule(spec: string, cwd: string, builtIns: BuiltIns): Prom
       });
     }
     const where = looksLikePath(spec) ? ` (${resolve(cwd, spec)})` : '';
-    throw new HandlerRegistryError(`HANDLERS: module "${spec}"${where} failed to load: ${err.message}`, { cause: err });
+    // A plugin outside this repository must install the kit itself; Node's message alone does not say so.
+    const kitMissing = notFound && /Cannot find (package|module) '@vouchflow\/(handler-kit|schema)'/.test(err.message);
+    const hint = kitMissing
+      ? "; install the packed kit in the plugin's own directory (npm install ./vouchflow-schema-<version>.tgz ./vouchflow-handler-kit-<version>.tgz, see docs/handlers.md)"
+      : '';
+    throw new HandlerRegistryError(`HANDLERS: module "${spec}"${where} failed to load: ${err.message}${hint}`, { cause: err });
   }
 }
 
@@ -63,16 +68,61 @@ function exportedHandlers(mod: unknown, spec: string): unknown[] {
   if (nested !== undefined && typeof (exported as { handle?: unknown }).handle !== 'function') exported = nested;
   const list = Array.isArray(exported) ? exported : [exported];
   if (list.length === 0) throw new HandlerRegistryError(`HANDLERS: module "${spec}" exports an empty list of handlers`);
+  for (const entry of list) {
+    if (typeof entry === 'function' && !isHandlerFactory(entry)) {
+      throw new HandlerRegistryError(
+        `HANDLERS: module "${spec}": default export is a function${(entry as { name?: string }).name ? ` (${(entry as { name: string }).name})` : ''}, not a handler or a handler factory; ` +
+          'export the handler object, or make the factory with defineHandlerFactory({ name, settings, create }) so its name and settings are known',
+      );
+    }
+  }
   return list;
+}
+
+/** What factories get besides their settings' source: the worker's logger, narrowed per handler. */
+export interface PluginDeps {
+  /** Where `HANDLER_<NAME>_*` settings are read from: the worker's environment. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** The worker's logger; each factory gets a write-only child scoped to its handler. */
+  logger: { child(fields: Record<string, unknown>): Logger };
+}
+
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Builds a factory's handler from its decoded settings, or says which variable is wrong. */
+async function fromFactory(factory: unknown, origin: string, deps: PluginDeps): Promise<unknown> {
+  if (!isHandlerFactory(factory)) return factory;
+  const name = factory.handlerName;
+  let handler: AnyHandler;
+  try {
+    handler = await buildHandler(factory, deps.env, narrowLogger(deps.logger.child({ handler: name })));
+  } catch (thrown) {
+    const err = coerceError(thrown);
+    const what = err.name === 'HandlerSettingsError' ? err.message : `factory of "${name}" threw: ${err.message}`;
+    throw new HandlerRegistryError(`HANDLERS: ${origin}: ${what}`, { cause: err });
+  }
+  if (handler?.name !== name) {
+    throw new HandlerRegistryError(
+      `HANDLERS: ${origin}: the factory is named "${name}" but built a handler named ${JSON.stringify(handler?.name)}; use one name, it also names the settings`,
+    );
+  }
+  return handler;
 }
 
 /**
  * Resolves `HANDLERS`: built-in names, or module specifiers (a path or a
- * package) whose default export is a handler or a list of handlers. Unset:
- * the built-ins' defaults. Any problem throws a `HandlerRegistryError`
- * naming the module and what is wrong, so the worker stops at start.
+ * package) whose default export is a handler, a handler factory
+ * (`defineHandlerFactory`: built with its `HANDLER_<NAME>_*` settings from
+ * `plugins.env`, decoded by its codec) or a list of them. Unset: the
+ * built-ins' defaults. Any problem throws a `HandlerRegistryError` beginning
+ * `HANDLERS:`, naming the module and what to change, so the worker stops at start.
  */
-export async function loadHandlers(names: readonly string[] | undefined, builtIns: BuiltIns, cwd = process.cwd()): Promise<AnyHandler[]> {
+export async function loadHandlers(
+  names: readonly string[] | undefined,
+  builtIns: BuiltIns,
+  cwd = process.cwd(),
+  plugins: PluginDeps = { env: {}, logger: { child: () => silent } },
+): Promise<AnyHandler[]> {
   const specs = names && names.length > 0 ? names : builtIns.defaults;
   const entries: Array<{ handler: unknown; origin: string }> = [];
   for (const spec of specs) {
@@ -85,7 +135,10 @@ export async function loadHandlers(names: readonly string[] | undefined, builtIn
     if (missing !== undefined) throw new HandlerRegistryError(`HANDLERS: built-in "${spec}" is not configured: ${missing}`);
     const mod = await importModule(spec, cwd, builtIns);
     const list = exportedHandlers(mod, spec);
-    list.forEach((handler, i) => entries.push({ handler, origin: `module "${spec}"${list.length > 1 ? ` (handler #${i + 1})` : ''}` }));
+    for (const [i, exported] of list.entries()) {
+      const origin = `module "${spec}"${list.length > 1 ? ` (handler #${i + 1})` : ''}`;
+      entries.push({ handler: await fromFactory(exported, origin, plugins), origin });
+    }
   }
   return buildRegistry(entries);
 }

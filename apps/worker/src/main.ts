@@ -6,17 +6,22 @@ import { createWorker } from './create-worker.js';
 import { loadHandlers } from './load-handlers.js';
 import { HandlerRegistryError } from './registry.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
+import { startTelemetry } from '@vouchflow/telemetry';
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig(process.env);
+  // Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  const telemetry = startTelemetry('vouchflow-worker', process.env);
   const logger = createLogger({ level: config.LOG_LEVEL, json: config.NODE_ENV === 'production', defaultMeta: { app: 'worker' } });
   const redis = createRedis({ urls: config.REDIS_URL, cluster: config.REDIS_CLUSTER, role: 'worker', connectionName: 'vouchflow-worker' });
   redis.on('error', (err: Error) => logger.debug('redis connection error', { error: err.message }));
   const builtIns = createBuiltInHandlers({ config, redis, queuePrefix: config.QUEUE_PREFIX, logger });
-  const handlers = await loadHandlers(config.HANDLERS, builtIns);
+  // Plugins' own settings (HANDLER_<NAME>_*) are theirs to decode, with the codec they export.
+  const handlers = await loadHandlers(config.HANDLERS, builtIns, process.cwd(), { env: process.env, logger });
 
   const worker = createWorker({
     connection: redis,
+    telemetry: telemetry.bullmq,
     queuePrefix: config.QUEUE_PREFIX,
     handlers,
     logger,
@@ -41,6 +46,10 @@ async function main(): Promise<void> {
         Registry.merge([worker.metrics.registry, builtIns.registry]),
         config.METRICS_PORT,
         config.METRICS_HOST,
+        async () => {
+          if (redis.status !== 'ready') throw new Error(`redis: connection is ${redis.status}`);
+          await redis.ping();
+        },
       );
     } catch (err) {
       // Several workers on one host share no port: work on without metrics rather than refuse to work.
@@ -57,6 +66,7 @@ async function main(): Promise<void> {
     { name: 'close built-in handlers (SMTP pool)', run: () => builtIns.close() },
     { name: 'close metrics server', run: () => metricsServer?.close() },
     { name: 'close redis', run: () => closeRedis(redis) },
+    { name: 'send buffered traces', run: () => telemetry.shutdown() },
   ]);
   // Beyond the grace period, aborted jobs need a moment to go back to their queues.
   exitOnSignals(shutdown, logger, { deadlineMs: config.SHUTDOWN_GRACE_MS + 10 * SECOND });

@@ -1,10 +1,39 @@
 import { HANDLER_NAME_PATTERN } from '@vouchflow/core';
 import type { AnyHandler } from '@vouchflow/handler-kit';
-import { isKnownEventType } from '@vouchflow/schema';
+import { EVENT_TYPES, isKnownEventType } from '@vouchflow/schema';
 
-/** Thrown at start-up when the handler set is unusable; the worker does not start. */
+/**
+ * Thrown at start-up when the handler set is unusable; the worker does not
+ * start. Every message begins with `HANDLERS:` and says what to change.
+ */
 export class HandlerRegistryError extends Error {
   override readonly name = 'HandlerRegistryError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message.startsWith('HANDLERS: ') ? message : `HANDLERS: ${message}`, options);
+  }
+}
+
+/** Edit distance, for suggesting the event a misspelt name meant. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The known event name closest to `name`, when it is close enough to be a typo. */
+export function nearestEventType(name: string): string | undefined {
+  let best: { type: string; d: number } | undefined;
+  for (const type of EVENT_TYPES) {
+    const d = distance(name, type);
+    if (!best || d < best.d) best = { type, d };
+  }
+  return best && best.d <= Math.max(3, Math.floor(name.length / 5)) ? best.type : undefined;
 }
 
 const isPositiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
@@ -19,9 +48,17 @@ export function validateHandler(value: unknown, origin: string): AnyHandler {
     throw new HandlerRegistryError(`${origin}: ${why}`);
   };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return fail(`exports ${describe(value)}, not a handler object ({ name, events, handle })`);
+    return fail(
+      `default export is not a handler: it is ${describe(value)}; export { name, events, handle }, or a factory made with defineHandlerFactory`,
+    );
   }
   const h = value as Record<string, unknown>;
+  if (h['handle'] === undefined && h['events'] === undefined && h['name'] === undefined) {
+    // Usually a module's exports wrapped once more (`export default { myHandler }`, a namespace import).
+    return fail(
+      `default export is not a handler (keys: ${Object.keys(h).join(', ') || 'none'}); export the handler itself: export default myHandler`,
+    );
+  }
   if (typeof h['name'] !== 'string' || !HANDLER_NAME_PATTERN.test(h['name'])) {
     return fail(`name must match ${HANDLER_NAME_PATTERN} (got ${JSON.stringify(h['name'])})`);
   }
@@ -32,7 +69,10 @@ export function validateHandler(value: unknown, origin: string): AnyHandler {
   }
   for (const e of events as string[]) {
     if (!e.endsWith('*') && !isKnownEventType(e)) {
-      fail(`handler "${name}": unknown event "${e}" (no codec, so it would never run); use a known name or a pattern ending in *`);
+      const nearest = nearestEventType(e);
+      fail(
+        `handler "${name}": unknown event "${e}" (no codec, so it would never run); ${nearest ? `did you mean "${nearest}"? ` : ''}use a known name or a pattern ending in *`,
+      );
     }
   }
   if (typeof h['handle'] !== 'function') return fail(`handler "${name}": handle must be a function`);

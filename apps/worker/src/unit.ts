@@ -21,11 +21,12 @@
  */
 import { coerceError, SECOND, type Logger } from '@vouchflow/core';
 import { businessKeyOf, occurredAtOf, type HandledEvent } from '@vouchflow/schema';
-import { PermanentError, RetryLaterError, type HandlerContext, type HandlerOutcome } from '@vouchflow/handler-kit';
+import { narrowLogger, PermanentError, RetryLaterError, type HandlerContext, type HandlerOutcome } from '@vouchflow/handler-kit';
 import { onceKey, type Claim, type ClaimRefusal } from '@vouchflow/pipeline';
 import { retryLaterDelay } from './retry-later.js';
 import { HandlerTimeoutError } from './errors/handler-timeout-error.js';
 import type { PerHandler, WorkerContext } from './worker-context.js';
+import { traceAttempt } from './tracing.js';
 
 // While a twin holds a business fact's claim, look again this often.
 const TWIN_POLL = SECOND;
@@ -95,7 +96,7 @@ export async function runUnit(ctx: WorkerContext, h: PerHandler, unit: Unit): Pr
   const run = ctx.runs.start(handler.name, timeoutMs);
   const context: HandlerContext = {
     get logger() {
-      return unit.log();
+      return narrowLogger(unit.log());
     },
     signal: run.signal,
     attempt: unit.attempt,
@@ -106,7 +107,7 @@ export async function runUnit(ctx: WorkerContext, h: PerHandler, unit: Unit): Pr
   const started = performance.now();
   const seconds = () => (performance.now() - started) / SECOND;
   // Inside an async function, so a handler that throws synchronously settles like one that rejects.
-  const running = settle((async () => handler.handle(unit.event, context))());
+  const running = settle(traceAttempt(handler.name, unit, async () => handler.handle(unit.event, context)));
 
   // Set when the handler ignored its aborted signal past the grace: it is then taken at its word when it settles.
   let overran = false;

@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { defineHandler } from '@vouchflow/handler-kit';
-import { runHandler } from '@vouchflow/handler-kit/testing';
+import { captureLogger, runHandler } from '@vouchflow/handler-kit/testing';
+import { createLogger } from '@vouchflow/core';
+import type { Logger } from '@vouchflow/handler-kit';
 import { logHandler, type BuiltIns } from '@vouchflow/handlers';
 import { loadHandlers } from '../src/load-handlers.js';
 import { HandlerRegistryError } from '../src/registry.js';
@@ -20,6 +22,14 @@ const builtIns: BuiltIns = {
   registry: new Registry(),
   close: async () => undefined,
 };
+
+/** A child of a capturing logger: its lines carry the child's fields, as a winston child's do. */
+const captureChild = (parent: Logger, fields: Record<string, unknown>): Logger => ({
+  debug: (m, f) => parent.debug(m, { ...fields, ...f }),
+  info: (m, f) => parent.info(m, { ...fields, ...f }),
+  warn: (m, f) => parent.warn(m, { ...fields, ...f }),
+  error: (m, f) => parent.error(m, { ...fields, ...f }),
+});
 
 let dir: string;
 const write = async (name: string, source: string) => {
@@ -42,15 +52,57 @@ describe('loadHandlers', () => {
     expect((await load(['log', 'email'])).map((h) => h.name)).toEqual(['log', 'email']);
   });
 
-  it('loads the example plugin from a path, as HANDLERS=./examples/points-to-slack/src/index.ts', async () => {
-    process.env['SLACK_WEBHOOK_URL'] = 'http://127.0.0.1:9/hook';
-    try {
-      const handlers = await loadHandlers(['email', './examples/points-to-slack/src/index.ts'], builtIns, repoRoot);
-      expect(handlers.map((h) => h.name)).toEqual(['email', 'points-to-slack']);
-      expect(handlers[1]?.events).toEqual(['customer.voucher.loyalty_card.points_added', 'voucher.loyalty_card.points_added']);
-    } finally {
-      delete process.env['SLACK_WEBHOOK_URL'];
-    }
+  it('loads the example plugin from a path, as HANDLERS=./examples/points-to-slack/src/index.ts, with its decoded settings', async () => {
+    const { logger, lines } = captureLogger({ app: 'worker' });
+    const handlers = await loadHandlers(['email', './examples/points-to-slack/src/index.ts'], builtIns, repoRoot, {
+      env: { HANDLER_POINTS_TO_SLACK_WEBHOOK_URL: 'http://127.0.0.1:9/hook', HANDLER_POINTS_TO_SLACK_MIN_POINTS: '25' },
+      logger: { child: (fields) => captureChild(logger, fields) },
+    });
+    expect(handlers.map((h) => h.name)).toEqual(['email', 'points-to-slack']);
+    expect(handlers[1]?.events).toEqual(['customer.voucher.loyalty_card.points_added', 'voucher.loyalty_card.points_added']);
+    // The factory logged through the child it was given, scoped to its handler.
+    expect(lines).toContainEqual(
+      expect.objectContaining({ message: 'posting points to slack', minPoints: 25, handler: 'points-to-slack' }),
+    );
+  });
+
+  it("stops on a factory's settings that do not decode, naming the variable", async () => {
+    const attempt = (env: Record<string, string>) =>
+      loadHandlers(['./examples/points-to-slack/src/index.ts'], builtIns, repoRoot, {
+        env,
+        logger: { child: () => captureLogger().logger },
+      }).then(
+        () => undefined,
+        (err: unknown) => err as Error,
+      );
+    const missing = await attempt({});
+    expect(missing).toBeInstanceOf(HandlerRegistryError);
+    expect(missing?.message).toMatch(
+      /^HANDLERS: module ".*index\.ts": settings of "points-to-slack" \(HANDLER_POINTS_TO_SLACK_\*\): HANDLER_POINTS_TO_SLACK_WEBHOOK_URL: expected an http\(s\) URL, got nothing/,
+    );
+    const bad = await attempt({
+      HANDLER_POINTS_TO_SLACK_WEBHOOK_URL: 'http://127.0.0.1:9/hook',
+      HANDLER_POINTS_TO_SLACK_MIN_POINTS: 'lots',
+    });
+    expect(bad?.message).toMatch(/HANDLER_POINTS_TO_SLACK_MIN_POINTS: expected a whole number of 0 or more, got "lots"/);
+  });
+
+  it('hands a factory a logger it cannot close or reconfigure', async () => {
+    const seen: Record<string, unknown>[] = [];
+    const spec = await write(
+      'factory.mjs',
+      `export default Object.assign(({ settings, logger }) => {
+         globalThis.__vouchflowSeen = { keys: Object.keys(logger).sort(), frozen: Object.isFrozen(logger), close: typeof logger.close, settings };
+         return { name: 'probe-factory', events: ['*'], handle: async () => {} };
+       }, { handlerName: 'probe-factory', settings: { decode: (input) => ({ _tag: 'Right', right: input }) } });`,
+    );
+    const handlers = await loadHandlers([spec], builtIns, dir, {
+      env: { HANDLER_PROBE_FACTORY_TOKEN: 'abc', OTHER: 'x' },
+      logger: createLogger({ level: 'error' }),
+    });
+    expect(handlers.map((h) => h.name)).toEqual(['probe-factory']);
+    seen.push((globalThis as { __vouchflowSeen?: Record<string, unknown> }).__vouchflowSeen!);
+    expect(seen[0]).toEqual({ keys: ['debug', 'error', 'info', 'warn'], frozen: true, close: 'undefined', settings: { TOKEN: 'abc' } });
   });
 
   it('loads plain-JavaScript handlers; a default export may be an array', async () => {
@@ -114,7 +166,16 @@ describe('loadHandlers', () => {
     await refuses([await write('none.mjs', `export const handler = {};`)], /module "\.\/none\.mjs" has no default export/);
     await refuses(
       [await write('fn.mjs', `export default function notAHandler() {}`)],
-      /module "\.\/fn\.mjs": exports a function \(notAHandler\), not a handler object/,
+      /^HANDLERS: module "\.\/fn\.mjs": default export is a function \(notAHandler\), not a handler or a handler factory; .*defineHandlerFactory/,
+    );
+    await refuses(
+      [
+        await write(
+          'wrapped.mjs',
+          `const slack = { name: 'x', events: ['*'], handle: async () => {} }; export default { slack, other: 1 };`,
+        ),
+      ],
+      /^HANDLERS: module "\.\/wrapped\.mjs": default export is not a handler \(keys: slack, other\); export the handler itself/,
     );
     await refuses([await write('empty.mjs', `export default [];`)], /module "\.\/empty\.mjs" exports an empty list/);
     await refuses(
@@ -136,7 +197,7 @@ describe('loadHandlers', () => {
           `export default { name: 'x', events: ['customer.voucher.loyalty_card.point_added'], handle: async () => {} };`,
         ),
       ],
-      /handler "x": unknown event "customer.voucher.loyalty_card.point_added"/,
+      /^HANDLERS: module "\.\/typo\.mjs": handler "x": unknown event "customer\.voucher\.loyalty_card\.point_added" .*did you mean "customer\.voucher\.loyalty_card\.points_added"\?/,
     );
     await refuses(
       [await write('conc.mjs', `export default { name: 'x', events: ['*'], concurrency: 0, handle: async () => {} };`)],

@@ -1,15 +1,20 @@
+import { defineHandlerFactory } from '@vouchflow/handler-kit';
 import { createPointsToSlack } from './handler.js';
+import { PointsToSlackSettings } from './settings.js';
 
 /*
- * What `HANDLERS=./examples/points-to-slack/src/index.ts` loads: the default
- * export is the handler (an array of handlers works too). A plugin reads its
- * own settings once, here, and throws if one is missing; the worker then stops
- * at start naming this module and the message.
+ * What `HANDLERS=./examples/points-to-slack/src/index.ts` loads: a factory.
+ * The worker reads HANDLER_POINTS_TO_SLACK_* from its environment, decodes
+ * them with `PointsToSlackSettings`, and calls `create` with the result and a
+ * logger scoped to this handler. The plugin never reads process.env itself.
  */
-const webhookUrl = process.env['SLACK_WEBHOOK_URL'];
-if (!webhookUrl) throw new Error('SLACK_WEBHOOK_URL is not set (a Slack incoming-webhook URL)');
+export default defineHandlerFactory({
+  name: 'points-to-slack',
+  settings: PointsToSlackSettings,
+  create: ({ settings, logger }) => {
+    logger.info('posting points to slack', { minPoints: settings.MIN_POINTS ?? 0 });
+    return createPointsToSlack({ webhookUrl: settings.WEBHOOK_URL, minPoints: settings.MIN_POINTS ?? 0 });
+  },
+});
 
-const minPoints = Number(process.env['SLACK_MIN_POINTS'] ?? 0);
-if (!Number.isInteger(minPoints) || minPoints < 0) throw new Error('SLACK_MIN_POINTS must be a whole number of points, 0 or more');
-
-export default createPointsToSlack({ webhookUrl, minPoints });
+export { PointsToSlackSettings };

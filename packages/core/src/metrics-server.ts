@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** What a Prometheus registry offers (prom-client's `Registry`), so this module needs no metrics library. */
@@ -18,10 +18,29 @@ export interface MetricsServer {
  * Serves `GET /metrics` on a port of its own, loopback by default
  * (`METRICS_HOST`): metrics describe the deployment's traffic and are for the
  * scraper on the host or its network, never for the public webhook port.
+ * With `ready`, it also answers `/healthz` (the process answers) and `/readyz`
+ * (`ready` resolves), so an orchestrator's probes of a process without a
+ * public port need no other one.
  */
-export async function startMetricsServer(source: MetricsSource, port: number, host = '127.0.0.1'): Promise<MetricsServer> {
+export async function startMetricsServer(
+  source: MetricsSource,
+  port: number,
+  host = '127.0.0.1',
+  ready?: () => Promise<void>,
+): Promise<MetricsServer> {
+  const json = (res: ServerResponse, status: number, body: unknown) =>
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   const server: Server = createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+    const path = (req.url ?? '').split('?')[0];
+    if (ready && req.method === 'GET' && path === '/healthz') return json(res, 200, { status: 'ok' });
+    if (ready && req.method === 'GET' && path === '/readyz') {
+      ready().then(
+        () => json(res, 200, { status: 'ready' }),
+        (err: unknown) => json(res, 503, { status: 'unavailable', problems: [err instanceof Error ? err.message : String(err)] }),
+      );
+      return;
+    }
+    if (req.method !== 'GET' || path !== '/metrics') {
       res.writeHead(404).end();
       return;
     }

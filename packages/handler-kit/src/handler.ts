@@ -1,5 +1,6 @@
-import type { EventMap, EventType, HandledEvent, UnknownWebhookEvent } from '@vouchflow/schema';
-import type { Logger } from '@vouchflow/core';
+import type { EventMap, EventType, UnknownWebhookEvent } from '@vouchflow/schema';
+import type { Logger } from './logger.js';
+import type { AnyHandlerEvent, DeepReadonly } from './readonly.js';
 import type { PermanentError } from './errors/permanent-error.js';
 import type { RetryLaterError } from './errors/retry-later-error.js';
 
@@ -26,11 +27,11 @@ export type UnmatchedEvent<P extends string> = P extends `${infer Prefix}*` ? Un
  * name or match, typed, and for patterns the unknown events they match, with
  * `data: unknown` (`isKnownEvent` tells them apart).
  */
-export type HandlerEvent<P extends string> = EventMap[MatchedEvent<P>] | UnmatchedEvent<P>;
+export type HandlerEvent<P extends string> = DeepReadonly<EventMap[MatchedEvent<P>] | UnmatchedEvent<P>>;
 
 /** Everything a handler gets besides the event. It imports nothing from the worker. */
 export interface HandlerContext {
-  /** Scoped to this unit of work: eventId, eventType, handler, jobId, attempt. */
+  /** Scoped to this unit of work: eventId, eventType, handler, jobId, attempt. Write-only: it cannot be closed or reconfigured. */
   logger: Logger;
   /** Aborted when the handler's timeout passes or the worker shuts down; pass it to fetch and friends. */
   signal: AbortSignal;
@@ -69,6 +70,7 @@ export interface Handler<P extends EventPattern = EventPattern> {
   name: string;
   /** Events it subscribes to. */
   events: readonly P[];
+  /** `event` is deeply read-only (the worker freezes it): copy what you need to change. */
   handle(event: HandlerEvent<P>, ctx: HandlerContext): Promise<HandlerOutcome | void>;
   /** Units of work run at once per worker process. @defaultValue 10 */
   concurrency?: number;
@@ -83,7 +85,7 @@ export interface Handler<P extends EventPattern = EventPattern> {
  */
 export interface AnyHandler extends Omit<Handler, 'events' | 'handle'> {
   events: readonly string[];
-  handle(event: HandledEvent, ctx: HandlerContext): Promise<HandlerOutcome | void>;
+  handle(event: AnyHandlerEvent, ctx: HandlerContext): Promise<HandlerOutcome | void>;
 }
 
 /** Types a handler: `event` is narrowed to the events it subscribes to. */

@@ -1,4 +1,5 @@
 import type { WebhookEvent } from '@vouchflow/schema';
+import type { DeepReadonly } from '@vouchflow/handler-kit';
 import type { BALANCE_EVENT_NAMES, EMAIL_EVENT_NAMES } from './event-names.js';
 
 /** The loyalty-card events the built-ins subscribe to. */
@@ -36,7 +37,7 @@ const present = <T>(value: T | null | undefined): T | undefined => (value === nu
  * switching on every name; a project-level twin reads like its distribution
  * event.
  */
-export function loyaltyFacts(event: WebhookEvent<LoyaltyEventType>): LoyaltyFacts {
+export function loyaltyFacts(event: DeepReadonly<WebhookEvent<LoyaltyEventType>>): LoyaltyFacts {
   const { data } = event;
   const transaction = 'transaction' in data ? data.transaction : null;
   const balance = ('balance' in data ? data.balance : null) ?? transaction?.details?.balance;

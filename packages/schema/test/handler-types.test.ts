@@ -9,16 +9,17 @@ import { PassThrough } from 'node:stream';
 import { isRight } from 'fp-ts/lib/Either.js';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { createLogger } from '@vouchflow/core';
-import { defineHandler, PermanentError, RetryLaterError, type HandlerContext } from '../../handler-kit/src/index.js';
 import {
-  decodeDelivery,
+  defineHandler,
   isEventOf,
   isKnownEvent,
-  type EventType,
-  type LoyaltyBalance,
-  type UnknownWebhookEvent,
-  type WebhookEvent,
-} from '../src/index.js';
+  PermanentError,
+  RetryLaterError,
+  type DeepReadonly,
+  type HandlerContext,
+  type HandlerEvent,
+} from '../../handler-kit/src/index.js';
+import { decodeDelivery, type EventType, type LoyaltyBalance, type UnknownWebhookEvent, type WebhookEvent } from '../src/index.js';
 import { delivery } from './fixtures.js';
 
 const pointsHandler = defineHandler({
@@ -41,8 +42,10 @@ const cardHandler = defineHandler({
 describe('handler types', () => {
   it('types a single-event handler exactly, without casts', () => {
     type Received = Parameters<typeof pointsHandler.handle>[0];
-    expectTypeOf<Received>().toEqualTypeOf<WebhookEvent<'customer.voucher.loyalty_card.points_added'>>();
-    expectTypeOf<Received['data']['balance']>().toEqualTypeOf<LoyaltyBalance>();
+    // Read-only all the way down: the worker deep-freezes the event it hands over.
+    expectTypeOf<Received>().toEqualTypeOf<HandlerEvent<'customer.voucher.loyalty_card.points_added'>>();
+    expectTypeOf<Received>().toEqualTypeOf<DeepReadonly<WebhookEvent<'customer.voucher.loyalty_card.points_added'>>>();
+    expectTypeOf<Received['data']['balance']>().toEqualTypeOf<DeepReadonly<LoyaltyBalance>>();
     expectTypeOf<Received['event']['type']>().toEqualTypeOf<'customer.voucher.loyalty_card.points_added'>();
     defineHandler({
       name: 'y',
@@ -52,6 +55,8 @@ describe('handler types', () => {
         void event.data.buckets;
         // @ts-expect-error: the customer may be null
         void event.data.customer.id;
+        // @ts-expect-error: the event is read-only
+        event.data.balance.points = 0;
       },
     });
     // @ts-expect-error: not an event with a codec, nor a pattern
@@ -60,11 +65,11 @@ describe('handler types', () => {
 
   it('narrows a wildcard to the events it matches, known ones typed and unknown ones with data: unknown', () => {
     type Received = Parameters<typeof cardHandler.handle>[0];
-    type Known = Extract<Received, WebhookEvent>;
+    type Known = Extract<Received, DeepReadonly<WebhookEvent>>;
     expectTypeOf<Known['event']['type']>().toEqualTypeOf<Extract<EventType, `customer.voucher.loyalty_card.${string}`>>();
     expectTypeOf<'customer.voucher.loyalty_card.pending_points.activated'>().toExtend<Known['event']['type']>();
     expectTypeOf<'voucher.loyalty_card.points_added'>().not.toExtend<Received['event']['type']>();
-    expectTypeOf<Exclude<Received, Known>>().toEqualTypeOf<UnknownWebhookEvent<`customer.voucher.loyalty_card.${string}`>>();
+    expectTypeOf<Exclude<Received, Known>>().toEqualTypeOf<DeepReadonly<UnknownWebhookEvent<`customer.voucher.loyalty_card.${string}`>>>();
     expectTypeOf<Exclude<Received, Known>['data']>().toEqualTypeOf<unknown>();
     defineHandler({
       name: 'tiers',
@@ -77,7 +82,9 @@ describe('handler types', () => {
       },
     });
     // Exact names get no unknown events.
-    expectTypeOf<Parameters<typeof pointsHandler.handle>[0]>().toEqualTypeOf<WebhookEvent<'customer.voucher.loyalty_card.points_added'>>();
+    expectTypeOf<Parameters<typeof pointsHandler.handle>[0]>().toEqualTypeOf<
+      DeepReadonly<WebhookEvent<'customer.voucher.loyalty_card.points_added'>>
+    >();
   });
 
   it('hands an unknown event to a pattern handler, and isKnownEvent tells it apart', async () => {

@@ -21,12 +21,23 @@ export interface AppProcess {
   readonly exited: Promise<number | null>;
 }
 
+export interface StartAppOptions {
+  /** Run the compiled `apps/<name>/dist/main.js` (after `pnpm build`) instead of the sources through tsx. */
+  compiled?: boolean;
+  /** Arguments after the entry point (`serve` for ops). */
+  args?: string[];
+}
+
 /**
- * Runs `apps/<name>/src/main.ts` as a real process, exactly as `pnpm start:<name>`
- * does, with JSON logs (NODE_ENV=production) so tests can wait on log events.
+ * Runs `apps/<name>/src/main.ts` as a real process, as `pnpm dev:<name>` does
+ * (or, `compiled`, `apps/<name>/dist/main.js` as `pnpm start:<name>` does),
+ * with JSON logs (NODE_ENV=production) so tests can wait on log events.
  */
-export function startApp(name: 'ingress' | 'worker', env: Record<string, string>): AppProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'apps', name, 'src', 'main.ts')], {
+export function startApp(name: 'ingress' | 'worker' | 'ops', env: Record<string, string>, options: StartAppOptions = {}): AppProcess {
+  const entry = options.compiled
+    ? [resolve(ROOT, 'apps', name, 'dist', 'main.js')]
+    : ['--conditions=@vouchflow/source', '--import', 'tsx', resolve(ROOT, 'apps', name, 'src', 'main.ts')];
+  const child = spawn(process.execPath, [...entry, ...(options.args ?? [])], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', NODE_ENV: 'production', LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -35,6 +35,8 @@ export interface AdminAppDeps {
   allowedHosts?: readonly string[];
   /** @defaultValue Date.now */
   now?: () => number;
+  /** Resolves when Redis answers; `GET /readyz` reports it. @defaultValue always ready */
+  ready?: () => Promise<void>;
 }
 
 const DASHBOARD = '/dashboard';
@@ -112,6 +114,17 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await (deps.ready ?? (async () => {}))();
+      res.json({ status: 'ready' });
+    } catch (err) {
+      // The admin port may be reachable beyond the operators: the problem is named, Redis's own error text is logged only.
+      logger.warn('admin not ready', { error: coerceError(err).message });
+      res.status(503).json({ status: 'unavailable', problems: ['redis: not answering'] });
+    }
   });
 
   // DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 reaches this port from

@@ -27,6 +27,10 @@ export async function serveAdmin(env: Record<string, string | undefined>): Promi
     dashboard: dashboard.router,
     trustProxy: config.TRUST_PROXY,
     allowedHosts: config.ADMIN_ALLOWED_HOSTS,
+    ready: async () => {
+      if (opened.redis.status !== 'ready') throw new Error(`redis: connection is ${opened.redis.status}`);
+      await opened.redis.ping();
+    },
   });
 
   const server = createServer(app);

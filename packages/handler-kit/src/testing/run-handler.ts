@@ -1,12 +1,25 @@
-import { coerceError, SECOND } from '@vouchflow/core';
-import { businessKeyOf, decodeDelivery, occurredAtOf, type HandledEvent } from '@vouchflow/schema';
+import { businessKeyOf, decodeDelivery, occurredAtOf } from '@vouchflow/schema';
 import type { AnyHandler, HandlerContext, HandlerOutcome } from '../handler.js';
 import { PermanentError } from '../errors/permanent-error.js';
 import { RetryLaterError } from '../errors/retry-later-error.js';
-import { classifyError, type ErrorKind } from '../errors/classify.js';
+import { classifyError, type ErrorKind } from '../errors/brand.js';
+import { deepFreeze, type AnyHandlerEvent } from '../readonly.js';
 import { subscribesTo } from '../matches.js';
 import { captureLogger, type LogLine } from './capture-logger.js';
 import { loadFixture } from './fixtures.js';
+
+/** Anything thrown as an Error, as the worker sees it: a thrown string or object keeps its text. */
+function asError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  if (typeof thrown === 'string') return new Error(thrown);
+  let text: string;
+  try {
+    text = JSON.stringify(thrown) ?? String(thrown);
+  } catch {
+    text = String(thrown);
+  }
+  return new Error(`Non-error value thrown: ${text}`, { cause: thrown });
+}
 
 /** How to run the handler; everything has a default that matches a first try. */
 export interface RunOptions {
@@ -22,8 +35,8 @@ export interface RunOptions {
 
 /** What a run did. */
 export type RunResult = {
-  /** The decoded delivery the handler received. */
-  event: HandledEvent;
+  /** The decoded delivery the handler received, frozen as the worker freezes it. */
+  event: AnyHandlerEvent;
   /** The context it received. */
   ctx: HandlerContext;
   /** Every line it logged through `ctx.logger`. */
@@ -46,7 +59,8 @@ type Runnable = Pick<AnyHandler, 'name' | 'events' | 'timeoutMs'> & { handle(eve
 
 /**
  * Runs a handler once, the way the worker would: the delivery is decoded with
- * the project's codecs, the context is real (a winston logger whose lines are
+ * the project's codecs and deep-frozen (a handler that changes the event
+ * fails here as it would in production), the context is real (a logger whose lines are
  * captured, an AbortSignal with the handler's timeout, the idempotency key and
  * occurrence time derived like the worker derives them). Never throws for
  * what the handler does; throws when the delivery does not decode or the
@@ -58,7 +72,8 @@ export async function runHandler(handler: Runnable, delivery: unknown, options: 
   const input = typeof delivery === 'string' ? loadFixture(delivery) : delivery;
   const decoded = decodeDelivery(input);
   if (decoded._tag === 'Left') throw decoded.left;
-  const event = decoded.right.event;
+  // An unknown type reaches a pattern handler, as in the worker; a handler of exact names is refused below.
+  const event: AnyHandlerEvent = deepFreeze(decoded.right.event);
   if (!subscribesTo(handler.events, event.event.type)) {
     throw new Error(
       `runHandler: handler "${handler.name}" does not subscribe to ${event.event.type} (events: ${handler.events.join(', ')})`,
@@ -67,13 +82,13 @@ export async function runHandler(handler: Runnable, delivery: unknown, options: 
 
   const attempt = options.attempt ?? 1;
   const { logger, lines } = captureLogger({ eventId: event.event.id, eventType: event.event.type, handler: handler.name, attempt });
-  const timeout = AbortSignal.timeout(options.timeoutMs ?? handler.timeoutMs ?? 30 * SECOND);
+  const timeout = AbortSignal.timeout(options.timeoutMs ?? handler.timeoutMs ?? 30_000);
   const ctx: HandlerContext = {
     logger,
     signal: options.signal ? AbortSignal.any([timeout, options.signal]) : timeout,
     attempt,
-    idempotencyKey: options.idempotencyKey ?? `${handler.name}:${businessKeyOf(event)}`,
-    occurredAt: occurredAtOf(event),
+    idempotencyKey: options.idempotencyKey ?? `${handler.name}:${businessKeyOf(decoded.right.event)}`,
+    occurredAt: occurredAtOf(decoded.right.event),
     errors: { PermanentError, RetryLaterError },
   };
 
@@ -83,14 +98,14 @@ export async function runHandler(handler: Runnable, delivery: unknown, options: 
     if (outcome && typeof outcome.skipped === 'string') return { ...base, status: 'skipped', outcome, skipped: outcome.skipped };
     return { ...base, status: 'done', outcome: undefined };
   } catch (thrown) {
-    const error = coerceError(thrown);
+    const error = asError(thrown);
     const errorKind = classifyError(error);
     return {
       ...base,
       status: 'failed',
       error,
       errorKind,
-      ...(error instanceof RetryLaterError ? { retryAfterMs: error.delayMs } : {}),
+      ...(errorKind === 'retry-later' ? { retryAfterMs: (error as RetryLaterError).delayMs } : {}),
     };
   }
 }
