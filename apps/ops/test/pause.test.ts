@@ -12,19 +12,20 @@ const TOKEN = 'admin-token-for-tests-0123456789';
 
 /*
  * Pausing one handler from a runbook: `pnpm ops pause crm` and the admin API.
- * The CRM's units wait in its queue while e-mails go on; resuming drains them.
+ * The worker runs first tries inline, as the worker app does: the CRM's units
+ * still wait in its queue while e-mails go on, and resuming drains them.
  */
 describe('pause and resume a handler', () => {
   const d = new Deployment();
   const email = switchableHandler('email');
   const crm = switchableHandler('crm');
-  let emailEvents: QueueEvents;
+  let intakeEvents: QueueEvents;
   let crmEvents: QueueEvents;
   const ops = (...args: string[]) => runOps(args, d.env);
 
   beforeAll(async () => {
-    await d.start([email, crm], { inlineFirstTry: false });
-    emailEvents = await d.events('email');
+    await d.start([email, crm], { inlineFirstTry: true });
+    intakeEvents = await d.events('intake');
     crmEvents = await d.events('crm');
   }, 60_000);
   afterAll(async () => {
@@ -32,12 +33,15 @@ describe('pause and resume a handler', () => {
   });
 
   it('through the CLI: paused CRM units wait while e-mails go on, and resume drains them', async () => {
+    const seen = d.sawPause('crm', true);
     const paused = await ops('pause', 'crm', '--json');
     expect(paused.code).toBe(0);
     expect(jsonOf<HandlerStatus>(paused)).toMatchObject({ handler: 'crm', state: 'paused' });
+    await seen;
 
     const sent = [delivery(), delivery(), delivery()];
-    const emailed = waitForEvents(emailEvents, 'completed', undefined, { count: sent.length });
+    // An intake job completes once its units' first tries ran inline (e-mail) or were queued (the paused CRM).
+    const emailed = waitForEvents(intakeEvents, 'completed', undefined, { count: sent.length });
     for (const s of sent) await d.send(s);
     await emailed;
     expect(email.runs).toEqual(expect.arrayContaining(sent.map((s) => s.eventId)));
@@ -45,16 +49,18 @@ describe('pause and resume a handler', () => {
 
     const listed = jsonOf<HandlerStatus[]>(await ops('handlers', '--json'));
     expect(listed.find((h) => h.handler === 'crm')).toMatchObject({ state: 'paused', waiting: sent.length, active: 0 });
-    expect(listed.find((h) => h.handler === 'email')).toMatchObject({ state: 'running', waiting: 0 });
+    expect(listed.find((h) => h.handler === 'email')).toMatchObject({ state: 'running', waiting: 0, done: sent.length });
     const table = await ops('handlers');
     expect(table.stdout).toMatch(/crm\s+│\s+paused\s+│\s+3/);
 
     const drained = waitForEvents(crmEvents, 'completed', undefined, { count: sent.length });
+    const running = d.sawPause('crm', false);
     const resumed = await ops('resume', 'crm');
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toContain('crm: running');
     await drained;
     expect(crm.runs.sort()).toEqual(sent.map((s) => s.eventId).sort());
+    await running;
   });
 
   it('refuses a handler name the deployment does not run, listing the real ones', async () => {
@@ -86,12 +92,16 @@ describe('pause and resume a handler', () => {
     });
 
     it('pauses and resumes one handler, never intake or the other', async () => {
+      const seen = d.sawPause('crm', true);
       const pause = await api('/api/handlers/crm/pause', 'POST');
       expect(pause.status).toBe(200);
       expect(await pause.json()).toMatchObject({ handler: 'crm', state: 'paused' });
+      await seen;
 
       const sent = [delivery(), delivery()];
-      const emailed = waitForEvents(emailEvents, 'completed', (a) => sent.some((s) => a.jobId.includes(s.eventId)), { count: sent.length });
+      const emailed = waitForEvents(intakeEvents, 'completed', (a) => sent.some((s) => a.jobId.includes(s.eventId)), {
+        count: sent.length,
+      });
       for (const s of sent) await d.send(s);
       await emailed;
       const handlers = (await (await api('/api/handlers')).json()) as HandlerStatus[];
@@ -102,9 +112,11 @@ describe('pause and resume a handler', () => {
       expect(handlers[0]!.waiting).toBe(sent.length);
 
       const drained = waitForEvents(crmEvents, 'completed', (a) => sent.some((s) => a.jobId.includes(s.eventId)), { count: sent.length });
+      const running = d.sawPause('crm', false);
       const resume = await api('/api/handlers/crm/resume', 'POST');
       expect(resume.status).toBe(200);
       await drained;
+      await running;
       expect(crm.runs).toEqual(expect.arrayContaining(sent.map((s) => s.eventId)));
 
       const unknown = await api('/api/handlers/hubspot/pause', 'POST');

@@ -82,6 +82,20 @@ export class Deployment {
     await this.worker.ready();
   }
 
+  /** Resolves once the worker has seen `handler`'s queue paused (or resumed). Call before the command that does it. */
+  sawPause(handler: string, paused: boolean): Promise<void> {
+    const worker = this.worker;
+    if (!worker) throw new Error('start the deployment first');
+    return new Promise((resolve) => {
+      const listener = (e: { handler: string; paused: boolean }) => {
+        if (e.handler !== handler || e.paused !== paused) return;
+        worker.events.off('paused', listener);
+        resolve();
+      };
+      worker.events.on('paused', listener);
+    });
+  }
+
   /** As the ingress stores a delivery. */
   async send(d: IntakeJobData): Promise<void> {
     await this.intake.add('delivery', d, intakeJobOptions(d.eventId, randomBytes(6).toString('hex'), 5 * MINUTE));

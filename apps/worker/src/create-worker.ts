@@ -17,7 +17,7 @@ import { schemaDrift, type DriftFinder } from './drift.js';
 import { DeliveryCache } from './delivery-cache.js';
 import { DEFAULT_RETRY_LATER_LIMITS, type RetryLaterLimits } from './retry-later.js';
 import { HandlerRuns } from './handler-runs.js';
-import { DEFAULT_CONCURRENCY, perHandlerOf, type SettledUnit } from './worker-context.js';
+import { DEFAULT_CONCURRENCY, perHandlerOf, type WorkerEvents } from './worker-context.js';
 import { intakeProcessor, onIntakeFailed, type IntakeContext } from './intake-processor.js';
 import { handlerJobProcessor, onHandlerJobFailed } from './handler-job-processor.js';
 
@@ -70,12 +70,12 @@ export interface WorkerDeps {
   processMetrics?: boolean;
 }
 
-export type { SettledUnit } from './worker-context.js';
+export type { SettledUnit, WorkerEvents } from './worker-context.js';
 
 export interface RunningWorker {
   readonly metrics: WorkerMetrics;
   /** In-process notifications: `settled` with a {@link SettledUnit}. For tests and embedding; BullMQ's own events cover queued units only. */
-  readonly events: EventEmitter<{ settled: [SettledUnit] }>;
+  readonly events: EventEmitter<WorkerEvents>;
   /** Resolves when every BullMQ worker is connected and the handlers are registered in Redis. */
   ready(): Promise<void>;
   /**
@@ -85,6 +85,9 @@ export interface RunningWorker {
    */
   close(): Promise<void>;
 }
+
+/** How soon a pause of a handler's queue stops its inline first tries in every worker process. */
+const PAUSE_POLL_MS = 500;
 
 /** Starts the intake worker and one worker per handler. */
 export function createWorker(deps: WorkerDeps): RunningWorker {
@@ -99,7 +102,7 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   const prefix = bullPrefix(queuePrefix);
   const route = createRouter(handlers);
   const cache = new DeliveryCache(deps.deliveryCacheBytes ?? 64 * 1024 * 1024);
-  const events = new EventEmitter<{ settled: [SettledUnit] }>();
+  const events = new EventEmitter<WorkerEvents>();
   const runs = new HandlerRuns(graceMs);
 
   const traced = deps.telemetry ? { telemetry: deps.telemetry } : {};
@@ -182,7 +185,28 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     w.on('stalled', (jobId) => logger.warn('job stalled (its worker died?): back to wait', { queue: w.name, jobId }));
   }
 
+  // An operator pauses a handler's queue (`pnpm ops pause`, the dashboard); its inline first tries must stop too.
+  // One look per handler every PAUSE_POLL_MS, whatever the event rate, rather than one per delivery.
+  const watchPauses = async () => {
+    await Promise.all(
+      [...handlerQueues].map(async ([name, queue]) => {
+        const paused = await queue.isPaused();
+        const state = ctx.perHandler.get(name)!.pause;
+        if (state.paused === paused) return;
+        state.paused = paused;
+        logger.info(paused ? 'handler paused: its first tries wait in its queue' : 'handler resumed', { handler: name });
+        events.emit('paused', { handler: name, paused });
+      }),
+    );
+  };
+  const pauseWatch = setInterval(() => {
+    // A missed look keeps the last known state; the next one tries again.
+    watchPauses().catch(() => {});
+  }, PAUSE_POLL_MS);
+  pauseWatch.unref();
+
   const readyPromise = Promise.all([
+    watchPauses(),
     ...[intake, ...workers].map((w) => w.waitUntilReady()),
     // With the retry settings, so an operator's replay retries as this deployment does.
     registerHandlers(connection, queuePrefix, handlers, { attempts: maxAttempts, backoffMs, maxBackoffMs }),
@@ -197,6 +221,7 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     ready: () => readyPromise,
     close() {
       closing ??= (async () => {
+        clearInterval(pauseWatch);
         const abortTimer = setTimeout(() => runs.endGrace(), graceMs);
         try {
           await Promise.all([intake, ...workers].map((w) => w.close()));

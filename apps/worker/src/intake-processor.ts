@@ -64,7 +64,8 @@ async function firstTries(
     const unitId = handlerJobId(eventId, target.name);
     const data: HandlerJobData = { eventId, eventType, receivedAt, handler: target.name, intakeJobId: intakeJob.id! };
     const opts = handlerJobOptions(unitId, { attempts: maxAttempts, backoffMs });
-    if (!ctx.inlineFirstTry || h.handler.rateLimit) {
+    // Paused means paused: a first try does not slip past a paused queue by running inline.
+    if (!ctx.inlineFirstTry || h.handler.rateLimit || h.pause.paused) {
       toAdd.push({ handler: target.name, data, opts });
       continue;
     }

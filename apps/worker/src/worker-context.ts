@@ -33,10 +33,13 @@ export interface WorkerContext {
   /** Once-only claims and records of this process, batched per event-loop turn. */
   readonly records: UnitRecords;
   readonly cache: DeliveryCache;
-  readonly events: EventEmitter<{ settled: [SettledUnit] }>;
+  readonly events: EventEmitter<WorkerEvents>;
   readonly runs: HandlerRuns;
   readonly retryLater: RetryLaterLimits;
 }
+
+/** In-process notifications: a unit settled; this process saw a handler's queue paused or resumed. */
+export type WorkerEvents = { settled: [SettledUnit]; paused: [{ handler: string; paused: boolean }] };
 
 /** Per handler: metric children bound once (labelling every time costs more than a no-op run), and its permits. */
 export function perHandlerOf(h: AnyHandler, metrics: WorkerMetrics) {
@@ -45,6 +48,8 @@ export function perHandlerOf(h: AnyHandler, metrics: WorkerMetrics) {
     timeoutMs: h.timeoutMs ?? DEFAULT_TIMEOUT,
     // Shared by inline runs and queue jobs, so the declared concurrency holds per process.
     permits: new Semaphore(h.concurrency ?? DEFAULT_CONCURRENCY),
+    /** The handler's queue is paused (`pnpm ops pause`): first tries wait in it as jobs instead of running inline. */
+    pause: { paused: false },
     completed: metrics.completed.labels({ handler: h.name }),
     skipped: metrics.skipped.labels({ handler: h.name, reason: 'already_done' }),
     failed: metrics.failed.labels({ handler: h.name }),
