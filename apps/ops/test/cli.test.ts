@@ -11,7 +11,9 @@ import { Deployment, delivery, jsonOf, runOps, switchableHandler, undecodable, w
  * inline, as the worker app does by default (INLINE_FIRST_TRY): the emails
  * succeed inside their intake jobs and leave no job of their own.
  */
-describe('pnpm ops against a deployment with dead letters', () => {
+// Each test runs `pnpm ops` as real processes, up to eight at once: on a busy 2-core CI machine
+// starting them alone takes longer than vitest's default 30 s.
+describe('pnpm ops against a deployment with dead letters', { timeout: 90_000 }, () => {
   const d = new Deployment();
   const email = switchableHandler('email');
   const crm = switchableHandler('crm');

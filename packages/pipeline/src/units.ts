@@ -96,7 +96,12 @@ export function continuedAsJob(
 
 /*
  * One call for a batch of operations. KEYS: one key per operation, then the
- * done-totals hash. ARGV: per operation six fields (op, owner, token, ms, a, b).
+ * done-totals hash. ARGV[1]: the operations, one per line, each six fields
+ * separated by '|' (op|owner|token|ms|a|b); one argument rather than six per
+ * operation, because building each argument of a command costs the client
+ * more than its bytes. No field can hold '|' or a newline: owners are job ids
+ * (event ids with anything unsafe percent-encoded), tokens hex, handlers
+ * `[a-z0-9_-]`, the rest digits and ':'.
  *   claim   a = now, b = attempt     → {'claimed'} | {'done', owner} | {'busy', owner, pttl}
  *   renew                            → {'ok'} | {'lost'}
  *   done    a = now, b = handler, token '' for a replay (no claim) → {'ok'} | {'lost'}
@@ -107,9 +112,10 @@ export function continuedAsJob(
 const BATCH = `
 local totals = KEYS[#KEYS]
 local out = {}
-for i = 1, #KEYS - 1 do
-  local base = (i - 1) * 6
-  local op, owner, token, ms, a, b = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4], ARGV[base + 5], ARGV[base + 6]
+local i = 0
+for line in string.gmatch(ARGV[1], '[^\\n]+') do
+  i = i + 1
+  local op, owner, token, ms, a, b = string.match(line, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
   local key = KEYS[i]
   if op == 'set' then
     redis.call('SET', key, owner, 'PX', ms)
@@ -221,7 +227,8 @@ export function unitRecords(redis: RedisClient, queuePrefix: string, options: Un
 
   async function flush(batch: Op[]): Promise<void> {
     try {
-      const replies = await send(String(batch.length + 1), ...batch.map((o) => o.key), totals, ...batch.flatMap((o) => o.args));
+      const ops = batch.map((o) => o.args.join('|')).join('\n');
+      const replies = await send(String(batch.length + 1), ...batch.map((o) => o.key), totals, ops);
       batch.forEach((o, i) => o.resolve(replies[i] ?? ['lost']));
     } catch (err) {
       for (const o of batch) o.reject(err as Error);
