@@ -64,13 +64,14 @@ describe('the Grafana dashboard and the alert rules name what the apps export', 
   const exported: Exported = { names: new Set(), labels: new Map() };
 
   beforeAll(async () => {
-    const [port, metricsPort] = [await freePort(), await freePort()];
+    const [port, metricsPort, ingressMetricsPort] = [await freePort(), await freePort(), await freePort()];
     const env = {
       REDIS_URL: testRedisUrl(),
       QUEUE_PREFIX: queuePrefix,
       VOUCHERIFY_WEBHOOK_SECRET: secret,
       PORT: String(port),
       METRICS_PORT: String(metricsPort),
+      INGRESS_METRICS_PORT: String(ingressMetricsPort),
       HANDLERS: 'log',
     };
     ingress = startApp('ingress', env);
@@ -88,7 +89,7 @@ describe('the Grafana dashboard and the alert rules name what the apps export', 
     });
     expect(res.status).toBe(202);
     await worker.waitForLog((l) => l.message === 'event handled' && l['eventId'] === fixture.event.id);
-    for (const url of [`http://127.0.0.1:${port}/metrics`, `http://127.0.0.1:${metricsPort}/metrics`]) {
+    for (const url of [`http://127.0.0.1:${ingressMetricsPort}/metrics`, `http://127.0.0.1:${metricsPort}/metrics`]) {
       parseExposition(await (await fetch(url)).text(), exported);
     }
   });

@@ -41,7 +41,7 @@ describe('one signed delivery is one trace, from the ingress request to each han
   let dir: string;
   let ingress: AppProcess;
   let worker: AppProcess;
-  const secret = 'traces-secret';
+  const secret = 'traces-secret-0123456789';
   const queuePrefix = uniquePrefix('traces');
   let spans: Span[] = [];
 

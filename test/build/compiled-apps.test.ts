@@ -15,17 +15,18 @@ const fixture = JSON.parse(readFileSync(resolve(ROOT, 'packages/schema/fixtures/
  * compiled dist/ through the packages' default export condition.
  */
 describe('the compiled apps, end to end', () => {
-  const secret = 'compiled-secret';
-  const adminToken = 'compiled-admin-token-0123456789';
+  const secret = 'compiled-secret-0123456789';
+  const adminToken = 'compiled-admin-token-0123456789abcdef';
   const queuePrefix = uniquePrefix('compiled');
   let ingress: AppProcess;
   let worker: AppProcess;
   let admin: AppProcess;
-  const url = { ingress: '', worker: '', admin: '' };
+  const url = { ingress: '', ingressMetrics: '', worker: '', admin: '' };
 
   beforeAll(async () => {
-    const [port, metricsPort, adminPort] = [await freePort(), await freePort(), await freePort()];
+    const [port, metricsPort, adminPort, ingressMetricsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     url.ingress = `http://127.0.0.1:${port}`;
+    url.ingressMetrics = `http://127.0.0.1:${ingressMetricsPort}`;
     url.worker = `http://127.0.0.1:${metricsPort}`;
     url.admin = `http://127.0.0.1:${adminPort}`;
     const env = {
@@ -34,6 +35,7 @@ describe('the compiled apps, end to end', () => {
       VOUCHERIFY_WEBHOOK_SECRET: secret,
       PORT: String(port),
       METRICS_PORT: String(metricsPort),
+      INGRESS_METRICS_PORT: String(ingressMetricsPort),
       ADMIN_PORT: String(adminPort),
       ADMIN_TOKEN: adminToken,
       HANDLERS: 'log',
@@ -86,7 +88,7 @@ describe('the compiled apps, end to end', () => {
   });
 
   it('serves Prometheus metrics from the compiled ingress and worker', async () => {
-    expect(await (await fetch(`${url.ingress}/metrics`)).text()).toContain('vouchflow_ingress_requests_total');
+    expect(await (await fetch(`${url.ingressMetrics}/metrics`)).text()).toContain('vouchflow_ingress_requests_total');
     expect(await (await fetch(`${url.worker}/metrics`)).text()).toContain('vouchflow_');
   });
 

@@ -66,7 +66,7 @@ console.log(JSON.stringify({ first: [first.status, first.errorKind, first.retryA
 `;
 
 describe('a plugin outside the workspace, with the packed kit', () => {
-  const secret = 'plugin-secret';
+  const secret = 'plugin-secret-0123456789';
   const queuePrefix = uniquePrefix('plugin');
   let dir: string;
   let ingress: AppProcess | undefined;
