@@ -33,10 +33,3 @@ export function createArchiveJournal(redis: RedisClient, queuePrefix: string): A
     backlog: () => redis.xlen(key),
   };
 }
-
-/** What a deployment without `ARCHIVE_URL` gets: nothing is journaled, so nothing grows. */
-export const disabledJournal: ArchiveJournal = {
-  delivery: async () => {},
-  outcome: async () => {},
-  backlog: async () => 0,
-};
