@@ -6,29 +6,18 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
+import { CHROMIUM_PATH, launchChromium } from '@vouchflow/test-support/chromium';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const CHROMIUM = '/usr/bin/chromium';
-if (!existsSync(CHROMIUM)) {
-  console.error(`${CHROMIUM} is not installed: apt-get install chromium`);
+
+if (!existsSync(CHROMIUM_PATH)) {
+  console.error(`${CHROMIUM_PATH} is not installed: apt-get install chromium`);
   process.exit(2);
 }
 const source = readFileSync(join(ROOT, 'docs', 'architecture.mmd'), 'utf8');
 const mermaidJs = createRequire(join(ROOT, 'package.json')).resolve('mermaid/dist/mermaid.min.js');
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   await page.setContent('<!doctype html><html><body></body></html>');

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { CHROMIUM_PATH, launchChromium } from '@vouchflow/test-support/chromium';
 import type { QueueEvents } from 'bullmq';
 import { openHandlerQueue } from '@vouchflow/pipeline';
 import { Deployment, delivery, startAdmin, switchableHandler, waitForEvents, type AdminProcess } from './support.js';
@@ -10,14 +11,14 @@ import { Deployment, delivery, startAdmin, switchableHandler, waitForEvents, typ
  * downloaded browser) driven by playwright-core against `pnpm start:admin`
  * as a real process. CI installs the package (.ci/run).
  */
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
+
+const hasChromium = existsSync(CHROMIUM_PATH);
 const TOKEN = 'browser-test-admin-token-0123456789';
 
 describe.skipIf(!hasChromium)(
   hasChromium
     ? 'the dashboard in headless Chromium'
-    : `the dashboard in headless Chromium: SKIPPED, ${CHROMIUM} is not installed (apt-get install chromium; .ci/run does)`,
+    : `the dashboard in headless Chromium: SKIPPED, ${CHROMIUM_PATH} is not installed (apt-get install chromium; .ci/run does)`,
   () => {
     const d = new Deployment();
     const crm = switchableHandler('crm');
@@ -34,18 +35,7 @@ describe.skipIf(!hasChromium)(
       await d.send(sample);
       await failed;
       admin = await startAdmin({ ...d.env, ADMIN_TOKEN: TOKEN, ADMIN_PORT: '0' });
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
+      browser = await launchChromium();
     }, 60_000);
 
     afterAll(async () => {

@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { CHROMIUM_PATH, launchChromium } from '@vouchflow/test-support/chromium';
 import { Deployment, delivery, startAdmin, switchableHandler, waitForEvents, type AdminProcess } from './support.js';
 
 /*
@@ -12,8 +13,8 @@ import { Deployment, delivery, startAdmin, switchableHandler, waitForEvents, typ
  * docs/images/ (otherwise to a temporary directory), so they are renewed with
  * `UPDATE_SCREENSHOTS=1 pnpm vitest run apps/ops/test/screenshots.browser.test.ts`.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
+
+const hasChromium = existsSync(CHROMIUM_PATH);
 const TOKEN = 'screenshot-admin-token-0123456789';
 const ROOT = resolve(import.meta.dirname, '../../..');
 
@@ -35,18 +36,7 @@ describe.skipIf(!hasChromium)('the dashboard screenshots in the README', () => {
     for (const s of samples) await d.send(s);
     await Promise.all(failed);
     admin = await startAdmin({ ...d.env, ADMIN_TOKEN: TOKEN, ADMIN_PORT: '0' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
