@@ -122,3 +122,4 @@ export { unknownKeys, driftOf } from './drift.js';
 export { SIGNATURE_HEADER, signBody, verifySignature, compactJsonWhitespace } from './signature.js';
 export { businessKeyOf, occurredAtOf, EVENT_IDENTITY, type KeyRule, type TimeRule } from './business.js';
 export { dataKeysOf } from './data-keys.js';
+export { subjectsOf, normaliseEmail, type EventSubjects } from './subjects.js';
