@@ -39,6 +39,7 @@ RUN rm -rf node_modules apps/*/node_modules packages/*/node_modules examples/*/n
  && for dir in apps/ingress apps/worker apps/ops packages/schema packages/core packages/handler-kit packages/pipeline packages/archive packages/handlers packages/telemetry; do \
       mkdir -p "/out/$dir" && cp -a "$dir/package.json" "$dir/dist" "/out/$dir/" \
       && if [ -d "$dir/migrations" ]; then cp -a "$dir/migrations" "/out/$dir/"; fi \
+      && if [ -d "$dir/assets" ]; then cp -a "$dir/assets" "/out/$dir/"; fi \
       && if [ -d "$dir/node_modules" ]; then cp -a "$dir/node_modules" "/out/$dir/"; fi; \
     done \
  && find /out -name '*.tsbuildinfo' -delete

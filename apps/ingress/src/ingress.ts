@@ -69,6 +69,7 @@ export async function startIngress({
   const intake = createBatchingIntake({
     queue,
     redis,
+    queuePrefix: settings.queuePrefix,
     dedupWindowMs: settings.dedupWindowMs,
     timeoutMs: settings.enqueueTimeoutMs,
     maxBatch: settings.enqueueBatchMax,

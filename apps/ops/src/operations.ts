@@ -8,7 +8,6 @@ import {
   handlerJobId,
   handlerJobOptions,
   handlerReplayJobId,
-  onceKey,
   unitMaxAttempts,
   unitRecordReader,
   openHandlerQueue,
@@ -183,12 +182,6 @@ const parseBody = (body: string): unknown => {
 };
 
 /** Handlers the intake job fanned out to, from its return value. */
-const fannedOutTo = (job: Job<IntakeJobData> | undefined): string[] => {
-  const value: unknown = job?.returnvalue;
-  if (typeof value !== 'object' || value === null || !('handlers' in value) || !Array.isArray(value.handlers)) return [];
-  return value.handlers.filter((h): h is string => typeof h === 'string');
-};
-
 /** The business fact a delivery reports, which keys its once-only records; undefined when it does not decode. */
 const businessKeyOfBody = (body: string): string | undefined => {
   let parsed: unknown;
@@ -287,7 +280,7 @@ export function createOperations(deps: OperationsDeps): Operations {
   ): Promise<HandlerWork | undefined> {
     if (businessKey === undefined) return undefined;
     const jobId = handlerJobId(eventId, handler);
-    const record = await once.read(onceKey(queuePrefix, handler, businessKey));
+    const record = await once.read(businessKey, handler);
     if (!record) return undefined;
     const { owner } = record;
     // A twin skipped made one try; records written before they kept attempts and times count one too.
@@ -422,15 +415,15 @@ export function createOperations(deps: OperationsDeps): Operations {
     purgeDeadLetterIds: (ids, onProgress) => deadLetters.purgeIds(ids, onProgress),
 
     async showEvent(eventId) {
-      const [intakeJob, names, dead, conflicting] = await Promise.all([
+      const [kept, names, dead, conflicting] = await Promise.all([
         findDelivery({ connection, queuePrefix }, eventId),
         handlerNames(),
         // Every queue's, intake's too: deliveries that did not decode are not indexed by event id.
         deadLetters.list({ eventId }),
         readConflictingDuplicates(connection, queuePrefix, eventId),
       ]);
-      const handedTo = fannedOutTo(intakeJob);
-      const businessKey = intakeJob ? businessKeyOfBody(intakeJob.data.body) : undefined;
+      const handedTo = kept?.handlers ?? [];
+      const businessKey = kept ? businessKeyOfBody(kept.body) : undefined;
       const handlers: HandlerWork[] = [];
       for (const handler of [...new Set([...handedTo, ...names])]) {
         const queue = handlerQueue(handler);
@@ -450,29 +443,32 @@ export function createOperations(deps: OperationsDeps): Operations {
           }
         }
       }
-      const intakeState = intakeJob ? workState(await intakeJob.getState()) : undefined;
-      if (!intakeJob && handlers.length === 0 && dead.length === 0 && conflicting.length === 0) {
+      if (!kept && handlers.length === 0 && dead.length === 0 && conflicting.length === 0) {
         const archived = await deps.archive?.findEvent(eventId);
         if (archived) return archivedReport(archived);
         throw new NotFoundError(`nothing is kept about event ${eventId} (unknown, or older than the delivery retention)`);
       }
-      const deliveryText = intakeJob?.data.body ?? dead[0]?.delivery;
+      const deliveryText = kept?.body ?? dead[0]?.delivery;
       const undecoded = dead.find((d) => d.handler === null);
       let intakeWork: EventReport['intake'] = null;
-      if (intakeJob && intakeState) {
+      // Kept as it is fanned out; its intake job is removed once its first tries settle.
+      const intakeJob = kept ? await intake.getJob(kept.intakeJobId) : undefined;
+      if (intakeJob) {
         intakeWork = {
-          state: intakeState,
+          state: workState(await intakeJob.getState()),
           attemptsMade: intakeJob.attemptsMade,
           reason: intakeJob.failedReason || null,
           finishedAt: intakeJob.finishedOn ?? null,
         };
+      } else if (kept) {
+        intakeWork = { state: 'completed', attemptsMade: kept.intakeAttempts, reason: null, finishedAt: kept.processedAt };
       } else if (undecoded) {
         intakeWork = { state: 'dead', attemptsMade: undecoded.attempts, reason: undecoded.reason, finishedAt: undecoded.lastFailedAt };
       }
       return {
         eventId,
-        eventType: intakeJob?.data.eventType ?? dead[0]?.eventType ?? null,
-        receivedAt: intakeJob?.data.receivedAt ?? null,
+        eventType: kept?.eventType ?? dead[0]?.eventType ?? null,
+        receivedAt: kept?.receivedAt ?? null,
         intake: intakeWork,
         delivery: deliveryText === undefined ? null : parseBody(deliveryText),
         handlers,
@@ -483,24 +479,16 @@ export function createOperations(deps: OperationsDeps): Operations {
     },
 
     async replay(eventId, only) {
-      const intakeJob = await findDelivery({ connection, queuePrefix }, eventId);
-      const archived = intakeJob ? undefined : await deps.archive?.findEvent(eventId);
-      if (!intakeJob && !archived) {
+      const kept = await findDelivery({ connection, queuePrefix }, eventId);
+      const archived = kept ? undefined : await deps.archive?.findEvent(eventId);
+      if (!kept && !archived) {
         throw new NotFoundError(
           `no delivery of event ${eventId} is kept (unknown, or older than the delivery retention${deps.archive ? ' and not in the archive' : ''})`,
         );
       }
-      const delivery: IntakeJobData = intakeJob
-        ? intakeJob.data
-        : { body: archived!.body, eventId: archived!.eventId, eventType: archived!.eventType, receivedAt: archived!.receivedAt };
-      const state = intakeJob ? await intakeJob.getState() : 'completed';
-      if (state !== 'completed') {
-        throw new ConflictError(
-          state === 'failed'
-            ? `event ${eventId} did not decode, so it has no handlers to replay; see \`pnpm ops dlq list\``
-            : `event ${eventId} is still being taken in (${state}); replay it once it has been fanned out`,
-        );
-      }
+      // Kept (or archived) only once fanned out: an event still being taken in, or that did not decode, is found by neither.
+      const from = kept ?? archived!;
+      const delivery: IntakeJobData = { body: from.body, eventId: from.eventId, eventType: from.eventType, receivedAt: from.receivedAt };
       const registry = await deps.handlers();
       const deployed = [...registry.keys()];
       let targets: string[];
@@ -509,7 +497,7 @@ export function createOperations(deps: OperationsDeps): Operations {
           throw new NotFoundError(`no handler named ${only} (this deployment runs: ${deployed.join(', ') || 'none'})`);
         targets = [only];
       } else {
-        targets = (intakeJob ? fannedOutTo(intakeJob) : archived!.handlers).filter((h) => deployed.includes(h));
+        targets = from.handlers.filter((h) => deployed.includes(h));
         if (targets.length === 0) throw new ConflictError(`event ${eventId} was not handed to any handler this deployment runs`);
       }
       const jobs: ReplayResult['jobs'] = [];

@@ -96,9 +96,6 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   const lockDuration = deps.lockDurationMs ?? 30 * SECOND;
   const graceMs = deps.shutdownGraceMs ?? 20 * SECOND;
   const deliveryRetentionMs = deps.deliveryRetentionMs ?? 7 * DAY;
-  // Completed deliveries stay for the retention period whatever their producer
-  // asked (BullMQ applies the completing job's own removeOnComplete), so replay finds them.
-  const keepDeliveries = { age: Math.ceil(deliveryRetentionMs / SECOND) };
   const prefix = bullPrefix(queuePrefix);
   const route = createRouter(handlers);
   const cache = new DeliveryCache(deps.deliveryCacheBytes ?? 64 * 1024 * 1024);
@@ -141,7 +138,6 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     backoffMs,
     maxBackoffMs,
     deliveryRetentionMs,
-    keepDeliveries,
   };
 
   const common: WorkerOptions = {
@@ -165,7 +161,8 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   const intake = new Worker<IntakeJobData>(INTAKE_QUEUE, intakeProcessor(ctx), {
     ...common,
     concurrency: deps.intakeConcurrency ?? 50,
-    removeOnComplete: keepDeliveries,
+    // A processed delivery is kept as a compact record (intake-processor.ts), not as its job.
+    removeOnComplete: { count: 0 },
   });
 
   const workers = handlers.map(

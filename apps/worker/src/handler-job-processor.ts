@@ -2,7 +2,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import { handlerQueueName, type Logger } from '@vouchflow/core';
 import type { HandlerOutcome } from '@vouchflow/handler-kit';
 import { recordFirstFailure, unitAttemptsMade, unitMaxAttempts, type HandlerJobData } from '@vouchflow/pipeline';
-import { deliveryOf, intakeBody, undecodable } from './deliveries.js';
+import { deliveryOf, keptBody, undecodable } from './deliveries.js';
 import { postpone } from './postpone.js';
 import { RetryLaterExhaustedError } from './retry-later.js';
 import { runUnit } from './unit.js';
@@ -31,8 +31,8 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
     const delivery = await deliveryOf(ctx, data);
     // A dead letter must stand alone: write the delivery into the unit before its last failure.
     const keepBody = async () => {
-      if (data.body !== undefined || data.intakeJobId === undefined) return;
-      const body = delivery.body ?? (await intakeBody(ctx, data.intakeJobId));
+      if (data.body !== undefined) return;
+      const body = delivery.body ?? (await keptBody(ctx, data));
       if (body !== undefined) await job.updateData({ ...data, body });
     };
     const { decoded } = delivery;

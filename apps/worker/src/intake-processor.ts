@@ -1,14 +1,16 @@
-import type { Job, JobsOptions, KeepJobs, Queue } from 'bullmq';
+import type { Job, JobsOptions, Queue } from 'bullmq';
 import { coerceError, handlerQueueName, INTAKE_QUEUE } from '@vouchflow/core';
 import type { DecodedDelivery, HandledEvent } from '@vouchflow/schema';
 import type { AnyHandler } from '@vouchflow/handler-kit';
 import {
   continuedAsJob,
-  deliveryIndexKey,
+  deduplicationKey,
+  deliveryKey,
+  encodeKeptDelivery,
   handlerJobId,
   handlerJobOptions,
-  keepCompleted,
   recordFirstFailure,
+  removeWhenCompleted,
   type HandlerJobData,
   type IntakeJobData,
 } from '@vouchflow/pipeline';
@@ -31,9 +33,8 @@ export interface IntakeContext extends WorkerContext {
   readonly maxAttempts: number;
   readonly backoffMs: number;
   readonly maxBackoffMs: number;
+  /** How long a processed delivery is kept (for `events show`, replay, and its units' retries). */
   readonly deliveryRetentionMs: number;
-  /** A completed delivery's `removeOnComplete`. */
-  readonly keepDeliveries: KeepJobs;
 }
 
 type HandlerJobToAdd = { handler: string; data: HandlerJobData; opts: JobsOptions };
@@ -72,9 +73,9 @@ async function firstTries(
     const log = () => logger.child({ eventId, eventType, handler: target.name, jobId: unitId, attempt: 1 });
     inline.push({ h, unit: { event, unitId, attempt: 1, replay: false, log }, data, opts });
   }
-  // In the same batch as the units' claims.
-  const indexed = ctx.records.set(deliveryIndexKey(queuePrefix, eventId), intakeJob.id!, ctx.deliveryRetentionMs);
-  const settled = await Promise.allSettled([indexed, ...inline.map(({ h, unit }) => runUnit(ctx, h, unit))]);
+  // In the same batch as the units' claims, and before any of the delivery's handler jobs exists.
+  const kept = keepDelivery(ctx, intakeJob, targets);
+  const settled = await Promise.allSettled([kept, ...inline.map(({ h, unit }) => runUnit(ctx, h, unit))]);
   const trouble = settled.find((s) => s.status === 'rejected');
   if (trouble) throw trouble.reason;
   const outcomes = settled.slice(1).map((s) => (s as PromiseFulfilledResult<UnitOutcome>).value);
@@ -115,9 +116,29 @@ async function firstTries(
   return toAdd;
 }
 
+/**
+ * Keeps the delivery for the retention window as a compact record (the intake
+ * job is removed as it completes). The record refuses the event's duplicates
+ * at the ingress from now on, so BullMQ's deduplication key goes, unless it
+ * would outlive the record.
+ */
+async function keepDelivery(ctx: IntakeContext, job: Job<IntakeJobData>, targets: readonly AnyHandler[]): Promise<void> {
+  const record = encodeKeptDelivery({
+    ...job.data,
+    processedAt: Date.now(),
+    intakeAttempts: job.attemptsStarted,
+    intakeJobId: job.id!,
+    handlers: targets.map((h) => h.name),
+  });
+  await Promise.all([
+    ctx.records.set(deliveryKey(ctx.queuePrefix, job.data.eventId), record, ctx.deliveryRetentionMs),
+    ctx.records.handover(deduplicationKey(ctx.queuePrefix, job.data.eventId), ctx.deliveryRetentionMs),
+  ]);
+}
+
 /** The intake queue's BullMQ processor: decodes a delivery, routes it to its handlers, and fans it out. */
 export function intakeProcessor(ctx: IntakeContext) {
-  const { connection, queuePrefix, logger, metrics, keepDeliveries } = ctx;
+  const { connection, queuePrefix, logger, metrics } = ctx;
   return async (job: Job<IntakeJobData>, token?: string) => {
     const log = () => logger.child({ eventId: job.data.eventId, eventType: job.data.eventType, jobId: job.id });
     let decoded: DecodedDelivery;
@@ -139,8 +160,8 @@ export function intakeProcessor(ctx: IntakeContext) {
     const targets = ctx.route(event.event.type);
     if (!decoded.known && targets.length === 0) {
       metrics.deliveries.inc({ outcome: 'unknown_type' });
-      keepCompleted(job, keepDeliveries);
-      await ctx.records.set(deliveryIndexKey(queuePrefix, job.data.eventId), job.id!, ctx.deliveryRetentionMs);
+      removeWhenCompleted(job);
+      await keepDelivery(ctx, job, []);
       log().info('unfamiliar event type: kept, no handler');
       return { handlers: [] };
     }
@@ -156,7 +177,7 @@ export function intakeProcessor(ctx: IntakeContext) {
       log().warn('fan-out failed: retrying later', { error: coerceError(err).message, delayMs: delay });
       return postpone(job, token, Date.now() + delay);
     }
-    keepCompleted(job, keepDeliveries);
+    removeWhenCompleted(job);
     metrics.deliveries.inc({ outcome: 'routed' });
     if (logger.isDebugEnabled()) log().debug('fanned out', { handlers: targets.map((h) => h.name) });
     return { handlers: targets.map((h) => h.name) };

@@ -69,7 +69,7 @@ function announce(ctx: WorkerContext, h: PerHandler, unit: Unit, result: Handler
 /** Runs one try of a unit through its whole life. Rejects only when Redis fails it (the caller retries the unit later). */
 export async function runUnit(ctx: WorkerContext, h: PerHandler, unit: Unit): Promise<UnitOutcome> {
   const { handler, timeoutMs } = h;
-  const key = onceKey(ctx.queuePrefix, handler.name, businessKeyOf(unit.event));
+  const key = onceKey(ctx.queuePrefix, businessKeyOf(unit.event));
   await h.permits.acquire();
   let claim: Claim | undefined;
   if (!unit.replay) {

@@ -14,8 +14,9 @@
  * to `queue.addBulk` rather than run a script it does not know.
  */
 import { createRequire } from 'node:module';
-import { Job, type JobsOptions, type KeepJobs, type Queue } from 'bullmq';
-import { bullPrefix, type RedisClient } from '@vouchflow/core';
+import { Job, type JobsOptions, type Queue } from 'bullmq';
+import { bullPrefix, INTAKE_QUEUE, type RedisClient } from '@vouchflow/core';
+import { intakeDeduplicationId } from './intake.js';
 
 /** The BullMQ version this module was written and contract-tested against; package.json files pin the same. */
 export const PINNED_BULLMQ_VERSION = '6.7.0';
@@ -164,8 +165,8 @@ export async function failedAt(redis: RedisClient, queuePrefix: string, queueNam
  * How long a completed job stays, whatever its producer asked: BullMQ applies
  * the completing job's own `removeOnComplete` over its worker's.
  */
-export function keepCompleted(job: Job, keep: KeepJobs): void {
-  job.opts.removeOnComplete = keep;
+export function removeWhenCompleted(job: Job): void {
+  job.opts.removeOnComplete = true;
 }
 
 // ---------------------------------------------------------------------------
@@ -250,6 +251,17 @@ export async function retryFailedJob(
 const ADD_COMMAND = 'vouchflowAddStandardJobs';
 const ARGS_PER_JOB = 3;
 
+/** The id a bulk add answers for a job that was a duplicate of a kept delivery (never an id a job asks for). */
+export const ALREADY_KEPT = 'already-kept';
+
+/**
+ * BullMQ's deduplication key of a delivery. The worker removes it once the
+ * delivery is kept (its kept record refuses duplicates from then on), so one
+ * processed event holds one key, not two.
+ */
+export const deduplicationKey = (queuePrefix: string, eventId: string): string =>
+  `${bullPrefix(queuePrefix)}:${INTAKE_QUEUE}:de:${intakeDeduplicationId(eventId)}`;
+
 /**
  * BullMQ's add script as `local function addStandardJob(KEYS, ARGV)`. Its
  * helper functions (the `-- Includes` between its argument decoding and its
@@ -288,13 +300,20 @@ local pos = 1
 local results = {}
 while pos <= #blob do
   local args = {}
-  for k = 1, ${ARGS_PER_JOB} do
+  for k = 1, ${ARGS_PER_JOB + 1} do
     local b1, b2, b3, b4 = string.byte(blob, pos, pos + 3)
     local len = ((b1 * 256 + b2) * 256 + b3) * 256 + b4
     args[k] = string.sub(blob, pos + 4, pos + 3 + len)
     pos = pos + 4 + len
   end
-  local ok, result = pcall(addStandardJob, KEYS, args)
+  -- The last argument is not BullMQ's: a key that, if it exists, makes this job a duplicate.
+  local duplicateIf = table.remove(args)
+  local ok, result
+  if duplicateIf ~= '' and rcall('EXISTS', duplicateIf) == 1 then
+    ok, result = true, '${ALREADY_KEPT}'
+  else
+    ok, result = pcall(addStandardJob, KEYS, args)
+  end
   if ok then
     results[#results + 1] = result
   else
@@ -338,6 +357,12 @@ export interface BulkJob<T> {
   name: string;
   data: T;
   opts: JobsOptions & { jobId: string };
+  /**
+   * A key whose existence makes this job a duplicate (nothing is added; the
+   * result's id is then {@link ALREADY_KEPT}): a processed delivery's kept
+   * record, which takes over from BullMQ's deduplication key.
+   */
+  duplicateIf?: string;
 }
 
 /** What a bulk add resolves to for each job: the id BullMQ answered (the existing job's for a deduplicated one), or why it failed. */
@@ -390,7 +415,7 @@ export function scriptBulkAdder<T>(queue: Queue<T>, redis: RedisClient): AddBulk
     if (captured.length !== jobs.length) throw new Error(`bulk add captured ${captured.length} of ${jobs.length} jobs`);
 
     const keys = captured[0]!.slice(0, add.keys);
-    const blob = frame(captured.map((args) => args.slice(add.keys)));
+    const blob = frame(captured.map((args, i) => [...args.slice(add.keys), jobs[i]!.duplicateIf ?? '']));
     const count = captured.length;
     captured.length = 0;
     const replies = await send(...keys, blob);
@@ -406,12 +431,22 @@ export function scriptBulkAdder<T>(queue: Queue<T>, redis: RedisClient): AddBulk
 }
 
 /** The same contract through BullMQ's public `queue.addBulk`: one pipelined command per job, slower, valid for any version. */
-export function publicBulkAdder<T>(queue: Queue<T>): AddBulk<T> {
+export function publicBulkAdder<T>(queue: Queue<T>, redis: RedisClient): AddBulk<T> {
   return async (jobs) => {
+    // Not atomic with the add, unlike the script: a duplicate racing its original's
+    // processing may be stored a second time, and its effects are then skipped by the
+    // once-only records.
+    const kept = await Promise.all(jobs.map(async (j) => j.duplicateIf !== undefined && (await redis.exists(j.duplicateIf)) === 1));
+    const toAdd = jobs.filter((_j, i) => !kept[i]);
     // addBulk is one MULTI: it fails or succeeds as a whole.
     const added = await queue.addBulk(
-      jobs.map((j) => ({ name: j.name, data: j.data, opts: j.opts })) as Parameters<Queue<T>['addBulk']>[0],
+      toAdd.map((j) => ({ name: j.name, data: j.data, opts: j.opts })) as Parameters<Queue<T>['addBulk']>[0],
     );
-    return added.map((job): BulkResult => (job.id === undefined ? { error: new Error('no id for this job') } : { id: job.id }));
+    let next = 0;
+    return jobs.map((_j, i): BulkResult => {
+      if (kept[i]) return { id: ALREADY_KEPT };
+      const job = added[next++];
+      return job?.id === undefined ? { error: new Error('no id for this job') } : { id: job.id };
+    });
   };
 }

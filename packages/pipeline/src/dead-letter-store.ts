@@ -1,7 +1,8 @@
 import type { Queue } from 'bullmq';
 import { handlerQueueName, INTAKE_QUEUE, projectKey, type RedisClient } from '@vouchflow/core';
-import { failedAt, failedJobIds, readFailedJobs, readJobData, retryFailedJob, type FailedJobFields } from './bullmq-seam.js';
+import { failedAt, failedJobIds, readFailedJobs, retryFailedJob, type FailedJobFields } from './bullmq-seam.js';
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore, Progress } from './dead-letters.js';
+import { deliveryBody } from './deliveries.js';
 import { eventIdSegment, openIntakeQueue, type QueueSettings } from './intake.js';
 import { HandlerJobData, openHandlerQueue } from './handler-jobs.js';
 import { unitAttemptsMade } from './units.js';
@@ -168,8 +169,8 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
       if (err) throw err;
       return { entry: toDeadLetter(ref, jobs[i]!, first as string | null), rawData: jobs[i]!.data };
     });
-    // A unit that died without running (it stalled too often) may hold only a
-    // pointer to its intake job: show the delivery from there while it is kept.
+    // A unit that died without running (it stalled too often) may hold only its
+    // event id: show the kept delivery while the retention window holds it.
     const missing = entries.flatMap(({ entry, rawData }) => {
       if (!entry || entry.delivery !== '' || !rawData) return [];
       const intakeJobId = (JSON.parse(rawData) as { intakeJobId?: unknown }).intakeJobId;
@@ -177,8 +178,8 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
     });
     await Promise.all(
       missing.map(async ({ entry, intakeJobId }) => {
-        const raw = await readJobData(redis, queuePrefix, INTAKE_QUEUE, intakeJobId);
-        if (raw !== undefined) entry.delivery = (JSON.parse(raw) as { body?: string }).body ?? '';
+        const body = await deliveryBody(redis, queuePrefix, entry.eventId, intakeJobId);
+        if (body !== undefined) entry.delivery = body;
       }),
     );
     return entries.map((e) => e.entry);

@@ -16,7 +16,7 @@ export {
   HANDLER_BACKOFF_TYPE,
   openHandlerQueue,
 } from './handler-jobs.js';
-export { deliveryIndexKey, indexDelivery, findDelivery } from './deliveries.js';
+export { deliveryKey, encodeKeptDelivery, decodeKeptDelivery, findDelivery, deliveryBody, type KeptDelivery } from './deliveries.js';
 export type { DeadLetter, DeadLetterFilter, DeadLetterStore, Progress } from './dead-letters.js';
 export {
   createDeadLetterStore,
@@ -52,10 +52,12 @@ export {
   readFailedJobs,
   failedJobIds,
   failedAt,
-  keepCompleted,
+  removeWhenCompleted,
   retryFailedJob,
   scriptBulkAdder,
   publicBulkAdder,
+  ALREADY_KEPT,
+  deduplicationKey,
   type SeamCheck,
   type FailedJobFields,
   type AddBulk,

@@ -18,13 +18,13 @@ import {
   firstFailureKey,
   installedBullmqVersion,
   intakeJobOptions,
-  keepCompleted,
   openIntakeQueue,
   PINNED_BULLMQ_VERSION,
   publicBulkAdder,
   readFailedJobs,
   readJobData,
   recordFirstFailure,
+  removeWhenCompleted,
   retryFailedJob,
   scriptBulkAdder,
   type IntakeJobData,
@@ -133,7 +133,7 @@ describe('bulk add (one command per batch)', () => {
 
   it.each([
     ['the seam script', () => scriptBulkAdder(queue, redis)],
-    ['the public fallback (queue.addBulk)', () => publicBulkAdder(queue)],
+    ['the public fallback (queue.addBulk)', () => publicBulkAdder(queue, redis)],
   ])('%s answers the stored copy for a duplicate, added by queue.add or in the same batch', async (_name, adder) => {
     const [a, b] = [eventId(), eventId()];
     const first = await queue.add('delivery', data(a), intakeJobOptions(a, 'x1', 3_600_000));
@@ -233,24 +233,24 @@ describe('retry with fresh attempts', () => {
   });
 });
 
-describe('keepCompleted', () => {
-  it("keeps a completed job whose producer asked to remove it: the job's option wins over the worker's", async () => {
+describe('removeWhenCompleted', () => {
+  it("removes a completed job whose producer asked to keep it: the job's option wins over the worker's", async () => {
     const q = new Queue(`seam-keep-${n++}`, { connection: redis, prefix: bullPrefix(prefix) });
     const events = await openQueueEvents(testRedisUrl(), bullPrefix(prefix), q.name);
     const connection = redis.duplicate();
     const worker = new Worker(
       q.name,
       (job) => {
-        keepCompleted(job, { age: 3600 });
+        removeWhenCompleted(job);
         return Promise.resolve('ok');
       },
-      { connection, prefix: bullPrefix(prefix), removeOnComplete: { count: 0 } },
+      { connection, prefix: bullPrefix(prefix), removeOnComplete: { age: 3600 } },
     );
     try {
       const completed = waitForEvent(events, 'completed');
-      await q.add('x', {}, { jobId: 'k1', removeOnComplete: true });
+      await q.add('x', {}, { jobId: 'k1', removeOnComplete: false });
       await completed;
-      expect(await (await Job.fromId(q, 'k1'))?.getState()).toBe('completed');
+      expect(await Job.fromId(q, 'k1')).toBeUndefined();
     } finally {
       await worker.close();
       await events.close();
