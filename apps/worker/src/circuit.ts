@@ -14,7 +14,7 @@
  *   like the others, spending no attempt.
  */
 import { randomBytes } from 'node:crypto';
-import { coerceError, MINUTE, SECOND, type Logger } from '@vouchflow/core';
+import { coerceError, MINUTE, SECOND } from '@vouchflow/core';
 import type { CircuitSettings } from '@vouchflow/handler-kit';
 import { CLOSED, type CircuitState, type CircuitStore, type CircuitView, type ProbeVerdict } from '@vouchflow/pipeline';
 import { runUnit, type Unit, type UnitOutcome } from './unit.js';
