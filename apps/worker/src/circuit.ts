@@ -36,8 +36,13 @@ export const DEFAULT_CIRCUIT: CircuitDefaults = { failures: 10, windowMs: MINUTE
 
 /** How often each process re-reads every breaker. */
 export const CIRCUIT_REFRESH_MS = SECOND;
-// While another unit probes, held units look again after this (plus up to as much at random).
-const PROBE_POLL_MS = SECOND;
+/*
+ * Held units come back spread over a tenth of the cool-down (between 1 and 5
+ * seconds): each return is a job moved to delayed again, so thousands of them
+ * must not all return in the same second. While another unit probes, they
+ * look again after that long, plus up to as much at random.
+ */
+const spreadOf = (cooldownMs: number): number => Math.min(Math.max(cooldownMs / 10, SECOND), 5 * SECOND);
 
 /** A handler's settings, or undefined when its breaker is off (`circuit: false`, or CIRCUIT_FAILURES=0). */
 export function circuitSettingsOf(
@@ -120,14 +125,14 @@ export class CircuitBreaker {
     return this.tryProbe(now);
   }
 
-  /** Open: until the cool-down ends. Half-open (another unit probes): a second or two. */
+  /** Open: until the cool-down ends, spread. Half-open (another unit probes): a few seconds. */
   private hold(now: number): Admission {
     const { view } = this;
     if (view.state === 'open' && view.until !== null && now < view.until) {
-      // Spread over a little time, so the held units do not all come back in the same millisecond.
-      return { run: false, retryInMs: view.until - now + Math.round(this.random() * Math.min(SECOND, this.settings.cooldownMs / 10)) };
+      return { run: false, retryInMs: view.until - now + Math.round(this.random() * spreadOf(this.settings.cooldownMs)) };
     }
-    return { run: false, retryInMs: PROBE_POLL_MS + Math.round(this.random() * PROBE_POLL_MS) };
+    const poll = spreadOf(this.settings.cooldownMs);
+    return { run: false, retryInMs: poll + Math.round(this.random() * poll) };
   }
 
   private async tryProbe(now: number): Promise<Admission> {

@@ -5,6 +5,7 @@ import { circuitKey, circuitStore, createDeadLetterStore, readCircuit } from '@v
 import { deletePrefix, testRedisUrl, uniquePrefix } from '@vouchflow/test-support';
 import { CircuitBreaker, circuitSettingsOf, DEFAULT_CIRCUIT, type CircuitDefaults, type CircuitTransition } from '../src/circuit.js';
 import { circuitAlertText } from '../src/create-worker.js';
+import { validateHandler } from '../src/registry.js';
 import { Harness, delivery, settled, testHandler } from './support.js';
 
 const SETTINGS: CircuitDefaults = { failures: 3, windowMs: 1000, cooldownMs: 500, maxCooldownMs: 2000 };
@@ -174,6 +175,20 @@ describe('the circuit breaker state machine, against real Redis', () => {
 });
 
 describe('circuit settings and alerts', () => {
+  it('checks a handler’s circuit setting at start', () => {
+    const base = { name: 'crm', events: ['customer.*'], handle: async () => undefined };
+    expect(validateHandler({ ...base, circuit: false }, 'test').circuit).toBe(false);
+    expect(validateHandler({ ...base, circuit: { failures: 5, cooldownMs: 1000 } }, 'test').circuit).toEqual({
+      failures: 5,
+      cooldownMs: 1000,
+    });
+    for (const circuit of [true, { failures: 0 }, { windowMs: '60000' }, { cooldown: 5 }, []]) {
+      expect(() => validateHandler({ ...base, circuit }, 'test')).toThrow(
+        /circuit must be false or \{ failures\?, windowMs\?, cooldownMs\? \}/,
+      );
+    }
+  });
+
   it('merges a handler’s settings over the worker’s; false or failures 0 turn it off', () => {
     expect(circuitSettingsOf(undefined, DEFAULT_CIRCUIT)).toEqual(DEFAULT_CIRCUIT);
     expect(circuitSettingsOf({ failures: 3, cooldownMs: 5000 }, DEFAULT_CIRCUIT)).toEqual({
