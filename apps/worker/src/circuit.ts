@@ -175,6 +175,11 @@ export class CircuitBreaker {
         now,
         maxCooldownMs: this.settings.maxCooldownMs,
       });
+      if (!after.applied) {
+        // Its lease ran out and another run probes, or probed already: that run reports the change.
+        await this.refresh();
+        return { state: this.view.state, until: this.view.until };
+      }
       if (after.state === 'closed') {
         this.see(CLOSED);
         this.transition({
@@ -185,13 +190,10 @@ export class CircuitBreaker {
           cooldownMs: null,
           ...(openedAt !== null ? { openMs: now - openedAt } : {}),
         });
-      } else if (after.state === 'open') {
-        const cooldownMs =
-          verdict === 'failure'
-            ? Math.min((this.view.cooldownMs ?? this.settings.cooldownMs) * 2, this.settings.maxCooldownMs)
-            : this.view.cooldownMs;
+      } else if (after.state === 'open' && after.until !== null) {
+        const cooldownMs = verdict === 'failure' ? after.until - now : this.view.cooldownMs;
         this.see({ ...this.view, state: 'open', until: after.until, cooldownMs });
-        if (verdict === 'failure')
+        if (verdict === 'failure') {
           this.transition({
             handler: this.handler,
             from: 'half-open',
@@ -200,16 +202,17 @@ export class CircuitBreaker {
             cooldownMs,
             ...(error ? { error } : {}),
           });
+        }
       }
-      return after;
+      return { state: after.state, until: after.until };
     }
     if (outcome === 'success' && this.view.state === 'closed' && this.view.failures > 0) {
       await this.store.success(this.handler);
       this.see({ ...this.view, failures: 0 });
     } else if (outcome === 'failure' && this.view.state === 'closed') {
       const { failures, windowMs, cooldownMs } = this.settings;
-      const state = await this.store.failure(this.handler, { now, failures, windowMs, cooldownMs });
-      if (state === 'open' && this.view.state === 'closed') {
+      const { state, opened } = await this.store.failure(this.handler, { now, failures, windowMs, cooldownMs });
+      if (opened) {
         this.see({ state: 'open', failures: 0, until: now + cooldownMs, cooldownMs, openedAt: now });
         this.transition({
           handler: this.handler,
@@ -222,9 +225,18 @@ export class CircuitBreaker {
         });
       } else if (state === 'closed') {
         this.see({ ...this.view, failures: this.view.failures + 1 });
+      } else {
+        // Another process opened it since this one last looked.
+        await this.refresh();
       }
     }
     return { state: this.view.state, until: this.view.until };
+  }
+
+  /** Whether settling a unit (not a probe) with this lesson writes to Redis. */
+  wouldRecord(lesson: 'success' | 'failure' | 'answered' | 'neutral'): boolean {
+    const { view } = this;
+    return view.state === 'closed' && (lesson === 'failure' || (lesson === 'success' && view.failures > 0));
   }
 
   private see(view: CircuitView): void {
@@ -276,6 +288,8 @@ export async function runUnitBehindCircuit(ctx: WorkerContext, h: PerHandler, un
     throw err;
   }
   const lesson = lessonOf(outcome);
+  // The common case costs nothing: a success with no streak to end, or a unit that taught nothing.
+  if (!probe && !breaker.wouldRecord(lesson)) return outcome;
   let after: { state: CircuitState; until: number | null };
   try {
     after = await breaker.settle(admission, lesson, outcome.kind === 'failed' ? outcome.error.message : undefined);

@@ -169,8 +169,27 @@ describe('the circuit breaker state machine, against real Redis', () => {
     const b = breaker();
     for (let i = 0; i < 3; i++) await fail(a);
     expect(await b.admit()).toEqual({ run: true });
-    await b.refresh();
+    // A unit it let through meanwhile fails: not counted again, and b does not claim the opening.
+    await fail(b);
+    expect(transitions.map((t) => t.to)).toEqual(['open']);
+    expect(b.state.state).toBe('open');
     expect((await b.admit()).run).toBe(false);
+  });
+
+  it('a probe whose lease ran out does not report the verdict another probe gave', async () => {
+    const a = breaker(SETTINGS, 1000);
+    const b = breaker(SETTINGS, 1000);
+    for (let i = 0; i < 3; i++) await fail(a);
+    await b.refresh();
+    clock += 500;
+    const stale = await a.admit();
+    clock += 1000;
+    const fresh = await b.admit();
+    expect(stale.run && fresh.run).toBe(true);
+    await b.settle(fresh, 'success');
+    transitions = [];
+    expect(await a.settle(stale, 'success')).toEqual({ state: 'closed', until: null });
+    expect(transitions).toEqual([]);
   });
 });
 

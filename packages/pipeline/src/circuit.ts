@@ -86,7 +86,7 @@ while #kept > threshold do table.remove(kept, 1) end
 if #kept >= threshold then
   redis.call('HDEL', KEYS[1], 'fails')
   redis.call('HSET', KEYS[1], 'state', 'open', 'until', now + cooldown, 'cooldown', cooldown, 'opened', now, 'since', now)
-  return {'open', #kept}
+  return {'opened', #kept}
 end
 redis.call('HSET', KEYS[1], 'fails', table.concat(kept, ','))
 return {'closed', #kept}
@@ -115,16 +115,16 @@ return {'probe', lease}
 // The probe's verdict, if it still holds the probe: success closes, failure re-opens for twice the cool-down, release lets another probe now.
 const VERDICT = `
 local h = redis.call('HMGET', KEYS[1], 'state', 'probe', 'cooldown')
-if h[1] ~= 'half-open' or h[2] ~= ARGV[2] then return {h[1] or 'closed', 0} end
+if h[1] ~= 'half-open' or h[2] ~= ARGV[2] then return {h[1] or 'closed', 0, 0} end
 local now = tonumber(ARGV[3])
-if ARGV[1] == 'success' then redis.call('DEL', KEYS[1]) return {'closed', 0} end
+if ARGV[1] == 'success' then redis.call('DEL', KEYS[1]) return {'closed', 0, 1} end
 redis.call('HDEL', KEYS[1], 'probe', 'probe_until')
 local cooldown = tonumber(h[3])
 if ARGV[1] == 'failure' then cooldown = math.min(cooldown * 2, tonumber(ARGV[4])) end
 local untilAt = now
 if ARGV[1] == 'failure' then untilAt = now + cooldown end
 redis.call('HSET', KEYS[1], 'state', 'open', 'until', untilAt, 'cooldown', cooldown, 'since', now)
-return {'open', untilAt}
+return {'open', untilAt, 1}
 `;
 
 const COMMANDS = {
@@ -140,8 +140,11 @@ export type ProbeVerdict = 'success' | 'failure' | 'release';
 
 /** The breaker operations of one deployment; every method is one Lua call on the handler's key. */
 export interface CircuitStore {
-  /** Counts a failure while closed; resolves with the state after it (`open` when this failure opened it). */
-  failure(handler: string, at: { now: number; failures: number; windowMs: number; cooldownMs: number }): Promise<CircuitState>;
+  /** Counts a failure while closed; resolves with the state after it, and whether this very failure opened it. */
+  failure(
+    handler: string,
+    at: { now: number; failures: number; windowMs: number; cooldownMs: number },
+  ): Promise<{ state: CircuitState; opened: boolean }>;
   /** Ends a streak of failures while closed. */
   success(handler: string): Promise<void>;
   /** Tries to become the one probe of an open breaker whose cool-down ended. */
@@ -149,11 +152,11 @@ export interface CircuitStore {
     handler: string,
     at: { now: number; leaseMs: number; probeId: string },
   ): Promise<{ granted: true; leaseUntil: number } | { granted: false; view: CircuitView }>;
-  /** The probe's verdict; ignored unless `probeId` still holds the probe. Resolves with the state after it. */
+  /** The probe's verdict; ignored (`applied: false`) unless `probeId` still holds the probe. Resolves with the state after it. */
   verdict(
     handler: string,
     at: { verdict: ProbeVerdict; probeId: string; now: number; maxCooldownMs: number },
-  ): Promise<{ state: CircuitState; until: number | null }>;
+  ): Promise<{ state: CircuitState; until: number | null; applied: boolean }>;
   read(handler: string): Promise<CircuitView>;
 }
 
@@ -169,7 +172,7 @@ export function circuitStore(redis: RedisClient, queuePrefix: string): CircuitSt
   return {
     async failure(handler, { now, failures, windowMs, cooldownMs }) {
       const [state] = (await call('vouchflowCircuitFailure', handler, now, failures, windowMs, cooldownMs)) as [string, number];
-      return stateOf(state);
+      return state === 'opened' ? { state: 'open', opened: true } : { state: stateOf(state), opened: false };
     },
     async success(handler) {
       await call('vouchflowCircuitSuccess', handler);
@@ -181,8 +184,12 @@ export function circuitStore(redis: RedisClient, queuePrefix: string): CircuitSt
       return { granted: false, view: await readCircuit(redis, queuePrefix, handler) };
     },
     async verdict(handler, { verdict, probeId, now, maxCooldownMs }) {
-      const [state, until] = (await call('vouchflowCircuitVerdict', handler, verdict, probeId, now, maxCooldownMs)) as [string, number];
-      return { state: stateOf(state), until: state === 'open' ? Number(until) : null };
+      const [state, until, applied] = (await call('vouchflowCircuitVerdict', handler, verdict, probeId, now, maxCooldownMs)) as [
+        string,
+        number,
+        number,
+      ];
+      return { state: stateOf(state), until: state === 'open' && applied === 1 ? Number(until) : null, applied: applied === 1 };
     },
     read: (handler) => readCircuit(redis, queuePrefix, handler),
   };
