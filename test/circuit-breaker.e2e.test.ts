@@ -28,9 +28,10 @@ const fixture = JSON.parse(readFileSync(resolve(ROOT, 'packages/handlers/fixture
 const OUTAGE_MS = 20_000;
 const EVENTS = 50;
 
-/** HubSpot's batch upsert, down for `OUTAGE_MS` from its start; also takes the alert webhook's posts. */
+/** HubSpot's batch upsert, down for `OUTAGE_MS` from the first call it gets; also takes the alert webhook's posts. */
 async function startHubSpot() {
-  const startedAt = Date.now();
+  // From the first call, so the worker's start-up on a busy machine does not eat into the outage.
+  let startedAt: number | undefined;
   const upserted = new Set<string>();
   const alerts: string[] = [];
   let refused = 0;
@@ -44,6 +45,7 @@ async function startHubSpot() {
         res.writeHead(200).end('ok');
         return;
       }
+      startedAt ??= Date.now();
       if (Date.now() - startedAt < OUTAGE_MS) {
         refused++;
         res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Service Unavailable' }));
@@ -59,7 +61,8 @@ async function startHubSpot() {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    startedAt,
+    /** Whether the outage is still on (it has not begun before the first call). */
+    down: () => startedAt === undefined || Date.now() - startedAt < OUTAGE_MS,
     upserted,
     alerts,
     refused: () => refused,
@@ -138,7 +141,7 @@ describe('a CRM outage behind the circuit breaker (issue 15)', () => {
     expect((await readCircuit(redis, prefix, 'crm')).state).toMatch(/open/);
     // E-mails keep flowing while the CRM is down.
     await sink.waitFor(EVENTS, 15_000);
-    expect(Date.now() - hubspot.startedAt).toBeLessThan(OUTAGE_MS);
+    expect(hubspot.down()).toBe(true);
     expect(hubspot.upserted.size).toBe(0);
 
     await eventually('all 50 upserts', () => (hubspot.upserted.size === EVENTS ? true : undefined), OUTAGE_MS + 30_000, 200);
@@ -167,7 +170,7 @@ describe('a CRM outage behind the circuit breaker (issue 15)', () => {
       OUTAGE_MS,
       200,
     );
-    expect(Date.now() - hubspot.startedAt).toBeLessThan(OUTAGE_MS);
+    expect(hubspot.down()).toBe(true);
     expect(dead).toBeGreaterThanOrEqual(10);
     expect(await redis.exists(circuitKey(prefix, 'crm'))).toBe(0);
     expect(hubspot.alerts).toEqual([]);
