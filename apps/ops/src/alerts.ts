@@ -1,4 +1,4 @@
-import { SECOND, coerceError, projectKey, type Logger, type RedisClient } from '@vouchflow/core';
+import { SECOND, coerceError, postAlert, projectKey, type Logger, type RedisClient } from '@vouchflow/core';
 import type { DeadLetter, DeadLetterStore } from '@vouchflow/pipeline';
 import { formatDuration } from './duration.js';
 
@@ -74,13 +74,7 @@ export function createAlerter(deps: AlerterDeps): Alerter {
     const total = await deadLetters.count();
     const text = alertText(queuePrefix, fresh, total, seen);
     try {
-      const res = await fetch(webhookUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ text }),
-        signal: AbortSignal.timeout(deps.requestTimeoutMs ?? 10 * SECOND),
-      });
-      if (!res.ok) throw new Error(`webhook answered ${res.status}`);
+      await postAlert(webhookUrl, text, deps.requestTimeoutMs ?? 10 * SECOND);
     } catch (err) {
       // Open the gate again so the next round retries, rather than staying silent for a whole interval.
       await connection.del(gateKey);

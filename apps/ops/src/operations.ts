@@ -13,6 +13,8 @@ import {
   openHandlerQueue,
   openIntakeQueue,
   readConflictingDuplicates,
+  readCircuit,
+  type CircuitView,
   type ConflictingDuplicate,
   type DeadLetter,
   type DeadLetterFilter,
@@ -46,6 +48,8 @@ export interface QueueStats {
   done: number | null;
   failed: number;
   dead: number;
+  /** Handlers only (`null` for intake): its circuit breaker. `open`: its units wait (delayed, no attempt spent) until a probe succeeds. */
+  circuit: CircuitView['state'] | null;
 }
 
 /**
@@ -95,6 +99,11 @@ export interface HandlerStatus {
   handler: string;
   /** `paused`: its units wait in its queue, first tries included, until it is resumed. */
   state: 'running' | 'paused';
+  /**
+   * Its circuit breaker: `closed`; `open`, its units wait (delayed, no attempt
+   * spent) until `until`, when one probe runs; `half-open`, that probe runs.
+   */
+  circuit: { state: CircuitView['state']; until: number | null; openedAt: number | null };
   waiting: number;
   active: number;
   delayed: number;
@@ -144,6 +153,8 @@ export interface Operations {
   pauseHandler(handler: string): Promise<HandlerStatus>;
   /** @throws NotFoundError */
   resumeHandler(handler: string): Promise<HandlerStatus>;
+  /** Every handler's circuit breaker, by handler name. */
+  circuits(): Promise<Map<string, CircuitView>>;
   /** The queues, for the dashboard. */
   queues(): Promise<Array<Queue<IntakeJobData> | Queue<HandlerJobData>>>;
   /** Closes the queues it opened; the connection is the caller's. */
@@ -293,7 +304,7 @@ export function createOperations(deps: OperationsDeps): Operations {
     return handedTo ? { ...base, state: 'completed', reason: `skipped: already done by ${owner}` } : undefined;
   }
 
-  async function counts(queue: Queue): Promise<Omit<QueueStats, 'queue' | 'handler' | 'done' | 'dead'>> {
+  async function counts(queue: Queue): Promise<Omit<QueueStats, 'queue' | 'handler' | 'done' | 'dead' | 'circuit'>> {
     const [c, paused] = await Promise.all([
       queue.getJobCounts('wait', 'prioritized', 'waiting-children', 'active', 'delayed', 'completed', 'failed'),
       queue.isPaused(),
@@ -336,15 +347,17 @@ export function createOperations(deps: OperationsDeps): Operations {
 
   async function handlerStatus(handler: string, doneTotals?: Record<string, number>): Promise<HandlerStatus> {
     const queue = handlerQueue(handler);
-    const [c, [newest], dead, done] = await Promise.all([
+    const [c, [newest], dead, done, circuit] = await Promise.all([
       counts(queue),
       deadLetters.list({ handler, limit: 1 }),
       deadLetters.count({ handler }),
       doneTotals ? Promise.resolve(doneTotals) : once.doneTotals(),
+      readCircuit(connection, queuePrefix, handler),
     ]);
     return {
       handler,
       state: c.paused ? 'paused' : 'running',
+      circuit: { state: circuit.state, until: circuit.until, openedAt: circuit.openedAt },
       waiting: c.waiting,
       active: c.active,
       delayed: c.delayed,
@@ -358,6 +371,12 @@ export function createOperations(deps: OperationsDeps): Operations {
     async handlers() {
       const [names, done] = await Promise.all([handlerNames(), once.doneTotals()]);
       return Promise.all(names.sort().map((name) => handlerStatus(name, done)));
+    },
+
+    async circuits() {
+      const names = await handlerNames();
+      const views = await Promise.all(names.map((name) => readCircuit(connection, queuePrefix, name)));
+      return new Map(names.map((name, i) => [name, views[i]!]));
     },
 
     async pauseHandler(handler) {
@@ -381,6 +400,7 @@ export function createOperations(deps: OperationsDeps): Operations {
           ...(await counts(handlerQueue(handler))),
           done: done[handler] ?? 0,
           dead: await deadLetters.count({ handler }),
+          circuit: (await readCircuit(connection, queuePrefix, handler)).state,
         })),
       );
       // Intake's dead letters are the deliveries that did not decode.
@@ -390,6 +410,7 @@ export function createOperations(deps: OperationsDeps): Operations {
         ...(await counts(intake)),
         done: null,
         dead: await deadLetters.count({ handler: null }),
+        circuit: null,
       };
       return [intakeStats, ...perHandler];
     },

@@ -4,6 +4,7 @@ import {
   IntFromString,
   NonEmptyString,
   PortFromString,
+  alertEnv,
   commonEnv,
   decodeEnv,
   type ConfigOf,
@@ -46,6 +47,16 @@ export const workerEnv = {
   INLINE_FIRST_TRY: { codec: BooleanFromString, default: 'true' },
   /** On SIGTERM, ms running handlers may take to finish before they are aborted (and retried later). */
   SHUTDOWN_GRACE_MS: { codec: MS('ShutdownGraceMs'), default: '20000' },
+  /** Failures in a row (not PermanentError) within CIRCUIT_WINDOW_MS that open a handler's circuit breaker; 0 turns breakers off. */
+  CIRCUIT_FAILURES: { codec: IntFromString('CircuitFailures', 0, 10_000), default: '10' },
+  /** The window those failures must fall within, in ms. */
+  CIRCUIT_WINDOW_MS: { codec: MS('CircuitWindowMs', 1), default: '60000' },
+  /** How long an open breaker holds its handler's units before one probe runs, in ms. */
+  CIRCUIT_COOLDOWN_MS: { codec: MS('CircuitCooldownMs', 1), default: '30000' },
+  /** Longest cool-down: each failed probe doubles it up to this, in ms. */
+  CIRCUIT_COOLDOWN_MAX_MS: { codec: MS('CircuitCooldownMaxMs', 1), default: '600000' },
+  /** Told once each time a handler's circuit breaker opens or closes (see alertEnv). */
+  ...alertEnv,
 };
 
 export type WorkerConfig = ConfigOf<typeof workerEnv>;

@@ -5,7 +5,7 @@ import { recordFirstFailure, unitAttemptsMade, unitMaxAttempts, type HandlerJobD
 import { deliveryOf, keptBody, undecodable } from './deliveries.js';
 import { postpone } from './postpone.js';
 import { RetryLaterExhaustedError } from './retry-later.js';
-import { runUnit } from './unit.js';
+import { runUnitBehindCircuit } from './circuit.js';
 import type { PerHandler, WorkerContext } from './worker-context.js';
 
 const permanentError = (reason: string, stack?: string): UnrecoverableError => {
@@ -40,7 +40,7 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
       await keepBody();
       throw delivery.error ?? undecodable(`delivery of ${data.eventType} does not decode`);
     }
-    let outcome = await runUnit(ctx, h, { event: decoded.event, unitId: job.id!, attempt, replay: data.replay === true, log });
+    let outcome = await runUnitBehindCircuit(ctx, h, { event: decoded.event, unitId: job.id!, attempt, replay: data.replay === true, log });
     if (outcome.kind === 'retry-later') {
       // Postponements are free, but not for ever: MAX_RETRY_LATER in a row and this one is a failed try.
       const inARow = (data.retryLaters ?? 0) + 1;
@@ -60,6 +60,9 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
         return postpone(job, token, Date.now() + outcome.delayMs);
       case 'aborted':
         return postpone(job, token, Date.now());
+      case 'held':
+        if (logger.isDebugEnabled()) log().debug('circuit open: waiting, no attempt spent', { retryInMs: outcome.retryInMs });
+        return postpone(job, token, Date.now() + outcome.retryInMs);
       case 'failed': {
         await recordFirstFailure(connection, queuePrefix, queueName, job.id!);
         if (outcome.permanent || isLast) await keepBody();

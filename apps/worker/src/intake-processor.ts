@@ -19,7 +19,8 @@ import { decodeBody } from './deliveries.js';
 import type { DriftFinder } from './drift.js';
 import { INTAKE_LABEL } from './metrics.js';
 import { postpone } from './postpone.js';
-import { runUnit, type Unit, type UnitOutcome } from './unit.js';
+import type { Unit, UnitOutcome } from './unit.js';
+import { runUnitBehindCircuit } from './circuit.js';
 import type { PerHandler, WorkerContext } from './worker-context.js';
 import { inSpanSync, vouchflowTracer } from '@vouchflow/telemetry';
 
@@ -75,7 +76,7 @@ async function firstTries(
   }
   // In the same batch as the units' claims, and before any of the delivery's handler jobs exists.
   const kept = keepDelivery(ctx, intakeJob, targets);
-  const settled = await Promise.allSettled([kept, ...inline.map(({ h, unit }) => runUnit(ctx, h, unit))]);
+  const settled = await Promise.allSettled([kept, ...inline.map(({ h, unit }) => runUnitBehindCircuit(ctx, h, unit))]);
   const trouble = settled.find((s) => s.status === 'rejected');
   if (trouble) throw trouble.reason;
   const outcomes = settled.slice(1).map((s) => (s as PromiseFulfilledResult<UnitOutcome>).value);
@@ -93,6 +94,10 @@ async function firstTries(
         break;
       case 'aborted':
         add(data, opts);
+        break;
+      case 'held':
+        // Its handler's circuit is open: the unit waits in its queue with all its tries.
+        add(data, { ...opts, delay: outcome.retryInMs });
         break;
       case 'failed': {
         const { error } = outcome;

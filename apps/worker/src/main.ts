@@ -37,6 +37,13 @@ async function main(): Promise<void> {
     inlineFirstTry: config.INLINE_FIRST_TRY,
     retryLater: { maxDelayMs: config.MAX_RETRY_LATER_MS, maxInARow: config.MAX_RETRY_LATER },
     processMetrics: true,
+    circuit: {
+      failures: config.CIRCUIT_FAILURES,
+      windowMs: config.CIRCUIT_WINDOW_MS,
+      cooldownMs: config.CIRCUIT_COOLDOWN_MS,
+      maxCooldownMs: config.CIRCUIT_COOLDOWN_MAX_MS,
+    },
+    ...(config.ALERT_WEBHOOK_URL ? { alertWebhookUrl: config.ALERT_WEBHOOK_URL } : {}),
   });
 
   let metricsServer: MetricsServer | undefined;

@@ -24,7 +24,14 @@ export interface WorkerMetrics {
   claimsLost: Counter<'handler'>;
   overruns: Counter<'handler'>;
   recordWindow: Histogram;
+  /** 0 closed, 1 open, 2 half-open (one probe runs), as this process last saw it. */
+  circuitState: Gauge<'handler'>;
+  /** Changes of state made by this process (`to`: open, half-open, closed); summed over processes, every change once. */
+  circuitTransitions: Counter<'handler' | 'to'>;
 }
+
+/** `vouchflow_circuit_state`'s values. */
+export const CIRCUIT_STATE_VALUE = { closed: 0, open: 1, 'half-open': 2 } as const;
 
 /**
  * The worker's Prometheus metrics in a registry of its own (several workers
@@ -135,6 +142,18 @@ export function createWorkerMetrics(queues: () => readonly Queue[], options: { d
       name: 'vouchflow_unit_record_seconds',
       help: 'From a handler settling to its done record acknowledged by Redis: the window in which a dying process repeats an effect',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    circuitState: new Gauge({
+      name: 'vouchflow_circuit_state',
+      help: "A handler's circuit breaker: 0 closed, 1 open (its units wait, no attempt spent), 2 half-open (one probe runs)",
+      labelNames: ['handler'],
+      registers,
+    }),
+    circuitTransitions: new Counter({
+      name: 'vouchflow_circuit_transitions_total',
+      help: "Changes of a handler's circuit breaker, by the state it went to (open, half-open, closed)",
+      labelNames: ['handler', 'to'],
       registers,
     }),
     duration: new Histogram({

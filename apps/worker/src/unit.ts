@@ -41,7 +41,9 @@ export type UnitOutcome =
   | { kind: 'retry-later'; delayMs: number; reason: string }
   /** Aborted by shutdown: back to the queue, no try spent. */
   | { kind: 'aborted' }
-  | { kind: 'failed'; error: Error; permanent: boolean };
+  | { kind: 'failed'; error: Error; permanent: boolean }
+  /** Its handler's circuit breaker is open (circuit.ts): try again in `retryInMs`, without spending a try. */
+  | { kind: 'held'; retryInMs: number; reason: 'circuit open' };
 
 export interface Unit {
   event: HandledEvent;

@@ -7,6 +7,7 @@ import type { HandlerRuns } from './handler-runs.js';
 import type { RetryLaterLimits } from './retry-later.js';
 import type { WorkerMetrics } from './metrics.js';
 import { Semaphore } from './semaphore.js';
+import type { CircuitBreaker } from './circuit.js';
 
 /** A unit of work that ended well (ran, or was skipped as already done), inline or from its queue. */
 export interface SettledUnit {
@@ -38,13 +39,19 @@ export interface WorkerContext {
   readonly retryLater: RetryLaterLimits;
 }
 
-/** In-process notifications: a unit settled; this process saw a handler's queue paused or resumed. */
-export type WorkerEvents = { settled: [SettledUnit]; paused: [{ handler: string; paused: boolean }] };
+/** In-process notifications: a unit settled; this process saw a handler's queue paused or resumed, or its circuit breaker change. */
+export type WorkerEvents = {
+  settled: [SettledUnit];
+  paused: [{ handler: string; paused: boolean }];
+  circuit: [{ handler: string; state: 'closed' | 'open' | 'half-open' }];
+};
 
 /** Per handler: metric children bound once (labelling every time costs more than a no-op run), and its permits. */
-export function perHandlerOf(h: AnyHandler, metrics: WorkerMetrics) {
+export function perHandlerOf(h: AnyHandler, metrics: WorkerMetrics, circuit?: CircuitBreaker) {
   return {
     handler: h,
+    /** Its circuit breaker; undefined when off. */
+    circuit,
     timeoutMs: h.timeoutMs ?? DEFAULT_TIMEOUT,
     // Shared by inline runs and queue jobs, so the declared concurrency holds per process.
     permits: new Semaphore(h.concurrency ?? DEFAULT_CONCURRENCY),

@@ -72,3 +72,14 @@ export {
   MAX_CONFLICTING_COPIES,
   type ConflictingDuplicate,
 } from './conflicting-duplicates.js';
+export {
+  CircuitState,
+  CircuitView,
+  CLOSED,
+  circuitKey,
+  circuitStore,
+  decodeCircuit,
+  readCircuit,
+  type CircuitStore,
+  type ProbeVerdict,
+} from './circuit.js';

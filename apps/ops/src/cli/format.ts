@@ -27,8 +27,11 @@ const oneLine = (text: string | null, max = 80): string => {
 
 export function statsTable(rows: readonly QueueStats[]): string {
   const t = table(['queue', 'waiting', 'active', 'delayed', 'completed', 'done', 'failed', 'dead']);
-  for (const r of rows)
-    t.push([r.paused ? `${r.queue} (paused)` : r.queue, r.waiting, r.active, r.delayed, r.completed, r.done ?? '-', r.failed, r.dead]);
+  for (const r of rows) {
+    const notes = [r.paused ? 'paused' : '', r.circuit && r.circuit !== 'closed' ? `circuit ${r.circuit}` : ''].filter(Boolean);
+    const queue = notes.length > 0 ? `${r.queue} (${notes.join(', ')})` : r.queue;
+    t.push([queue, r.waiting, r.active, r.delayed, r.completed, r.done ?? '-', r.failed, r.dead]);
+  }
   return t.toString();
 }
 
@@ -76,9 +79,13 @@ export function deadLetterDetail(d: DeadLetter): string {
   ].join('\n');
 }
 
+/** `closed`; `open until 17:30:12Z`: when the next probe may run; `half-open` while it runs. */
+const circuitCell = (c: HandlerStatus['circuit']): string =>
+  c.state === 'open' && c.until !== null ? `open until ${formatTime(c.until).slice(11)}` : c.state;
+
 export function handlersTable(rows: readonly HandlerStatus[]): string {
   if (rows.length === 0) return 'No handlers: no worker of this deployment has started yet.';
-  const t = table(['handler', 'state', 'waiting', 'active', 'delayed', 'dead', 'done', 'last error']);
+  const t = table(['handler', 'state', 'waiting', 'active', 'delayed', 'dead', 'done', 'circuit', 'last error']);
   for (const r of rows)
     t.push([
       r.handler,
@@ -88,6 +95,7 @@ export function handlersTable(rows: readonly HandlerStatus[]): string {
       r.delayed,
       r.dead,
       r.done,
+      circuitCell(r.circuit),
       r.lastError ? `${formatTime(r.lastError.at)} ${oneLine(r.lastError.reason, 50)}` : '-',
     ]);
   return t.toString();

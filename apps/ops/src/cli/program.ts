@@ -127,7 +127,9 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
 
   program
     .command('stats')
-    .description('per queue (intake and each handler): waiting, active, delayed, completed, done (handlers: inline runs too), failed, dead')
+    .description(
+      'per queue (intake and each handler): waiting, active, delayed, completed, done (handlers: inline runs too), failed, dead; paused or open circuit beside the name',
+    )
     .addOption(jsonOption())
     .action(async (o: { json?: boolean }) => {
       const rows = await withOps((ops) => ops.stats());
@@ -269,7 +271,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
 
   program
     .command('handlers')
-    .description('every handler: running or paused, waiting, active, delayed, dead, done, last error')
+    .description('every handler: running or paused, waiting, active, delayed, dead, done, circuit breaker, last error')
     .addOption(jsonOption())
     .action(async (o: { json?: boolean }) => {
       const rows = await withOps((ops) => ops.handlers());
