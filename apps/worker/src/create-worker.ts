@@ -1,6 +1,20 @@
 import { EventEmitter } from 'node:events';
 import { Worker, type Queue, type Telemetry, type WorkerOptions } from 'bullmq';
-import { bullPrefix, DAY, handlerQueueName, HOUR, INTAKE_QUEUE, MINUTE, SECOND, type Logger, type RedisClient } from '@vouchflow/core';
+import {
+  bullPrefix,
+  coerceError,
+  DAY,
+  handlerQueueName,
+  HOUR,
+  INTAKE_QUEUE,
+  MINUTE,
+  recordMemorySample,
+  redisMemoryReport,
+  SECOND,
+  type Logger,
+  type RedisClient,
+} from '@vouchflow/core';
+import type { ArchiveJournal } from '@vouchflow/archive';
 import type { AnyHandler } from '@vouchflow/handler-kit';
 import {
   unitRecords,
@@ -12,7 +26,7 @@ import {
 } from '@vouchflow/pipeline';
 import { createRouter } from './routing.js';
 import { backoffStrategy } from './backoff.js';
-import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
+import { createWorkerMetrics, registerRedisMemoryMetrics, type WorkerMetrics } from './metrics.js';
 import { schemaDrift, type DriftFinder } from './drift.js';
 import { DeliveryCache } from './delivery-cache.js';
 import { DEFAULT_RETRY_LATER_LIMITS, type RetryLaterLimits } from './retry-later.js';
@@ -68,6 +82,13 @@ export interface WorkerDeps {
   retryLater?: Partial<RetryLaterLimits>;
   /** Also collect Node.js process metrics. @defaultValue false */
   processMetrics?: boolean;
+  /** The optional archive's journal: each delivery and final outcome is appended to it. @defaultValue no archive */
+  archive?: ArchiveJournal;
+  /**
+   * How often to sample Redis's used memory and the deliveries processed, for
+   * `vouchflow_redis_bytes_per_event` and `pnpm ops stats`. @defaultValue no sampling
+   */
+  memorySampleMs?: number;
 }
 
 export type { SettledUnit, WorkerEvents } from './worker-context.js';
@@ -142,7 +163,9 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     maxBackoffMs,
     deliveryRetentionMs,
     keepDeliveries,
+    ...(deps.archive ? { archive: deps.archive } : {}),
   };
+  registerRedisMemoryMetrics(metrics.registry, () => redisMemoryReport(connection, queuePrefix));
 
   const common: WorkerOptions = {
     ...traced,
@@ -205,6 +228,21 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   }, PAUSE_POLL_MS);
   pauseWatch.unref();
 
+  // Bytes per event: what this process processed since its last sample goes into the deployment's shared count.
+  let sampledProcessed = 0;
+  const sampleMemory = async () => {
+    const processed = (await metrics.deliveries.get()).values.reduce((sum, v) => sum + v.value, 0);
+    await recordMemorySample(connection, queuePrefix, processed - sampledProcessed);
+    sampledProcessed = processed;
+  };
+  const memorySampler =
+    deps.memorySampleMs === undefined
+      ? undefined
+      : setInterval(() => {
+          sampleMemory().catch((err: unknown) => logger.debug('redis memory sample failed', { error: coerceError(err).message }));
+        }, deps.memorySampleMs);
+  memorySampler?.unref();
+
   const readyPromise = Promise.all([
     watchPauses(),
     ...[intake, ...workers].map((w) => w.waitUntilReady()),
@@ -222,6 +260,7 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     close() {
       closing ??= (async () => {
         clearInterval(pauseWatch);
+        clearInterval(memorySampler);
         const abortTimer = setTimeout(() => runs.endGrace(), graceMs);
         try {
           await Promise.all([intake, ...workers].map((w) => w.close()));

@@ -8,3 +8,18 @@ export { bullPrefix, projectKey, INTAKE_QUEUE, HANDLER_NAME_PATTERN, handlerQueu
 export { createRedis, waitForReady, closeRedis, type RedisClient, type RedisRole, type RedisSettings } from './redis.js';
 export { createShutdown, exitOnSignals, type Shutdown, type ShutdownStep, type SignalOptions } from './shutdown.js';
 export { startMetricsServer, type MetricsServer, type MetricsSource } from './metrics-server.js';
+export {
+  readRedisMemory,
+  redisReadiness,
+  recordMemorySample,
+  memorySamples,
+  bytesPerEvent,
+  redisMemoryReport,
+  RedisRefusesWritesError,
+  DEGRADED_RATIO,
+  MEMORY_WINDOW_MS,
+  type RedisMemory,
+  type RedisReadiness,
+  type MemorySample,
+  type RedisMemoryReport,
+} from './redis-memory.js';
