@@ -22,11 +22,15 @@ interface OpsRun {
 
 /** `pnpm ops <args>` as a real process. */
 function runOps(args: string[], env: Record<string, string>): Promise<OpsRun> {
-  const child = spawn(process.execPath, ['--conditions=@vouchflow/source', '--import', 'tsx', resolve(ROOT, 'apps/ops/src/main.ts'), ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@vouchflow/source', '--import', 'tsx', resolve(ROOT, 'apps/ops/src/main.ts'), ...args],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   child.stdin.end();
   let stdout = '';
   let stderr = '';
@@ -81,7 +85,11 @@ describe('a replay beyond the hot window', () => {
       await worker.kill();
     }
     expect(worker.otherOutput.join('\n')).toContain('run `pnpm ops archive migrate`');
-    const migrate = await runOps(['archive', 'migrate'], { REDIS_URL: pipeline.url, QUEUE_PREFIX: pipeline.queuePrefix, ARCHIVE_URL: db.url });
+    const migrate = await runOps(['archive', 'migrate'], {
+      REDIS_URL: pipeline.url,
+      QUEUE_PREFIX: pipeline.queuePrefix,
+      ARCHIVE_URL: db.url,
+    });
     expect(migrate.code, migrate.stderr).toBe(0);
   });
 
@@ -94,10 +102,14 @@ describe('a replay beyond the hot window', () => {
     const first = await pipeline.effects.settle([eventId], 30_000);
     expect(first.lost).toBe(0);
 
-    const archived = await eventually('the delivery and both outcomes archived', async () => {
-      const event = await store.findEvent(eventId);
-      return fullyArchived(event) ? event : undefined;
-    }, 30_000);
+    const archived = await eventually(
+      'the delivery and both outcomes archived',
+      async () => {
+        const event = await store.findEvent(eventId);
+        return fullyArchived(event) ? event : undefined;
+      },
+      30_000,
+    );
     expect(archived).toMatchObject({ eventId, handlers: [...HANDLERS].sort(), transactionId: `vtx_${eventId}` });
     expect(JSON.parse(archived!.body)).toMatchObject({ event: { id: eventId } });
 
@@ -111,14 +123,21 @@ describe('a replay beyond the hot window', () => {
     );
 
     const env = { REDIS_URL: pipeline.url, QUEUE_PREFIX: pipeline.queuePrefix, ARCHIVE_URL: db.url };
-    const withoutArchive = await runOps(['replay', eventId, '--handler', 'count-a', '--json'], { REDIS_URL: pipeline.url, QUEUE_PREFIX: pipeline.queuePrefix });
+    const withoutArchive = await runOps(['replay', eventId, '--handler', 'count-a', '--json'], {
+      REDIS_URL: pipeline.url,
+      QUEUE_PREFIX: pipeline.queuePrefix,
+    });
     expect(withoutArchive.code).not.toBe(0);
     expect(withoutArchive.stderr).toContain('no delivery of event');
 
     const replay = await runOps(['replay', eventId, '--handler', 'count-a', '--json'], env);
     expect(replay.code, replay.stderr).toBe(0);
     expect(JSON.parse(replay.stdout)).toMatchObject({ eventId, jobs: [{ handler: 'count-a' }] });
-    await eventually('the replayed effect', async () => ((await pipeline.effects.counts('count-a')).get(eventId) === 2 ? true : undefined), 30_000);
+    await eventually(
+      'the replayed effect',
+      async () => ((await pipeline.effects.counts('count-a')).get(eventId) === 2 ? true : undefined),
+      30_000,
+    );
     expect((await pipeline.effects.counts('count-b')).get(eventId)).toBe(1);
   });
 });
@@ -149,7 +168,11 @@ describe('PostgreSQL away in the middle of a run', () => {
 
     await load.run({ count: 20, concurrency: 4 });
     expect((await pipeline.effects.settle(load.acked, 30_000)).lost).toBe(0);
-    await eventually('the first 20 archived', async () => ((await archivedOf(store!)).filter(fullyArchived).length === 20 ? true : undefined), 30_000);
+    await eventually(
+      'the first 20 archived',
+      async () => ((await archivedOf(store!)).filter(fullyArchived).length === 20 ? true : undefined),
+      30_000,
+    );
 
     await proxy.cut();
     await load.run({ count: 30, concurrency: 4 });
@@ -176,7 +199,11 @@ describe('PostgreSQL away in the middle of a run', () => {
     expect(new Set(archived.map((e) => e.eventId))).toEqual(new Set(load.acked));
     expect(archived).toHaveLength(50);
     for (const event of archived) expect(event.outcomes.map((o) => o.handler).sort()).toEqual([...HANDLERS].sort());
-    await eventually('the journal drained', async () => ((await scrape(metricsPort, 'vouchflow_archive_backlog{state="waiting"}')) === 0 ? true : undefined), 30_000);
+    await eventually(
+      'the journal drained',
+      async () => ((await scrape(metricsPort, 'vouchflow_archive_backlog{state="waiting"}')) === 0 ? true : undefined),
+      30_000,
+    );
     expect(stack.unexpectedExits()).toEqual([]);
   });
 });

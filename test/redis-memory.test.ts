@@ -15,11 +15,15 @@ import { eventually, Pipeline } from './support/pipeline.js';
 const ROOT = resolve(import.meta.dirname, '..');
 
 function runOps(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--conditions=@vouchflow/source', '--import', 'tsx', resolve(ROOT, 'apps/ops/src/main.ts'), ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@vouchflow/source', '--import', 'tsx', resolve(ROOT, 'apps/ops/src/main.ts'), ...args],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -77,7 +81,9 @@ describe('Redis memory: reported, and readiness degraded before it is full', () 
     const env = { REDIS_URL: server.url, QUEUE_PREFIX: pipeline.queuePrefix };
     const stats = await runOps(['stats', '--json'], env);
     expect(stats.code, stats.stderr).toBe(0);
-    const { redis: report } = JSON.parse(stats.stdout) as { redis: { usedMemory: number; maxmemory: number; bytesPerEvent: number | null } };
+    const { redis: report } = JSON.parse(stats.stdout) as {
+      redis: { usedMemory: number; maxmemory: number; bytesPerEvent: number | null };
+    };
     expect(report.usedMemory).toBeGreaterThan(0);
     expect(report.maxmemory).toBe(0);
     expect(typeof report.bytesPerEvent).toBe('number');
@@ -104,7 +110,8 @@ describe('Redis memory: reported, and readiness degraded before it is full', () 
         expect(answer.body.warnings?.[0]).toMatch(/^redis memory at \d+% of maxmemory/);
       }
     }
-    const isWarning = (l: { level?: string; message?: string }) => l.level === 'warn' && l.message?.startsWith('redis memory above 80% of maxmemory') === true;
+    const isWarning = (l: { level?: string; message?: string }) =>
+      l.level === 'warn' && l.message?.startsWith('redis memory above 80% of maxmemory') === true;
     expect(stack.ingress!.lines.filter(isWarning)).toHaveLength(1);
     expect(stack.workers[0]!.lines.filter(isWarning)).toHaveLength(1);
     expect(await scrape(metricsPort, 'vouchflow_redis_maxmemory_bytes')).toBe(maxmemory);

@@ -1,6 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SECOND, redisReadiness, startMetricsServer, type Logger, type MetricsServer, type RedisClient, type ShutdownStep } from '@vouchflow/core';
+import {
+  SECOND,
+  redisReadiness,
+  startMetricsServer,
+  type Logger,
+  type MetricsServer,
+  type RedisClient,
+  type ShutdownStep,
+} from '@vouchflow/core';
 import { openIntakeQueue } from '@vouchflow/pipeline';
 import { createApp } from './app.js';
 import { createDuplicateInspector } from './conflicting-duplicates.js';

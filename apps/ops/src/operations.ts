@@ -1,6 +1,14 @@
 import type { Job, JobsOptions, Queue } from 'bullmq';
 import { isRight } from 'fp-ts/lib/Either.js';
-import { INTAKE_QUEUE, handlerQueueName, projectKey, DAY, redisMemoryReport, type RedisClient, type RedisMemoryReport } from '@vouchflow/core';
+import {
+  INTAKE_QUEUE,
+  handlerQueueName,
+  projectKey,
+  DAY,
+  redisMemoryReport,
+  type RedisClient,
+  type RedisMemoryReport,
+} from '@vouchflow/core';
 import { businessKeyOf, decodeDelivery } from '@vouchflow/schema';
 import {
   eventIdSegment,

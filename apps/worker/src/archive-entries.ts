@@ -13,7 +13,12 @@ import type { WorkerContext } from './worker-context.js';
  */
 
 /** Journals a delivery as received, with who and what it is about. */
-export function archiveDelivery(ctx: WorkerContext, data: IntakeJobData, event: { data: unknown }, handlers: readonly string[]): Promise<void> {
+export function archiveDelivery(
+  ctx: WorkerContext,
+  data: IntakeJobData,
+  event: { data: unknown },
+  handlers: readonly string[],
+): Promise<void> {
   if (!ctx.archive) return Promise.resolve();
   return ctx.archive.delivery({
     eventId: data.eventId,

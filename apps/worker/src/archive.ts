@@ -94,7 +94,9 @@ export function openWorkerArchive(options: WorkerArchiveOptions): WorkerArchive 
       try {
         pending = await Promise.race([
           pendingArchiveMigrations(url),
-          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${SCHEMA_CHECK_MS} ms`)), SCHEMA_CHECK_MS).unref()),
+          new Promise<never>((_, reject) =>
+            setTimeout(() => reject(new Error(`no answer within ${SCHEMA_CHECK_MS} ms`)), SCHEMA_CHECK_MS).unref(),
+          ),
         ]);
       } catch (err) {
         log.warn('archive unreachable at start: processing goes on, archiving waits for it', { error: coerceError(err).message });

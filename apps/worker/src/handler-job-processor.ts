@@ -53,7 +53,11 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
     }
     switch (outcome.kind) {
       case 'done':
-        await archiveSettled(ctx, { eventId: data.eventId, receivedAt: data.receivedAt, handler: h.handler.name, attempts: attempt }, outcome.result);
+        await archiveSettled(
+          ctx,
+          { eventId: data.eventId, receivedAt: data.receivedAt, handler: h.handler.name, attempts: attempt },
+          outcome.result,
+        );
         return outcome.result;
       case 'busy':
         if (logger.isDebugEnabled()) log().debug('another run holds the claim: waiting for it');

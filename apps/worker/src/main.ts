@@ -129,6 +129,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError || err instanceof HandlerRegistryError || err instanceof ArchiveSchemaMissingError ? err.message : err);
+  console.error(
+    err instanceof ConfigError || err instanceof HandlerRegistryError || err instanceof ArchiveSchemaMissingError ? err.message : err,
+  );
   process.exit(1);
 });

@@ -130,7 +130,12 @@ const samplesKey = (queuePrefix: string): string => projectKey(queuePrefix, 'sta
 const processedKey = (queuePrefix: string): string => projectKey(queuePrefix, 'stats', 'processed');
 
 /** Adds `processedSinceLast` to the shared count and records a sample. */
-export async function recordMemorySample(redis: RedisClient, queuePrefix: string, processedSinceLast: number, now = Date.now()): Promise<void> {
+export async function recordMemorySample(
+  redis: RedisClient,
+  queuePrefix: string,
+  processedSinceLast: number,
+  now = Date.now(),
+): Promise<void> {
   const [{ usedMemory }, processed] = await Promise.all([
     readRedisMemory(redis),
     redis.incrby(processedKey(queuePrefix), processedSinceLast),

@@ -30,9 +30,12 @@ const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 
 /** `Redis: 12.3 MiB used of 1024.0 MiB (1.2%), 640 B per event over the last hour` */
 export function redisMemoryLine(r: RedisMemoryReport): string {
-  const max = r.maxmemory === 0 ? 'no maxmemory (unlimited)' : `of ${mib(r.maxmemory)} (${((r.usedMemory / r.maxmemory) * 100).toFixed(1)}%)`;
+  const max =
+    r.maxmemory === 0 ? 'no maxmemory (unlimited)' : `of ${mib(r.maxmemory)} (${((r.usedMemory / r.maxmemory) * 100).toFixed(1)}%)`;
   const perEvent =
-    r.bytesPerEvent === null ? 'bytes per event not measured yet (the workers sample every minute)' : `${r.bytesPerEvent} B per event over the last hour`;
+    r.bytesPerEvent === null
+      ? 'bytes per event not measured yet (the workers sample every minute)'
+      : `${r.bytesPerEvent} B per event over the last hour`;
   return `Redis: ${mib(r.usedMemory)} used ${max}, ${perEvent}`;
 }
 
