@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createArchiveStore, type ArchivedEvent, type ArchiveStore } from '@vouchflow/archive';
+import { createArchiveStore, journalKey, type ArchivedEvent, type ArchiveStore } from '@vouchflow/archive';
 import { findDelivery } from '@vouchflow/pipeline';
 import { createTestDatabase, freePort, startApp, startTcpProxy, type TcpProxy, type TestDatabase } from '@vouchflow/test-support';
 import { eventually, HANDLERS, Pipeline } from './support/pipeline.js';
@@ -205,5 +205,30 @@ describe('PostgreSQL away in the middle of a run', () => {
       30_000,
     );
     expect(stack.unexpectedExits()).toEqual([]);
+  });
+});
+
+describe('PostgreSQL away when the worker starts', () => {
+  const pipeline = new Pipeline('archive-absent');
+  afterAll(async () => {
+    await pipeline.close();
+  });
+
+  it('starts anyway, says so, and processes; the journal holds what waits for the archive', async () => {
+    const closedPort = await freePort();
+    const { load, workers } = await pipeline.start({
+      label: 'a',
+      workerEnv: { ARCHIVE_URL: `postgres://vouchflow@127.0.0.1:${closedPort}/nowhere` },
+    });
+    await workers[0]!.waitForLog((l) => l.message === 'archive unreachable at start: processing goes on, archiving waits for it');
+    await load.run({ count: 5, concurrency: 2 });
+    expect((await pipeline.effects.settle(load.acked, 30_000)).lost).toBe(0);
+    const redis = pipeline.connect(pipeline.url);
+    // Five deliveries and two outcomes each, waiting in Redis.
+    await eventually(
+      'the journal to hold every entry',
+      async () => ((await redis.xlen(journalKey(pipeline.queuePrefix))) === 15 ? true : undefined),
+      10_000,
+    );
   });
 });

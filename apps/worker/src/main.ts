@@ -1,5 +1,6 @@
 import {
   closeRedis,
+  coerceError,
   createLogger,
   createRedis,
   createShutdown,
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
             return await redisHealth.check();
           } catch (err) {
             if (err instanceof RedisRefusesWritesError) throw err;
-            throw new Error(`redis: ${(err as Error).message}`);
+            throw new Error(`redis: ${coerceError(err).message}`);
           }
         },
       );
