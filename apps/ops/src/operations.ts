@@ -1,6 +1,14 @@
 import type { Job, JobsOptions, Queue } from 'bullmq';
 import { isRight } from 'fp-ts/lib/Either.js';
-import { INTAKE_QUEUE, handlerQueueName, projectKey, DAY, type RedisClient } from '@vouchflow/core';
+import {
+  INTAKE_QUEUE,
+  handlerQueueName,
+  projectKey,
+  DAY,
+  redisMemoryReport,
+  type RedisClient,
+  type RedisMemoryReport,
+} from '@vouchflow/core';
 import { businessKeyOf, decodeDelivery } from '@vouchflow/schema';
 import {
   eventIdSegment,
@@ -132,6 +140,8 @@ export interface OperationsDeps {
 /** The operator's verbs, shared by the CLI and the admin API so both do exactly the same thing. */
 export interface Operations {
   stats(): Promise<QueueStats[]>;
+  /** Redis's used memory, maxmemory and bytes per processed event over the last hour (sampled by the workers). */
+  redisMemory(): Promise<RedisMemoryReport>;
   listDeadLetters(filter?: DeadLetterFilter): Promise<DeadLetter[]>;
   countDeadLetters(filter?: DeadLetterFilter): Promise<number>;
   /** @throws NotFoundError */
@@ -390,6 +400,8 @@ export function createOperations(deps: OperationsDeps): Operations {
       await handlerQueue(name).resume();
       return handlerStatus(name);
     },
+
+    redisMemory: () => redisMemoryReport(deps.connection, deps.queuePrefix),
 
     async stats() {
       const [names, done] = await Promise.all([handlerNames(), once.doneTotals()]);

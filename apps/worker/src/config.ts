@@ -1,4 +1,5 @@
 import {
+  archiveEnv,
   BooleanFromString,
   CommaList,
   IntFromString,
@@ -17,6 +18,12 @@ const MS = (name: string, min = 0) => IntFromString(name, min, 24 * 3600 * 1000)
 export const workerEnv = {
   ...commonEnv,
   ...handlersEnv,
+  /** ARCHIVE_URL (unset: no archive, no journal, no PostgreSQL) and ARCHIVE_RETENTION_DAYS (default 90). */
+  ...archiveEnv,
+  /** Entries waiting for the archive past which new ones are dropped (PostgreSQL away for long): Redis stays bounded. */
+  ARCHIVE_MAX_BACKLOG: { codec: IntFromString('ArchiveMaxBacklog', 1000, 100_000_000), default: '1000000' },
+  /** How often the worker samples Redis's used memory and the deliveries processed, for bytes per event (ms). */
+  REDIS_MEMORY_SAMPLE_MS: { codec: MS('RedisMemorySampleMs', 100), default: String(60 * 1000) },
   /** Handlers to run: built-in names and module specifiers, comma-separated. Unset: the built-ins whose settings are present. */
   HANDLERS: { codec: CommaList },
   /** Tries per (event, handler) before it is dead-lettered. */
@@ -35,6 +42,8 @@ export const workerEnv = {
   METRICS_HOST: { codec: NonEmptyString, default: '127.0.0.1' },
   /** Hours completed deliveries are kept, so `pnpm ops replay <eventId>` finds them. */
   DELIVERY_RETENTION_HOURS: { codec: HOURS('DeliveryRetentionHours', 1), default: '168' },
+  /** Tests only: the delivery retention in ms, overriding DELIVERY_RETENTION_HOURS (a hot window that expires within a test). */
+  DELIVERY_RETENTION_MS: { codec: MS('DeliveryRetentionMs', 1000) },
   /** Hours a handled (handler, business fact) is remembered; at least the intake dedup window (72 h). */
   IDEMPOTENCY_WINDOW_HOURS: { codec: HOURS('IdempotencyWindowHours', 1), default: '72' },
   /** Deliveries decoded and fanned out at once per worker process. */

@@ -9,10 +9,13 @@ import {
   INTAKE_QUEUE,
   MINUTE,
   postAlert,
+  recordMemorySample,
+  redisMemoryReport,
   SECOND,
   type Logger,
   type RedisClient,
 } from '@vouchflow/core';
+import type { ArchiveJournal } from '@vouchflow/archive';
 import type { AnyHandler } from '@vouchflow/handler-kit';
 import {
   circuitStore,
@@ -25,7 +28,7 @@ import {
 } from '@vouchflow/pipeline';
 import { createRouter } from './routing.js';
 import { backoffStrategy } from './backoff.js';
-import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
+import { createWorkerMetrics, registerRedisMemoryMetrics, type WorkerMetrics } from './metrics.js';
 import { schemaDrift, type DriftFinder } from './drift.js';
 import { DeliveryCache } from './delivery-cache.js';
 import { DEFAULT_RETRY_LATER_LIMITS, type RetryLaterLimits } from './retry-later.js';
@@ -98,6 +101,13 @@ export interface WorkerDeps {
   circuit?: Partial<CircuitDefaults> | false;
   /** Slack-compatible webhook told once each time a breaker opens or closes (ALERT_WEBHOOK_URL). @defaultValue none */
   alertWebhookUrl?: string;
+  /** The optional archive's journal: each delivery and final outcome is appended to it. @defaultValue no archive */
+  archive?: ArchiveJournal;
+  /**
+   * How often to sample Redis's used memory and the deliveries processed, for
+   * `vouchflow_redis_bytes_per_event` and `pnpm ops stats`. @defaultValue no sampling
+   */
+  memorySampleMs?: number;
 }
 
 export type { SettledUnit, WorkerEvents } from './worker-context.js';
@@ -170,7 +180,9 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     backoffMs,
     maxBackoffMs,
     deliveryRetentionMs,
+    ...(deps.archive ? { archive: deps.archive } : {}),
   };
+  registerRedisMemoryMetrics(metrics.registry, () => redisMemoryReport(connection, queuePrefix));
 
   const common: WorkerOptions = {
     ...traced,
@@ -241,6 +253,20 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     refreshBreakers().catch(() => {});
   }, CIRCUIT_REFRESH_MS);
   circuitWatch.unref();
+  // Bytes per event: what this process processed since its last sample goes into the deployment's shared count.
+  let sampledProcessed = 0;
+  const sampleMemory = async () => {
+    const processed = (await metrics.deliveries.get()).values.reduce((sum, v) => sum + v.value, 0);
+    await recordMemorySample(connection, queuePrefix, processed - sampledProcessed);
+    sampledProcessed = processed;
+  };
+  const memorySampler =
+    deps.memorySampleMs === undefined
+      ? undefined
+      : setInterval(() => {
+          sampleMemory().catch((err: unknown) => logger.debug('redis memory sample failed', { error: coerceError(err).message }));
+        }, deps.memorySampleMs);
+  memorySampler?.unref();
 
   const readyPromise = Promise.all([
     watchPauses(),
@@ -261,6 +287,7 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
       closing ??= (async () => {
         clearInterval(pauseWatch);
         clearInterval(circuitWatch);
+        clearInterval(memorySampler);
         const abortTimer = setTimeout(() => runs.endGrace(), graceMs);
         try {
           await Promise.all([intake, ...workers].map((w) => w.close()));

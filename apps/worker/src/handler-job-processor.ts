@@ -6,6 +6,7 @@ import { deliveryOf, keptBody, undecodable } from './deliveries.js';
 import { postpone } from './postpone.js';
 import { RetryLaterExhaustedError } from './retry-later.js';
 import { runUnitBehindCircuit } from './circuit.js';
+import { archiveDead, archiveSettled } from './archive-entries.js';
 import type { PerHandler, WorkerContext } from './worker-context.js';
 
 const permanentError = (reason: string, stack?: string): UnrecoverableError => {
@@ -52,6 +53,11 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
     }
     switch (outcome.kind) {
       case 'done':
+        await archiveSettled(
+          ctx,
+          { eventId: data.eventId, receivedAt: data.receivedAt, handler: h.handler.name, attempts: attempt },
+          outcome.result,
+        );
         return outcome.result;
       case 'busy':
         if (logger.isDebugEnabled()) log().debug('another run holds the claim: waiting for it');
@@ -87,6 +93,7 @@ export function onHandlerJobFailed(ctx: WorkerContext, handler: string) {
     if (final) {
       metrics.deadLettered.inc({ handler });
       logger.warn('unit of work dead-lettered', fields);
+      void archiveDead(ctx, { eventId: job.data.eventId, receivedAt: job.data.receivedAt, handler, attempts: attemptsMade }, err.message);
     } else {
       metrics.retried.inc({ handler });
       logger.info('try failed: will retry', { ...fields, delayMs: job.delay });

@@ -21,6 +21,7 @@ import { INTAKE_LABEL } from './metrics.js';
 import { postpone } from './postpone.js';
 import type { Unit, UnitOutcome } from './unit.js';
 import { runUnitBehindCircuit } from './circuit.js';
+import { archiveDelivery, archiveSettled } from './archive-entries.js';
 import type { PerHandler, WorkerContext } from './worker-context.js';
 import { inSpanSync, vouchflowTracer } from '@vouchflow/telemetry';
 
@@ -49,13 +50,15 @@ type HandlerJobToAdd = { handler: string; data: HandlerJobData; opts: JobsOption
  * unit that does not succeed becomes a job of its handler's queue with the
  * tries it has left. Should this process die meanwhile, the intake job is
  * taken up again, and with it the units not recorded done.
- * Resolves with the handler jobs to add.
+ * Resolves with the handler jobs to add; the archive appends of units that
+ * ended inline go into `journaled`.
  */
 async function firstTries(
   ctx: IntakeContext,
   intakeJob: Job<IntakeJobData>,
   event: HandledEvent,
   targets: readonly AnyHandler[],
+  journaled: Promise<void>[],
 ): Promise<HandlerJobToAdd[]> {
   const { connection, queuePrefix, logger, maxAttempts, backoffMs } = ctx;
   const { eventId, eventType, receivedAt } = intakeJob.data;
@@ -85,6 +88,7 @@ async function firstTries(
     const add = (d: HandlerJobData, o: JobsOptions) => toAdd.push({ handler: h.handler.name, data: d, opts: o });
     switch (outcome.kind) {
       case 'done':
+        journaled.push(archiveSettled(ctx, { eventId, receivedAt, handler: h.handler.name, attempts: 1 }, outcome.result));
         break;
       case 'busy':
         add(data, { ...opts, delay: outcome.retryInMs });
@@ -166,16 +170,29 @@ export function intakeProcessor(ctx: IntakeContext) {
     if (!decoded.known && targets.length === 0) {
       metrics.deliveries.inc({ outcome: 'unknown_type' });
       removeWhenCompleted(job);
-      await keepDelivery(ctx, job, []);
+      await Promise.all([keepDelivery(ctx, job, []), archiveDelivery(ctx, job.data, event, [])]);
       log().info('unfamiliar event type: kept, no handler');
       return { handlers: [] };
     }
     ctx.cache.set(job.id!, decoded, job.data.body.length);
+    // Archive appends (no-ops without ARCHIVE_URL): units ended inline, then the delivery; they never reject.
+    const journaled: Promise<void>[] = [];
     try {
-      const jobs = await firstTries(ctx, job, event, targets);
+      const jobs = await firstTries(ctx, job, event, targets, journaled);
       // Deterministic job ids: this intake job run again after a crash adds nothing twice.
-      await Promise.all(jobs.map((j) => ctx.handlerQueues.get(j.handler)!.add('run', j.data, j.opts)));
+      await Promise.all([
+        ...jobs.map((j) => ctx.handlerQueues.get(j.handler)!.add('run', j.data, j.opts)),
+        archiveDelivery(
+          ctx,
+          job.data,
+          event,
+          targets.map((h) => h.name),
+        ),
+        ...journaled,
+      ]);
     } catch (err) {
+      // Units that ended inline are archived though the delivery is tried again (their re-run skips them).
+      await Promise.all(journaled);
       // Redis trouble, not the delivery's fault: try again later, forever, without dead-lettering it.
       // Units that already succeeded are skipped then (once-only records).
       const delay = backoffDelay(job.attemptsStarted, ctx.backoffMs, ctx.maxBackoffMs);

@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import { SECOND, type Logger, type RedisClient } from '@vouchflow/core';
 import type { AnyHandler, HandlerOutcome } from '@vouchflow/handler-kit';
 import type { UnitRecords } from '@vouchflow/pipeline';
+import type { ArchiveJournal } from '@vouchflow/archive';
 import type { DeliveryCache } from './delivery-cache.js';
 import type { HandlerRuns } from './handler-runs.js';
 import type { RetryLaterLimits } from './retry-later.js';
@@ -37,6 +38,8 @@ export interface WorkerContext {
   readonly events: EventEmitter<WorkerEvents>;
   readonly runs: HandlerRuns;
   readonly retryLater: RetryLaterLimits;
+  /** The archive's journal when ARCHIVE_URL is set: deliveries and final outcomes are appended to it. */
+  readonly archive?: ArchiveJournal;
 }
 
 /** In-process notifications: a unit settled; this process saw a handler's queue paused or resumed, or its circuit breaker change. */

@@ -9,3 +9,18 @@ export { createRedis, waitForReady, closeRedis, type RedisClient, type RedisRole
 export { createShutdown, exitOnSignals, type Shutdown, type ShutdownStep, type SignalOptions } from './shutdown.js';
 export { startMetricsServer, type MetricsServer, type MetricsSource } from './metrics-server.js';
 export { postAlert } from './alert-webhook.js';
+export {
+  readRedisMemory,
+  redisReadiness,
+  recordMemorySample,
+  memorySamples,
+  bytesPerEvent,
+  redisMemoryReport,
+  RedisRefusesWritesError,
+  DEGRADED_RATIO,
+  MEMORY_WINDOW_MS,
+  type RedisMemory,
+  type RedisReadiness,
+  type MemorySample,
+  type RedisMemoryReport,
+} from './redis-memory.js';

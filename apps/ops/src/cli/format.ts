@@ -1,5 +1,6 @@
 import Table from 'cli-table3';
 import type { DeadLetter } from '@vouchflow/pipeline';
+import type { RedisMemoryReport } from '@vouchflow/core';
 import type { EventReport, HandlerStatus, QueueStats, ReplayResult } from '../operations.js';
 
 /*
@@ -24,6 +25,19 @@ const oneLine = (text: string | null, max = 80): string => {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 };
+
+const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+/** `Redis: 12.3 MiB used of 1024.0 MiB (1.2%), 640 B per event over the last hour` */
+export function redisMemoryLine(r: RedisMemoryReport): string {
+  const max =
+    r.maxmemory === 0 ? 'no maxmemory (unlimited)' : `of ${mib(r.maxmemory)} (${((r.usedMemory / r.maxmemory) * 100).toFixed(1)}%)`;
+  const perEvent =
+    r.bytesPerEvent === null
+      ? 'bytes per event not measured yet (the workers sample every minute)'
+      : `${r.bytesPerEvent} B per event over the last hour`;
+  return `Redis: ${mib(r.usedMemory)} used ${max}, ${perEvent}`;
+}
 
 export function statsTable(rows: readonly QueueStats[]): string {
   const t = table(['queue', 'waiting', 'active', 'delayed', 'completed', 'done', 'failed', 'dead']);

@@ -10,7 +10,7 @@ import { UsageError } from '../errors/usage-error.js';
 import { openOperations, type OpenedOperations } from '../open-operations.js';
 import type { Operations } from '../operations.js';
 import { confirm } from './confirm.js';
-import { deadLetterDetail, deadLetterTable, eventReport, handlersTable, replayResult, statsTable } from './format.js';
+import { deadLetterDetail, deadLetterTable, eventReport, handlersTable, redisMemoryLine, replayResult, statsTable } from './format.js';
 import { createProgressBar } from './progress.js';
 
 export interface CliIo {
@@ -128,13 +128,15 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   program
     .command('stats')
     .description(
-      'per queue (intake and each handler): waiting, active, delayed, completed, done (handlers: inline runs too), failed, dead; paused or open circuit beside the name',
+      'per queue (intake and each handler): waiting, active, delayed, completed, done (handlers: inline runs too), failed, dead; ' +
+        'paused or open circuit beside the name; ' +
+        'then Redis: used memory, maxmemory, bytes per processed event over the last hour',
     )
     .addOption(jsonOption())
     .action(async (o: { json?: boolean }) => {
-      const rows = await withOps((ops) => ops.stats());
-      if (o.json) json(rows);
-      else out(statsTable(rows));
+      const [queues, redis] = await withOps((ops) => Promise.all([ops.stats(), ops.redisMemory()]));
+      if (o.json) json({ queues, redis });
+      else out(`${statsTable(queues)}\n${redisMemoryLine(redis)}`);
     });
 
   const dlq = program.command('dlq').description('dead letters: list, show, retry, purge');
