@@ -13,6 +13,7 @@ import { businessKeyOf, decodeDelivery } from '@vouchflow/schema';
 import {
   eventIdSegment,
   findDelivery,
+  INTAKE_TOTAL,
   handlerJobId,
   handlerJobOptions,
   handlerReplayJobId,
@@ -46,12 +47,15 @@ export interface QueueStats {
   waiting: number;
   active: number;
   delayed: number;
-  /** Jobs in BullMQ's completed set (kept by retention). A handler's first tries that succeed inline leave none: see `done`. */
+  /**
+   * Jobs in BullMQ's completed set (kept by retention). Intake's are removed
+   * at once, and a handler's first tries that succeed inline leave none: see `done`.
+   */
   completed: number;
   /**
-   * Handlers only (`null` for intake): units recorded done since the
-   * deployment began, whether they ran inline in their intake job or as a job
-   * of this queue; skips of twins already done are not counted.
+   * Handlers: units recorded done since the deployment began, whether they
+   * ran inline in their intake job or as a job of this queue; skips of twins
+   * already done are not counted. Intake: deliveries processed (kept).
    */
   done: number | null;
   failed: number;
@@ -415,12 +419,13 @@ export function createOperations(deps: OperationsDeps): Operations {
           circuit: (await readCircuit(connection, queuePrefix, handler)).state,
         })),
       );
-      // Intake's dead letters are the deliveries that did not decode.
+      // Intake's dead letters are the deliveries that did not decode; its done, the deliveries processed
+      // (its completed jobs are removed at once, their deliveries kept as compact records).
       const intakeStats: QueueStats = {
         queue: INTAKE_QUEUE,
         handler: null,
         ...(await counts(intake)),
-        done: null,
+        done: done[INTAKE_TOTAL] ?? 0,
         dead: await deadLetters.count({ handler: null }),
         circuit: null,
       };

@@ -9,6 +9,7 @@ import {
   encodeKeptDelivery,
   handlerJobId,
   handlerJobOptions,
+  INTAKE_TOTAL,
   recordFirstFailure,
   removeWhenCompleted,
   type HandlerJobData,
@@ -140,7 +141,7 @@ async function keepDelivery(ctx: IntakeContext, job: Job<IntakeJobData>, targets
     handlers: targets.map((h) => h.name),
   });
   await Promise.all([
-    ctx.records.set(deliveryKey(ctx.queuePrefix, job.data.eventId), record, ctx.deliveryRetentionMs),
+    ctx.records.set(deliveryKey(ctx.queuePrefix, job.data.eventId), record, ctx.deliveryRetentionMs, INTAKE_TOTAL),
     ctx.records.handover(deduplicationKey(ctx.queuePrefix, job.data.eventId), ctx.deliveryRetentionMs),
   ]);
 }

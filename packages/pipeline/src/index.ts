@@ -29,6 +29,7 @@ export {
 export { RegisteredHandler, handlerRegistryKey, registerHandlers, readHandlerRegistry, type RetrySettings } from './handler-registry.js';
 export {
   onceKey,
+  INTAKE_TOTAL,
   decodeUnitRecord,
   unitRecords,
   unitRecordReader,

@@ -48,7 +48,10 @@ function expandOwner(stored: string, handler: string): string {
  * delivery records) cost one Lua call, as the ingress batches its adds.
  */
 
-/** Key of the hash counting, per handler, the units recorded done since the deployment began. */
+/** The done-totals field counting deliveries kept (processed by intake); no handler name holds ':'. */
+export const INTAKE_TOTAL = ':intake';
+
+/** Key of the hash counting, per handler, the units recorded done since the deployment began (and deliveries processed). */
 const doneTotalsKey = (queuePrefix: string): string => projectKey(queuePrefix, 'once-done-total');
 
 /** Key of the once-only records (a field per handler) of a business fact. */
@@ -135,7 +138,7 @@ export function continuedAsJob(
  *   done    a = at:attempts, token '' for a replay (no claim) → {'ok'} | {'lost'}
  * Owners arrive and leave as stored (see compactOwner).
  *   release                          → {'ok'} | {'lost'}
- *   set     a = index of the value in ARGV → {'ok'}
+ *   set     a = index of the value in ARGV; a new key counts one for `handler`'s total if given → {'ok'}
  *   handover  deletes the key if it lapses within ms anyway (or never would) → {'ok'}
  */
 const BATCH = `
@@ -157,6 +160,7 @@ for line in string.gmatch(ARGV[1], '[^\\n]+') do
   local key = KEYS[i]
   ms = tonumber(ms)
   if op == 'set' then
+    if field ~= '' and redis.call('EXISTS', key) == 0 then redis.call('HINCRBY', totals, field, 1) end
     redis.call('SET', key, ARGV[tonumber(a)], 'PX', ms)
     out[i] = {'ok'}
   elseif op == 'handover' then
@@ -257,8 +261,8 @@ export interface UnitRecords {
   claim(unit: { key: string; owner: string; handler: string; attempt: number }): Promise<Claim | ClaimRefusal>;
   /** Records an operator's replay done: it ran without a claim (replay overrides the once-only rule). */
   recordReplay(unit: { key: string; owner: string; handler: string; attempts: number }): Promise<void>;
-  /** Writes a plain key in the same batch (a kept delivery). */
-  set(key: string, value: Buffer, ttlMs: number): Promise<void>;
+  /** Writes a plain key in the same batch (a kept delivery); if the key is new, counts one in `countAs`'s total. */
+  set(key: string, value: Buffer, ttlMs: number, countAs?: string): Promise<void>;
   /** Deletes `key` in the same batch unless it would outlive `ttlMs` (a key another one takes over from). */
   handover(key: string, ttlMs: number): Promise<void>;
   /** Claims held by runs of this process. */
@@ -379,8 +383,8 @@ export function unitRecords(redis: RedisClient, queuePrefix: string, options: Un
     async recordReplay({ key, owner, handler, attempts }) {
       await run(key, ['done', handler, compactOwner(owner, handler), '', ms(options.keepMs), `${Date.now().toString(36)}:${attempts}`, '']);
     },
-    async set(key, value, ttlMs) {
-      await run(key, ['set', '', '', '', ms(ttlMs), '', ''], value);
+    async set(key, value, ttlMs, countAs = '') {
+      await run(key, ['set', countAs, '', '', ms(ttlMs), '', ''], value);
     },
     async handover(key, ttlMs) {
       await run(key, ['handover', '', '', '', ms(ttlMs), '', '']);
@@ -396,7 +400,7 @@ export function unitRecords(redis: RedisClient, queuePrefix: string, options: Un
 export interface UnitRecordReader {
   /** The record of `handler` for a business fact. */
   read(businessKey: string, handler: string): Promise<UnitRecord | undefined>;
-  /** Per handler, the units recorded done since the deployment began (inline or from a job). */
+  /** Per handler, the units recorded done since the deployment began (inline or from a job); {@link INTAKE_TOTAL}: deliveries processed. */
   doneTotals(): Promise<Record<string, number>>;
 }
 

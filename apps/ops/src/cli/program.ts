@@ -128,7 +128,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   program
     .command('stats')
     .description(
-      'per queue (intake and each handler): waiting, active, delayed, completed, done (handlers: inline runs too), failed, dead; ' +
+      'per queue (intake and each handler): waiting, active, delayed, completed, done (intake: deliveries processed; handlers: units done, inline runs too), failed, dead; ' +
         'paused or open circuit beside the name; ' +
         'then Redis: used memory, maxmemory, bytes per processed event over the last hour',
     )
