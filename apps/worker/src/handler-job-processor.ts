@@ -1,7 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { handlerQueueName, type Logger } from '@vouchflow/core';
 import type { HandlerOutcome } from '@vouchflow/handler-kit';
-import { recordFirstFailure, unitAttemptsMade, unitMaxAttempts, type HandlerJobData } from '@vouchflow/pipeline';
+import { recordFirstFailure, recordPermanentFailure, unitAttemptsMade, unitMaxAttempts, type HandlerJobData } from '@vouchflow/pipeline';
 import { deliveryOf, intakeBody, undecodable } from './deliveries.js';
 import { postpone } from './postpone.js';
 import { RetryLaterExhaustedError } from './retry-later.js';
@@ -37,7 +37,7 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
     };
     const { decoded } = delivery;
     if (!decoded) {
-      await keepBody();
+      await Promise.all([keepBody(), recordPermanentFailure(connection, queuePrefix, queueName, job.id!)]);
       throw delivery.error ?? undecodable(`delivery of ${data.eventType} does not decode`);
     }
     let outcome = await runUnit(ctx, h, { event: decoded.event, unitId: job.id!, attempt, replay: data.replay === true, log });
@@ -61,7 +61,10 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
       case 'aborted':
         return postpone(job, token, Date.now());
       case 'failed': {
-        await recordFirstFailure(connection, queuePrefix, queueName, job.id!);
+        await Promise.all([
+          recordFirstFailure(connection, queuePrefix, queueName, job.id!),
+          outcome.permanent ? recordPermanentFailure(connection, queuePrefix, queueName, job.id!) : undefined,
+        ]);
         if (outcome.permanent || isLast) await keepBody();
         const { error } = outcome;
         if (outcome.permanent) throw permanentError(`${error.name}: ${error.message}`, error.stack);

@@ -9,6 +9,7 @@ import {
   handlerJobOptions,
   keepCompleted,
   recordFirstFailure,
+  recordPermanentFailure,
   type HandlerJobData,
   type IntakeJobData,
 } from '@vouchflow/pipeline';
@@ -96,7 +97,10 @@ async function firstTries(
       case 'failed': {
         const { error } = outcome;
         h.failed.inc();
-        await recordFirstFailure(connection, queuePrefix, handlerQueueName(h.handler.name), unit.unitId);
+        await Promise.all([
+          recordFirstFailure(connection, queuePrefix, handlerQueueName(h.handler.name), unit.unitId),
+          outcome.permanent ? recordPermanentFailure(connection, queuePrefix, handlerQueueName(h.handler.name), unit.unitId) : undefined,
+        ]);
         if (outcome.permanent || maxAttempts <= 1) {
           // Out of tries already: the job only carries the failure into the failed set (the dead letters).
           // It has full attempts, so an operator's retry runs it like any unit.
@@ -128,7 +132,11 @@ export function intakeProcessor(ctx: IntakeContext) {
       ));
     } catch (err) {
       metrics.deliveries.inc({ outcome: 'undecodable' });
-      await recordFirstFailure(connection, queuePrefix, INTAKE_QUEUE, job.id!);
+      await Promise.all([
+        recordFirstFailure(connection, queuePrefix, INTAKE_QUEUE, job.id!),
+        // The same bytes will not decode on a retry: only a change of the schema helps.
+        recordPermanentFailure(connection, queuePrefix, INTAKE_QUEUE, job.id!),
+      ]);
       log().warn('delivery does not decode: dead-lettered', { reason: coerceError(err).message });
       throw err;
     }
