@@ -30,7 +30,7 @@ const oneLine = (text: string | null, max = 80): string => {
  * handler's units done (inline first tries included, since the deployment began).
  */
 export const STATS_LEGEND =
-  'jobs completed: jobs kept in the queue (retention: 24 h); units done: every unit done since the start, first tries run inline included.';
+  'jobs completed: completed jobs the queue still keeps (a handler’s: 24 h); units done: every unit done since the start, first tries run inline included.';
 
 export function statsTable(rows: readonly QueueStats[]): string {
   const t = table(['queue', 'waiting', 'active', 'delayed', 'jobs completed', 'units done', 'failed', 'dead']);
