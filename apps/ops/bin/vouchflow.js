@@ -37,15 +37,20 @@ if (loader === undefined) {
   const child = spawn(process.execPath, ['--conditions=@vouchflow/source', '--import', loader, source, ...process.argv.slice(2)], {
     stdio: 'inherit',
   });
-  // Ctrl-C reaches the whole process group; a signal sent to this process alone is passed on.
+  // Ctrl-C reaches the whole process group, the command included: here it only must not end this
+  // process first (a second SIGINT would force `serve` to stop without draining). SIGTERM is sent
+  // to this process alone (a supervisor, `kill`): it is passed on.
+  const ignore = () => {};
   const forward = (signal) => child.kill(signal);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, forward);
+  process.on('SIGINT', ignore);
+  process.on('SIGTERM', forward);
   child.once('error', (err) => {
     process.stderr.write(`vouchflow: cannot start node: ${err.message}\n`);
     process.exitCode = 1;
   });
   child.once('exit', (code, signal) => {
-    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.off(s, forward);
+    process.off('SIGINT', ignore);
+    process.off('SIGTERM', forward);
     if (signal) process.kill(process.pid, signal);
     else process.exitCode = code ?? 1;
   });
