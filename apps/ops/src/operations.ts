@@ -85,6 +85,16 @@ export interface HandlerWork {
   replay: boolean;
 }
 
+/**
+ * A dead letter as every output shows it (`--json`, the admin API, `events show`):
+ * its `delivery` is the same value as an event report's, the body parsed when it is
+ * JSON (else the text as received), never a JSON string inside JSON.
+ */
+export type DeadLetterEntry = Omit<DeadLetter, 'delivery'> & {
+  /** The delivery as received, parsed when it is JSON. */
+  delivery: unknown;
+};
+
 export interface EventReport {
   eventId: string;
   eventType: string | null;
@@ -94,7 +104,7 @@ export interface EventReport {
   /** The delivery as received, parsed when it is JSON. */
   delivery: unknown;
   handlers: HandlerWork[];
-  deadLetters: DeadLetter[];
+  deadLetters: DeadLetterEntry[];
   /** Deliveries with this event id but another body, answered 2XX by the ingress and not processed: oldest first. */
   conflictingDuplicates: ConflictingDuplicate[];
   /** Where the report comes from: Redis's hot window, or the PostgreSQL archive beyond it. */
@@ -146,10 +156,10 @@ export interface Operations {
   stats(): Promise<QueueStats[]>;
   /** Redis's used memory, maxmemory and bytes per processed event over the last hour (sampled by the workers). */
   redisMemory(): Promise<RedisMemoryReport>;
-  listDeadLetters(filter?: DeadLetterFilter): Promise<DeadLetter[]>;
+  listDeadLetters(filter?: DeadLetterFilter): Promise<DeadLetterEntry[]>;
   countDeadLetters(filter?: DeadLetterFilter): Promise<number>;
   /** @throws NotFoundError */
-  getDeadLetter(id: string): Promise<DeadLetter>;
+  getDeadLetter(id: string): Promise<DeadLetterEntry>;
   retryDeadLetters(ids: readonly string[]): Promise<RetryResult>;
   retryAllDeadLetters(filter?: DeadLetterFilter, onProgress?: Progress): Promise<number>;
   purgeDeadLetters(filter?: DeadLetterFilter, onProgress?: Progress): Promise<number>;
@@ -205,6 +215,9 @@ const parseBody = (body: string): unknown => {
     return body;
   }
 };
+
+/** The one shape of a dead letter in every output: see {@link DeadLetterEntry}. */
+export const deadLetterEntry = (d: DeadLetter): DeadLetterEntry => ({ ...d, delivery: parseBody(d.delivery) });
 
 /** Handlers the intake job fanned out to, from its return value. */
 /** The business fact a delivery reports, which keys its once-only records; undefined when it does not decode. */
@@ -432,13 +445,13 @@ export function createOperations(deps: OperationsDeps): Operations {
       return [intakeStats, ...perHandler];
     },
 
-    listDeadLetters: async (filter) => deadLetters.list(await knownFilter(filter)),
+    listDeadLetters: async (filter) => (await deadLetters.list(await knownFilter(filter))).map(deadLetterEntry),
     countDeadLetters: async (filter) => deadLetters.count(await knownFilter(filter)),
 
     async getDeadLetter(id) {
       const found = await deadLetters.get(id);
       if (!found) throw new NotFoundError(`no dead letter with id ${id}`);
-      return found;
+      return deadLetterEntry(found);
     },
 
     async retryDeadLetters(ids) {
@@ -510,7 +523,7 @@ export function createOperations(deps: OperationsDeps): Operations {
         intake: intakeWork,
         delivery: deliveryText === undefined ? null : parseBody(deliveryText),
         handlers,
-        deadLetters: dead,
+        deadLetters: dead.map(deadLetterEntry),
         conflictingDuplicates: conflicting,
         source: 'redis',
       };
@@ -538,6 +551,10 @@ export function createOperations(deps: OperationsDeps): Operations {
         targets = from.handlers.filter((h) => deployed.includes(h));
         if (targets.length === 0) throw new ConflictError(`event ${eventId} was not handed to any handler this deployment runs`);
       }
+      // The delivery's trace context, as the ingress stored it (kept with the delivery): the replay's
+      // tries continue that trace, so a tracing backend shows them beside the original ones.
+      const traceMetadata = kept?.trace;
+      const trace: Pick<JobsOptions, 'telemetry'> = traceMetadata ? { telemetry: { metadata: traceMetadata } } : {};
       const jobs: ReplayResult['jobs'] = [];
       for (const handler of targets) {
         const queue = handlerQueue(handler);
@@ -546,7 +563,11 @@ export function createOperations(deps: OperationsDeps): Operations {
         const n = await connection.incr(counterKey);
         await connection.expire(counterKey, REPLAY_COUNTER_TTL_S);
         const jobId = replayJobId(eventId, handler, n);
-        await queue.add('replay', { ...delivery, handler, replay: true }, replayOptions(jobId, registry.get(handler), original));
+        await queue.add(
+          'replay',
+          { ...delivery, handler, replay: true },
+          { ...replayOptions(jobId, registry.get(handler), original), ...trace },
+        );
         jobs.push({ handler, jobId });
       }
       return { eventId, jobs };

@@ -47,7 +47,10 @@ describe('pnpm ops against a deployment with dead letters', { timeout: 90_000 },
   it('stats: a table by default, every count with --json', async () => {
     const [table, json] = await Promise.all([ops('stats'), ops('stats', '--json')]);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/queue\s+│\s+waiting\s+│\s+active\s+│\s+delayed\s+│\s+completed\s+│\s+done\s+│\s+failed\s+│\s+dead/);
+    expect(table.stdout).toMatch(
+      /queue\s+│\s+waiting\s+│\s+active\s+│\s+delayed\s+│\s+jobs completed\s+│\s+units done\s+│\s+failed\s+│\s+dead/,
+    );
+    expect(table.stdout).toContain('units done: every unit done since the start, first tries run inline included');
     expect(table.stdout).toContain('handler-crm');
     expect(json.code).toBe(0);
     const { queues: rows, redis } = jsonOf<{ queues: QueueStats[]; redis: RedisMemoryReport }>(json);

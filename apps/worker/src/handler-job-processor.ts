@@ -1,7 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { handlerQueueName, type Logger } from '@vouchflow/core';
 import type { HandlerOutcome } from '@vouchflow/handler-kit';
-import { recordFirstFailure, unitAttemptsMade, unitMaxAttempts, type HandlerJobData } from '@vouchflow/pipeline';
+import { recordFirstFailure, recordPermanentFailure, unitAttemptsMade, unitMaxAttempts, type HandlerJobData } from '@vouchflow/pipeline';
 import { deliveryOf, keptBody, undecodable } from './deliveries.js';
 import { postpone } from './postpone.js';
 import { RetryLaterExhaustedError } from './retry-later.js';
@@ -38,7 +38,7 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
     };
     const { decoded } = delivery;
     if (!decoded) {
-      await keepBody();
+      await Promise.all([keepBody(), recordPermanentFailure(connection, queuePrefix, queueName, job.id!)]);
       throw delivery.error ?? undecodable(`delivery of ${data.eventType} does not decode`);
     }
     let outcome = await runUnitBehindCircuit(ctx, h, { event: decoded.event, unitId: job.id!, attempt, replay: data.replay === true, log });
@@ -70,7 +70,10 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
         if (logger.isDebugEnabled()) log().debug('circuit open: waiting, no attempt spent', { retryInMs: outcome.retryInMs });
         return postpone(job, token, Date.now() + outcome.retryInMs);
       case 'failed': {
-        await recordFirstFailure(connection, queuePrefix, queueName, job.id!);
+        await Promise.all([
+          recordFirstFailure(connection, queuePrefix, queueName, job.id!),
+          outcome.permanent ? recordPermanentFailure(connection, queuePrefix, queueName, job.id!) : undefined,
+        ]);
         if (outcome.permanent || isLast) await keepBody();
         const { error } = outcome;
         if (outcome.permanent) throw permanentError(`${error.name}: ${error.message}`, error.stack);

@@ -12,6 +12,7 @@ import {
   INTAKE_TOTAL,
   recordFirstFailure,
   removeWhenCompleted,
+  recordPermanentFailure,
   type HandlerJobData,
   type IntakeJobData,
 } from '@vouchflow/pipeline';
@@ -107,7 +108,10 @@ async function firstTries(
       case 'failed': {
         const { error } = outcome;
         h.failed.inc();
-        await recordFirstFailure(connection, queuePrefix, handlerQueueName(h.handler.name), unit.unitId);
+        await Promise.all([
+          recordFirstFailure(connection, queuePrefix, handlerQueueName(h.handler.name), unit.unitId),
+          outcome.permanent ? recordPermanentFailure(connection, queuePrefix, handlerQueueName(h.handler.name), unit.unitId) : undefined,
+        ]);
         if (outcome.permanent || maxAttempts <= 1) {
           // Out of tries already: the job only carries the failure into the failed set (the dead letters).
           // It has full attempts, so an operator's retry runs it like any unit.
@@ -139,6 +143,7 @@ async function keepDelivery(ctx: IntakeContext, job: Job<IntakeJobData>, targets
     intakeAttempts: job.attemptsStarted,
     intakeJobId: job.id!,
     handlers: targets.map((h) => h.name),
+    ...(job.opts.telemetry?.metadata ? { trace: job.opts.telemetry.metadata } : {}),
   });
   await Promise.all([
     ctx.records.set(deliveryKey(ctx.queuePrefix, job.data.eventId), record, ctx.deliveryRetentionMs, INTAKE_TOTAL),
@@ -159,7 +164,11 @@ export function intakeProcessor(ctx: IntakeContext) {
       ));
     } catch (err) {
       metrics.deliveries.inc({ outcome: 'undecodable' });
-      await recordFirstFailure(connection, queuePrefix, INTAKE_QUEUE, job.id!);
+      await Promise.all([
+        recordFirstFailure(connection, queuePrefix, INTAKE_QUEUE, job.id!),
+        // The same bytes will not decode on a retry: only a change of the schema helps.
+        recordPermanentFailure(connection, queuePrefix, INTAKE_QUEUE, job.id!),
+      ]);
       log().warn('delivery does not decode: dead-lettered', { reason: coerceError(err).message });
       throw err;
     }

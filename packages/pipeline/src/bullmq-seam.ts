@@ -180,15 +180,15 @@ export function removeWhenCompleted(job: Job): void {
  * other finds it gone from the failed set; nothing is changed for a job that
  * is not retried.
  *
- * KEYS: BullMQ's nine, then the first-failure hash. ARGV: BullMQ's six, then
- * the data field to drop ('' for none).
+ * KEYS: BullMQ's nine, then the first-failure hash, then the permanent-failure
+ * hash. ARGV: BullMQ's six, then the data field to drop ('' for none).
  */
 function retryWrapper(reprocess: ScriptFile): string {
   return `
 local function reprocessJob(KEYS, ARGV)
 ${reprocess.content}
 end
-local jobKey, failed, firstFailed = KEYS[1], KEYS[3], KEYS[10]
+local jobKey, failed, firstFailed, permanent = KEYS[1], KEYS[3], KEYS[10], KEYS[11]
 local jobId, drop = ARGV[1], ARGV[7]
 if redis.call('EXISTS', jobKey) == 0 then return -1 end
 if not redis.call('ZSCORE', failed, jobId) then return -3 end
@@ -205,7 +205,10 @@ if drop ~= '' then
 end
 local result = reprocessJob({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]},
   {ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]})
-if result == 1 then redis.call('HDEL', firstFailed, jobId) end
+if result == 1 then
+  redis.call('HDEL', firstFailed, jobId)
+  redis.call('HDEL', permanent, jobId)
+end
 return result
 `;
 }
@@ -215,19 +218,24 @@ const RETRY_COMMAND = 'vouchflowRetryFailedJob';
 /**
  * Puts a dead letter (a job in its queue's failed set) back to wait with
  * fresh attempts and a fresh stall count, dropping `dropDataField` from its
- * data, and clears its entry in `firstFailureKey`: one script, so a concurrent
- * retry or purge sees either all of it or none. Resolves false when the job is
+ * data, and clears its entries in `firstFailureKey` and `permanentFailureKey`:
+ * one script, so a concurrent retry or purge sees either all of it or none. Resolves false when the job is
  * not (or no longer) in the failed set.
  */
 export async function retryFailedJob(
   queue: Queue,
   redis: RedisClient,
   jobId: string,
-  { dropDataField, firstFailureKey, lifo = false }: { dropDataField?: string; firstFailureKey: string; lifo?: boolean },
+  {
+    dropDataField,
+    firstFailureKey,
+    permanentFailureKey = firstFailureKey,
+    lifo = false,
+  }: { dropDataField?: string; firstFailureKey: string; permanentFailureKey?: string; lifo?: boolean },
 ): Promise<boolean> {
   const reprocess = loadScript('reprocessJob-9', 'reprocessJob');
   if (!reprocess) throw new Error(`BullMQ ${installedBullmqVersion()}: reprocessJob script not found (the seam needs updating)`);
-  if (!(RETRY_COMMAND in redis)) redis.defineCommand(RETRY_COMMAND, { numberOfKeys: 10, lua: retryWrapper(reprocess) });
+  if (!(RETRY_COMMAND in redis)) redis.defineCommand(RETRY_COMMAND, { numberOfKeys: 11, lua: retryWrapper(reprocess) });
   const keys = [
     queue.toKey(jobId),
     queue.keys['events']!,
@@ -239,6 +247,7 @@ export async function retryFailedJob(
     queue.keys['prioritized']!,
     queue.keys['pc']!,
     firstFailureKey,
+    permanentFailureKey,
   ];
   const args = [jobId, lifo ? 'RPUSH' : 'LPUSH', 'failedReason', 'failed', '1', '1', dropDataField ?? ''];
   const run = (redis as unknown as Record<string, (...a: string[]) => Promise<number>>)[RETRY_COMMAND]!.bind(redis);

@@ -14,7 +14,7 @@ import { eventIdSegment, intakeJobId, type IntakeJobData, type QueueSettings } f
  *
  *   {prefix}:delivery:<event id>  →  <version byte><header>\n<deflated body>
  *
- * header: receivedAt,processedAt-receivedAt,intake attempts,intake job id suffix,handlers(;)
+ * header: receivedAt,processedAt-receivedAt,intake attempts,intake job id suffix,handlers(;)[,trace context]
  *
  * The body is deflated with a dictionary made of the spec's webhook examples
  * (scripts/delivery-dictionary.ts): Voucherify's deliveries repeat the same
@@ -35,6 +35,8 @@ export interface KeptDelivery extends IntakeJobData {
   intakeJobId: string;
   /** The handlers it was handed to. */
   handlers: string[];
+  /** The trace context the ingress stored with it (when tracing is on), for replays to continue. */
+  trace?: string;
 }
 
 export const deliveryKey = (queuePrefix: string, eventId: string): string => projectKey(queuePrefix, 'delivery', eventIdSegment(eventId));
@@ -59,7 +61,8 @@ export function encodeKeptDelivery(d: KeptDelivery): Buffer {
   // Its job id is the event's plus a per-copy suffix: only the suffix is kept (the whole id if it is not of that form).
   const base = intakeJobId(d.eventId);
   const job = d.intakeJobId.startsWith(base) ? d.intakeJobId.slice(base.length) : `=${d.intakeJobId}`;
-  const header = `${d.receivedAt},${d.processedAt - d.receivedAt},${d.intakeAttempts},${job},${d.handlers.join(';')}\n`;
+  const trace = d.trace === undefined ? '' : `,${d.trace}`;
+  const header = `${d.receivedAt},${d.processedAt - d.receivedAt},${d.intakeAttempts},${job},${d.handlers.join(';')}${trace}\n`;
   const body = deflateRawSync(d.body, { dictionary: dictionary(DICTIONARY_VERSION) });
   return Buffer.concat([Buffer.of(DICTIONARY_VERSION), Buffer.from(header, 'utf8'), body]);
 }
@@ -70,7 +73,7 @@ export function decodeKeptDelivery(eventId: string, record: Buffer): KeptDeliver
   if (version !== DICTIONARY_VERSION) return undefined;
   const end = record.indexOf(NEWLINE, 1);
   if (end < 0) return undefined;
-  const [received, processed, attempts, job = '', handlers = ''] = record.subarray(1, end).toString('utf8').split(',');
+  const [received, processed, attempts, job = '', handlers = '', ...trace] = record.subarray(1, end).toString('utf8').split(',');
   const body = inflateRawSync(record.subarray(end + 1), { dictionary: dictionary(version) }).toString('utf8');
   const receivedAt = Number(received);
   // Not kept twice: the type is read from the body as the ingress read it (only deliveries that decoded are kept).
@@ -90,6 +93,7 @@ export function decodeKeptDelivery(eventId: string, record: Buffer): KeptDeliver
     intakeAttempts: Number(attempts),
     intakeJobId: job.startsWith('=') ? job.slice(1) : intakeJobId(eventId) + job,
     handlers: handlers === '' ? [] : handlers.split(';'),
+    ...(trace.length > 0 ? { trace: trace.join(',') } : {}),
   };
 }
 

@@ -24,6 +24,8 @@ export {
   parseDeadLetterId,
   firstFailureKey,
   recordFirstFailure,
+  permanentFailureKey,
+  recordPermanentFailure,
   type RedisDeadLetterStore,
 } from './dead-letter-store.js';
 export { RegisteredHandler, handlerRegistryKey, registerHandlers, readHandlerRegistry, type RetrySettings } from './handler-registry.js';

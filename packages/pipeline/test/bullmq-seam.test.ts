@@ -25,6 +25,8 @@ import {
   readJobData,
   recordFirstFailure,
   removeWhenCompleted,
+  permanentFailureKey,
+  recordPermanentFailure,
   retryFailedJob,
   scriptBulkAdder,
   type IntakeJobData,
@@ -183,13 +185,18 @@ describe('retry with fresh attempts', () => {
       await q.add('x', { keep: 1 }, { jobId: 'theirs', attempts: 2 });
       await failJobs(q, 2);
       await recordFirstFailure(redis, prefix, q.name, 'mine', 123);
+      await recordPermanentFailure(redis, prefix, q.name, 'mine', 123);
       await redis.hset(`{${prefix}}:${q.name}:mine`, 'stc', '3');
       // BullMQ's own public retry of the other, for comparison.
       await (await Job.fromId(q, 'theirs'))!.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
 
-      expect(await retryFailedJob(q, redis, 'mine', { dropDataField: 'failed', firstFailureKey: firstFailureKey(prefix, q.name) })).toBe(
-        true,
-      );
+      expect(
+        await retryFailedJob(q, redis, 'mine', {
+          dropDataField: 'failed',
+          firstFailureKey: firstFailureKey(prefix, q.name),
+          permanentFailureKey: permanentFailureKey(prefix, q.name),
+        }),
+      ).toBe(true);
       const [mine, theirs] = [(await Job.fromId(q, 'mine'))!, (await Job.fromId(q, 'theirs'))!];
       expect(await mine.getState()).toBe(await theirs.getState());
       expect(await mine.getState()).toBe('waiting');
@@ -201,6 +208,8 @@ describe('retry with fresh attempts', () => {
         stc: 0,
       });
       expect(await redis.hget(firstFailureKey(prefix, q.name), 'mine')).toBeNull();
+      // Failed for good no more: run again, it is judged afresh.
+      expect(await redis.hget(permanentFailureKey(prefix, q.name), 'mine')).toBeNull();
       // No longer a dead letter: a second retry finds nothing to do and changes nothing.
       expect(await retryFailedJob(q, redis, 'mine', { dropDataField: 'failed', firstFailureKey: firstFailureKey(prefix, q.name) })).toBe(
         false,

@@ -117,6 +117,7 @@ describe('kept deliveries', () => {
         intakeAttempts: 2,
         intakeJobId: intakeCopyJobId(eventId, 'n0nce'),
         handlers: ['email', 'crm'],
+        trace: '{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","a":[1,2]}',
       };
       const record = encodeKeptDelivery(kept);
       expect(decodeKeptDelivery(eventId, record), file).toEqual(kept);

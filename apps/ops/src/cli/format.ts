@@ -1,7 +1,6 @@
 import Table from 'cli-table3';
-import type { DeadLetter } from '@vouchflow/pipeline';
 import type { RedisMemoryReport } from '@vouchflow/core';
-import type { EventReport, HandlerStatus, QueueStats, ReplayResult } from '../operations.js';
+import type { DeadLetterEntry, EventReport, HandlerStatus, QueueStats, ReplayResult } from '../operations.js';
 
 /*
  * Human-readable renderings of what the operations return. `--json` prints
@@ -39,17 +38,25 @@ export function redisMemoryLine(r: RedisMemoryReport): string {
   return `Redis: ${mib(r.usedMemory)} used ${max}, ${perEvent}`;
 }
 
+/**
+ * Two counts of success that differ on purpose, so both are named for where
+ * they come from: a queue's completed jobs (what retention keeps), and units
+ * done (inline first tries included, since the deployment began).
+ */
+export const STATS_LEGEND =
+  'jobs completed: completed jobs the queue still keeps (intake keeps none; a handler’s: 24 h); units done: every unit done since the start, first tries run inline included (intake: deliveries processed).';
+
 export function statsTable(rows: readonly QueueStats[]): string {
-  const t = table(['queue', 'waiting', 'active', 'delayed', 'completed', 'done', 'failed', 'dead']);
+  const t = table(['queue', 'waiting', 'active', 'delayed', 'jobs completed', 'units done', 'failed', 'dead']);
   for (const r of rows) {
     const notes = [r.paused ? 'paused' : '', r.circuit && r.circuit !== 'closed' ? `circuit ${r.circuit}` : ''].filter(Boolean);
     const queue = notes.length > 0 ? `${r.queue} (${notes.join(', ')})` : r.queue;
     t.push([queue, r.waiting, r.active, r.delayed, r.completed, r.done ?? '-', r.failed, r.dead]);
   }
-  return t.toString();
+  return `${t.toString()}\n${STATS_LEGEND}`;
 }
 
-export function deadLetterTable(rows: readonly DeadLetter[]): string {
+export function deadLetterTable(rows: readonly DeadLetterEntry[]): string {
   if (rows.length === 0) return 'No dead letters match.';
   const t = table(['id', 'event id', 'event type', 'handler', 'attempts', 'reason', 'first failed', 'last failed']);
   for (const d of rows) {
@@ -58,7 +65,7 @@ export function deadLetterTable(rows: readonly DeadLetter[]): string {
       d.eventId,
       d.eventType,
       d.handler ?? '(decode)',
-      d.attempts,
+      d.permanent ? `${d.attempts} (for good)` : d.attempts,
       oneLine(d.reason, 60),
       formatTime(d.firstFailedAt),
       formatTime(d.lastFailedAt),
@@ -67,15 +74,10 @@ export function deadLetterTable(rows: readonly DeadLetter[]): string {
   return t.toString();
 }
 
-const prettyDelivery = (delivery: string): string => {
-  try {
-    return JSON.stringify(JSON.parse(delivery), null, 2);
-  } catch {
-    return delivery;
-  }
-};
+/** A delivery as the operations give it: the parsed body, or the text as received when it is not JSON. */
+const prettyDelivery = (delivery: unknown): string => (typeof delivery === 'string' ? delivery : JSON.stringify(delivery, null, 2));
 
-export function deadLetterDetail(d: DeadLetter): string {
+export function deadLetterDetail(d: DeadLetterEntry): string {
   return [
     `id:            ${d.id}`,
     `event:         ${d.eventId} (${d.eventType})`,
@@ -84,6 +86,7 @@ export function deadLetterDetail(d: DeadLetter): string {
     `first failed:  ${formatTime(d.firstFailedAt)}`,
     `last failed:   ${formatTime(d.lastFailedAt)}`,
     `reason:        ${d.reason}`,
+    `retryable:     ${d.permanent ? 'no: it failed for good (a PermanentError, or a delivery that does not decode)' : 'yes'}`,
     '',
     'error:',
     d.stack ?? d.reason,
@@ -139,7 +142,7 @@ export function eventReport(r: EventReport): string {
   }
   if (r.deadLetters.length > 0)
     lines.push('', `Dead letters: ${r.deadLetters.map((d) => `${d.id} (${d.handler ?? 'decode'})`).join(', ')}`);
-  lines.push('', 'delivery:', typeof r.delivery === 'string' ? r.delivery : JSON.stringify(r.delivery, null, 2));
+  lines.push('', 'delivery:', prettyDelivery(r.delivery));
   for (const c of r.conflictingDuplicates) {
     lines.push(
       '',

@@ -42,6 +42,8 @@ interface FilterOptions {
   eventType?: string;
   since?: number;
   limit?: number;
+  reason?: string;
+  retryableOnly?: boolean;
 }
 
 const positiveInt = (value: string): number => {
@@ -66,6 +68,8 @@ const toFilter = (o: FilterOptions): DeadLetterFilter => {
   if (o.eventType !== undefined) filter.eventType = o.eventType;
   if (o.since !== undefined) filter.since = o.since;
   if (o.limit !== undefined) filter.limit = o.limit;
+  if (o.reason !== undefined) filter.reason = o.reason;
+  if (o.retryableOnly) filter.retryableOnly = true;
   return filter;
 };
 
@@ -75,6 +79,8 @@ const describeFilter = (f: DeadLetterFilter): string => {
     f.eventId !== undefined ? `event ${f.eventId}` : '',
     f.eventType !== undefined ? `event type ${f.eventType}` : '',
     f.since !== undefined ? `since ${new Date(f.since).toISOString()}` : '',
+    f.reason !== undefined ? `reason containing "${f.reason}"` : '',
+    f.retryableOnly ? 'retryable only' : '',
   ].filter(Boolean);
   return parts.length > 0 ? ` (${parts.join(', ')})` : '';
 };
@@ -120,7 +126,9 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       .addOption(new Option('--decode-failures', 'only intake’s entries: deliveries that did not decode (no handler)').conflicts('handler'))
       .option('--event-id <id>', 'only this event’s entries')
       .option('--event-type <type>', 'only this event type, e.g. customer.voucher.loyalty_card.points_added')
-      .option('--since <when>', 'only entries that last failed since then: 30m, 2h, 7d, or a date', sinceParser(now));
+      .option('--since <when>', 'only entries that last failed since then: 30m, 2h, 7d, or a date', sinceParser(now))
+      .option('--reason <text>', 'only entries whose failure reason contains this text (any case), e.g. 503')
+      .option('--retryable-only', 'leave out what failed for good (PermanentError, did not decode): a retry cannot help those');
     if (limit) cmd.option('--limit <n>', 'at most this many, newest first', positiveInt);
     return cmd;
   };
@@ -128,7 +136,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   program
     .command('stats')
     .description(
-      'per queue (intake and each handler): waiting, active, delayed, completed, done (intake: deliveries processed; handlers: units done, inline runs too), failed, dead; ' +
+      'per queue (intake and each handler): waiting, active, delayed, jobs completed (kept by retention), units done (intake: deliveries processed; handlers: inline first tries too), failed, dead; ' +
         'paused or open circuit beside the name; ' +
         'then Redis: used memory, maxmemory, bytes per processed event over the last hour',
     )
@@ -183,8 +191,11 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       const filtered = Object.keys(filter).length > 0;
       if (o.all && ids.length > 0) throw new UsageError('give dead letter ids or --all, not both');
       if (!o.all && ids.length === 0)
-        throw new UsageError('give the dead letter ids to retry, or --all (optionally with --handler / --event-type / --since)');
-      if (!o.all && filtered) throw new UsageError('filters (--handler, --event-id, --since, …) select entries for --all; add --all');
+        throw new UsageError(
+          'give the dead letter ids to retry, or --all (optionally with --handler / --event-type / --since / --reason / --retryable-only)',
+        );
+      if (!o.all && filtered)
+        throw new UsageError('filters (--handler, --event-id, --since, --reason, --retryable-only, …) select entries for --all; add --all');
       if (o.all) {
         const bar = createProgressBar(io.stderr, 'retrying', !o.json);
         const retried = await withOps((ops) => ops.retryAllDeadLetters(filter, bar.onProgress)).finally(() => bar.stop());
