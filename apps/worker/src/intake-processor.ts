@@ -7,6 +7,7 @@ import {
   deliveryIndexKey,
   handlerJobId,
   handlerJobOptions,
+  indexEvent,
   keepCompleted,
   recordFirstFailure,
   type HandlerJobData,
@@ -37,6 +38,15 @@ export interface IntakeContext extends WorkerContext {
 }
 
 type HandlerJobToAdd = { handler: string; data: HandlerJobData; opts: JobsOptions };
+
+/** Which intake job holds the delivery, and whom and what it is about (`pnpm ops events find`); kept for the delivery retention. */
+async function indexDelivery(ctx: IntakeContext, intakeJob: Job<IntakeJobData>, event: HandledEvent): Promise<void> {
+  const { eventId, receivedAt } = intakeJob.data;
+  await Promise.all([
+    ctx.records.set(deliveryIndexKey(ctx.queuePrefix, eventId), intakeJob.id!, ctx.deliveryRetentionMs),
+    indexEvent(ctx.records, ctx.queuePrefix, { eventId, receivedAt, delivery: event }, ctx.deliveryRetentionMs),
+  ]);
+}
 
 /**
  * Runs the first try of a delivery's units inline, inside the intake job,
@@ -73,7 +83,7 @@ async function firstTries(
     inline.push({ h, unit: { event, unitId, attempt: 1, replay: false, log }, data, opts });
   }
   // In the same batch as the units' claims.
-  const indexed = ctx.records.set(deliveryIndexKey(queuePrefix, eventId), intakeJob.id!, ctx.deliveryRetentionMs);
+  const indexed = indexDelivery(ctx, intakeJob, event);
   const settled = await Promise.allSettled([indexed, ...inline.map(({ h, unit }) => runUnit(ctx, h, unit))]);
   const trouble = settled.find((s) => s.status === 'rejected');
   if (trouble) throw trouble.reason;
@@ -140,7 +150,7 @@ export function intakeProcessor(ctx: IntakeContext) {
     if (!decoded.known && targets.length === 0) {
       metrics.deliveries.inc({ outcome: 'unknown_type' });
       keepCompleted(job, keepDeliveries);
-      await ctx.records.set(deliveryIndexKey(queuePrefix, job.data.eventId), job.id!, ctx.deliveryRetentionMs);
+      await indexDelivery(ctx, job, event);
       log().info('unfamiliar event type: kept, no handler');
       return { handlers: [] };
     }

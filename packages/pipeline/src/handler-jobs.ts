@@ -1,7 +1,7 @@
 import * as t from 'io-ts';
 import { Queue, type JobsOptions, type QueueOptions } from 'bullmq';
 import { bullPrefix, handlerQueueName } from '@vouchflow/core';
-import { eventIdSegment, quietQueueErrors, type QueueSettings } from './intake.js';
+import { eventIdOfSegment, eventIdSegment, quietQueueErrors, type QueueSettings } from './intake.js';
 
 /**
  * One unit of work: a delivery for one handler. It carries the delivery
@@ -39,6 +39,19 @@ export const handlerJobId = (eventId: string, handler: string): string => `ev-${
 /** Job id of an operator's replay of an event for one handler: unique per replay, so it never collides with the original unit. */
 export const handlerReplayJobId = (eventId: string, handler: string, nonce: string): string =>
   `replay-${eventIdSegment(eventId)}-${handler}-${nonce}`;
+
+/**
+ * The event a unit belongs to, from its job id (a {@link handlerJobId} or a
+ * {@link handlerReplayJobId} of `handler`), as once-only records name their
+ * owner. Undefined for anything else, and for over-long event ids (hashed).
+ */
+export function eventIdOfUnit(unitId: string, handler: string): string | undefined {
+  const original = /^ev-(.*)$/.exec(unitId);
+  if (original && original[1]!.endsWith(`-${handler}`)) return eventIdOfSegment(original[1]!.slice(0, -handler.length - 1));
+  const replay = /^replay-(.*)-([^-]+)$/.exec(unitId);
+  if (replay && replay[1]!.endsWith(`-${handler}`)) return eventIdOfSegment(replay[1]!.slice(0, -handler.length - 1));
+  return undefined;
+}
 
 /** The BullMQ backoff type of handler jobs: exponential with jitter, capped; the worker implements it. */
 export const HANDLER_BACKOFF_TYPE = 'jittered-exponential';

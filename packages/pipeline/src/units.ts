@@ -107,6 +107,8 @@ export function continuedAsJob(
  *   done    a = now, b = handler, token '' for a replay (no claim) → {'ok'} | {'lost'}
  *   release                          → {'ok'} | {'lost'}
  *   set     owner = value            → {'ok'}
+ *   index   owner = member, a = score, b = most members kept → {'ok'}: a sorted set
+ *           entry (the event index), the oldest trimmed, older than `ms` dropped, the key expiring after `ms`
  * `attempts` of a done record travels in the owner field as owner:attempts.
  */
 const BATCH = `
@@ -119,6 +121,13 @@ for line in string.gmatch(ARGV[1], '[^\\n]+') do
   local key = KEYS[i]
   if op == 'set' then
     redis.call('SET', key, owner, 'PX', ms)
+    out[i] = {'ok'}
+  elseif op == 'index' then
+    redis.call('ZADD', key, a, owner)
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (tonumber(a) - tonumber(ms)))
+    local extra = redis.call('ZCARD', key) - tonumber(b)
+    if extra > 0 then redis.call('ZREMRANGEBYRANK', key, 0, extra - 1) end
+    redis.call('PEXPIRE', key, ms)
     out[i] = {'ok'}
   elseif op == 'claim' then
     local v = redis.call('GET', key)
@@ -206,6 +215,13 @@ export interface UnitRecords {
   recordReplay(unit: { key: string; owner: string; handler: string; attempts: number }): Promise<void>;
   /** Writes a plain key in the same batch (the delivery index). */
   set(key: string, value: string, ttlMs: number): Promise<void>;
+  /**
+   * Adds `member` to the sorted set `key` with `score` in the same batch (the
+   * event index): members scored more than `ttlMs` before it go, then the
+   * lowest beyond `max`; the key expires `ttlMs` after its newest write.
+   * `member` must not hold '|' or a newline.
+   */
+  index(key: string, member: string, score: number, max: number, ttlMs: number): Promise<void>;
   /** Claims held by runs of this process. */
   readonly held: number;
   /** Stops renewing (claims held lapse after one lease). Pending operations are still sent. */
@@ -314,6 +330,9 @@ export function unitRecords(redis: RedisClient, queuePrefix: string, options: Un
     },
     async set(key, value, ttlMs) {
       await run(key, ['set', value, '', ms(ttlMs), '', '']);
+    },
+    async index(key, member, score, max, ttlMs) {
+      await run(key, ['index', member, '', ms(ttlMs), String(Math.round(score)), String(Math.max(1, Math.floor(max)))]);
     },
     async close() {
       clearInterval(renewer);
