@@ -4,6 +4,7 @@ import type { HandlerOutcome } from '@vouchflow/handler-kit';
 import { recordFirstFailure, unitAttemptsMade, unitMaxAttempts, type HandlerJobData } from '@vouchflow/pipeline';
 import { deliveryOf, intakeBody, undecodable } from './deliveries.js';
 import { postpone } from './postpone.js';
+import { WAIT_REASONS } from './wait-reasons.js';
 import { RetryLaterExhaustedError } from './retry-later.js';
 import { runUnit } from './unit.js';
 import type { PerHandler, WorkerContext } from './worker-context.js';
@@ -55,14 +56,16 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
         return outcome.result;
       case 'busy':
         if (logger.isDebugEnabled()) log().debug('another run holds the claim: waiting for it');
-        return postpone(job, token, Date.now() + outcome.retryInMs);
+        return postpone(job, token, Date.now() + outcome.retryInMs, WAIT_REASONS.busy);
       case 'retry-later':
-        return postpone(job, token, Date.now() + outcome.delayMs);
+        return postpone(job, token, Date.now() + outcome.delayMs, outcome.reason);
       case 'aborted':
-        return postpone(job, token, Date.now());
+        return postpone(job, token, Date.now(), WAIT_REASONS.aborted);
       case 'failed': {
         await recordFirstFailure(connection, queuePrefix, queueName, job.id!);
         if (outcome.permanent || isLast) await keepBody();
+        // BullMQ's failedReason says why it waits now, not an earlier postponement's reason.
+        else if (job.data.waitReason !== undefined) await job.updateData({ ...job.data, waitReason: undefined });
         const { error } = outcome;
         if (outcome.permanent) throw permanentError(`${error.name}: ${error.message}`, error.stack);
         throw error;

@@ -18,6 +18,7 @@ import { decodeBody } from './deliveries.js';
 import type { DriftFinder } from './drift.js';
 import { INTAKE_LABEL } from './metrics.js';
 import { postpone } from './postpone.js';
+import { WAIT_REASONS } from './wait-reasons.js';
 import { runUnit, type Unit, type UnitOutcome } from './unit.js';
 import type { PerHandler, WorkerContext } from './worker-context.js';
 import { inSpanSync, vouchflowTracer } from '@vouchflow/telemetry';
@@ -95,10 +96,10 @@ async function firstTries(
       case 'done':
         break;
       case 'busy':
-        add(data, { ...opts, delay: outcome.retryInMs });
+        add({ ...data, waitReason: WAIT_REASONS.busy }, { ...opts, delay: outcome.retryInMs });
         break;
       case 'retry-later':
-        add({ ...data, retryLaters: 1 }, { ...opts, delay: outcome.delayMs });
+        add({ ...data, retryLaters: 1, waitReason: outcome.reason }, { ...opts, delay: outcome.delayMs });
         break;
       case 'aborted':
         add(data, opts);
@@ -117,7 +118,10 @@ async function firstTries(
         h.retried.inc();
         unit.log().info('first try failed: will retry', { error: error.message });
         const next = continuedAsJob(data, opts, 1, maxAttempts);
-        add(next.data, { ...next.opts, delay: backoffDelay(1, backoffMs, ctx.maxBackoffMs) });
+        add(
+          { ...next.data, waitReason: WAIT_REASONS.afterFailure(error.message) },
+          { ...next.opts, delay: backoffDelay(1, backoffMs, ctx.maxBackoffMs) },
+        );
         break;
       }
     }

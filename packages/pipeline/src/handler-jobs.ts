@@ -25,6 +25,12 @@ export const HandlerJobData = t.intersection(
       attemptOffset: t.number,
       /** RetryLaterErrors in a row since the last counted try; at MAX_RETRY_LATER the next one counts as a failed try. */
       retryLaters: t.number,
+      /**
+       * Why the unit waits, set by the worker as it delays it without a failure of this job ('rate limited', a
+       * RetryLaterError's message, 'retry after failure: …' for an inline first try, 'circuit open'); cleared when a
+       * try fails (BullMQ's failedReason says why then). `pnpm ops events show` prints it beside the next run time.
+       */
+      waitReason: t.string,
       /** The unit already failed for good before this job existed: the worker dead-letters it on arrival with this error. */
       failed: t.intersection([t.type({ reason: t.string }), t.partial({ stack: t.string })]),
     }),

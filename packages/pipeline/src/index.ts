@@ -55,6 +55,7 @@ export {
   readFailedJobs,
   failedJobIds,
   failedAt,
+  delayedUntil,
   keepCompleted,
   retryFailedJob,
   scriptBulkAdder,

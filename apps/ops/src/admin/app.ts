@@ -6,6 +6,7 @@ import { ConflictError } from '../errors/conflict-error.js';
 import { NotFoundError } from '../errors/not-found-error.js';
 import { UsageError } from '../errors/usage-error.js';
 import { filterFrom } from '../filters.js';
+import { findQueryFrom } from '../find-events.js';
 import type { Operations } from '../operations.js';
 import { loginPage } from './login-page.js';
 import { createSessions, safeEqual } from './session.js';
@@ -290,6 +291,10 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
   api.get('/dead-letters/*id', async (req, res) => {
     const parts = req.params.id;
     res.json(await ops.getDeadLetter(parts.join('/')));
+  });
+
+  api.get('/events', async (req, res) => {
+    res.json(await ops.findEvents(findQueryFrom(req.query, now())));
   });
 
   api.get('/events/:eventId', async (req, res) => {
