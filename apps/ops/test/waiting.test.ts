@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MINUTE } from '@vouchflow/core';
+import type { AnyHandler } from '@vouchflow/handler-kit';
+import { createDeadLetterStore, readHandlerRegistry, type RedisDeadLetterStore } from '@vouchflow/pipeline';
+import { createOperations, type HandlerWork, type Operations } from '../src/operations.js';
+import { Deployment, delivery } from './support.js';
+
+/*
+ * `events show` gives every waiting or delayed unit its reason and its next
+ * run time, whatever holds it: a rate limit, a paused handler, a first try
+ * that failed inline (the unit waits out its backoff as a job), a claim held
+ * by another run.
+ */
+describe('why a unit waits', () => {
+  const d = new Deployment();
+  let deadLetters: RedisDeadLetterStore;
+  let ops: Operations;
+  const ran: string[] = [];
+  const limited: AnyHandler = {
+    name: 'limited',
+    events: ['customer.voucher.loyalty_card.points_added'],
+    rateLimit: { max: 1, durationMs: 10 * MINUTE },
+    handle: async (event: { event: { id: string } }) => {
+      ran.push(event.event.id);
+    },
+  } as AnyHandler;
+  const flaky: AnyHandler = {
+    name: 'flaky',
+    events: ['customer.voucher.loyalty_card.points_added'],
+    handle: async () => {
+      throw new Error('ECONNRESET from the CRM');
+    },
+  };
+  const held: AnyHandler = { name: 'held', events: ['customer.voucher.loyalty_card.points_added'], handle: async () => {} };
+
+  const unit = async (eventId: string, handler: string): Promise<HandlerWork | undefined> =>
+    (await ops.showEvent(eventId)).handlers.find((h) => h.handler === handler);
+
+  beforeAll(async () => {
+    await d.start([limited, flaky, held], { inlineFirstTry: true, maxAttempts: 3, backoffMs: 10 * MINUTE, maxBackoffMs: 10 * MINUTE });
+    deadLetters = createDeadLetterStore({ connection: d.redis, queuePrefix: d.prefix });
+    ops = createOperations({ connection: d.redis, queuePrefix: d.prefix, deadLetters, handlers: () => readHandlerRegistry(d.redis, d.prefix) });
+  });
+
+  afterAll(async () => {
+    await ops.close();
+    await deadLetters.close();
+    await d.cleanup();
+  });
+
+  it('names the rate limit, the paused handler and the failed first try, each with when it runs next', async () => {
+    const sawPaused = d.sawPause('held', true);
+    await ops.pauseHandler('held');
+    await sawPaused;
+    const first = delivery();
+    const second = delivery();
+    await d.send(first);
+    await expect.poll(() => ran, { timeout: 20_000 }).toEqual([first.eventId]);
+    await d.send(second);
+    const before = Date.now();
+
+    await expect.poll(async () => (await unit(second.eventId, 'limited'))?.reason, { timeout: 20_000 }).toBe('rate limited');
+    const rateLimited = (await unit(second.eventId, 'limited'))!;
+    expect(rateLimited.state).toBe('waiting');
+    expect(rateLimited.nextRunAt).toBeGreaterThan(before + 8 * MINUTE);
+
+    const failed = (await unit(second.eventId, 'flaky'))!;
+    expect(failed).toMatchObject({ state: 'delayed', reason: 'retry after failure: ECONNRESET from the CRM' });
+    expect(failed.nextRunAt).toBeGreaterThan(before);
+
+    const paused = (await unit(second.eventId, 'held'))!;
+    expect(paused).toMatchObject({ state: 'waiting', reason: 'handler paused: runs after `pnpm ops resume held`', nextRunAt: null });
+
+    const resumed = d.sawPause('held', false);
+    await ops.resumeHandler('held');
+    await resumed;
+    await expect.poll(async () => (await unit(second.eventId, 'held'))?.state, { timeout: 20_000 }).toBe('completed');
+    expect((await unit(second.eventId, 'held'))?.nextRunAt).toBeNull();
+  });
+});
