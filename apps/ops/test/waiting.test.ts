@@ -39,7 +39,12 @@ describe('why a unit waits', () => {
   beforeAll(async () => {
     await d.start([limited, flaky, held], { inlineFirstTry: true, maxAttempts: 3, backoffMs: 10 * MINUTE, maxBackoffMs: 10 * MINUTE });
     deadLetters = createDeadLetterStore({ connection: d.redis, queuePrefix: d.prefix });
-    ops = createOperations({ connection: d.redis, queuePrefix: d.prefix, deadLetters, handlers: () => readHandlerRegistry(d.redis, d.prefix) });
+    ops = createOperations({
+      connection: d.redis,
+      queuePrefix: d.prefix,
+      deadLetters,
+      handlers: () => readHandlerRegistry(d.redis, d.prefix),
+    });
   });
 
   afterAll(async () => {
