@@ -235,7 +235,7 @@ function eventPage(r: EventReport, notice: { ok?: string; error?: string }): Htm
           </table>`
     }
     <h2>Delivery</h2>
-    <pre>${delivery}</pre>
+    <pre id="delivery">${delivery}</pre>
     ${r.conflictingDuplicates.map(
       (c) =>
         html`<h3>Conflicting duplicate received ${when(c.receivedAt)}</h3>
@@ -279,6 +279,8 @@ export function createEventPages(ops: Operations, logger: Logger): Router {
     res
       .status(status)
       .setHeader('Content-Security-Policy', CSP)
+      // Its forms post back here: under the admin's default no-referrer the browser sends `Origin: null`, which the guard refuses.
+      .setHeader('Referrer-Policy', 'same-origin')
       .setHeader('Cache-Control', 'no-store')
       .type('html')
       .send(page(title, body));
