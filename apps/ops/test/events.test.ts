@@ -102,6 +102,7 @@ describe('events show with first tries inline', () => {
         finishedAt: expect.any(Number) as number,
         reason: null,
         replay: false,
+        nextRunAt: null,
       },
       {
         handler: 'slow',
@@ -111,6 +112,7 @@ describe('events show with first tries inline', () => {
         finishedAt: expect.any(Number) as number,
         reason: null,
         replay: false,
+        nextRunAt: null,
       },
     ]);
     expect(report.deadLetters).toEqual([]);
