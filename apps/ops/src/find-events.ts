@@ -32,6 +32,8 @@ export interface FoundOutcome {
   reason: string | null;
   /** Epoch ms a waiting or delayed unit runs next. */
   nextRunAt: number | null;
+  /** Epoch ms it was done, skipped or dead-lettered, where known. */
+  finishedAt: number | null;
   attempts: number;
   /** The outcome is an operator's replay's. */
   replay: boolean;
@@ -48,7 +50,14 @@ export interface FoundEvent {
 }
 
 function outcomeOf(work: HandlerWork): FoundOutcome {
-  const base = { handler: work.handler, reason: work.reason, nextRunAt: work.nextRunAt, attempts: work.attemptsMade, replay: work.replay };
+  const base = {
+    handler: work.handler,
+    reason: work.reason,
+    nextRunAt: work.nextRunAt,
+    finishedAt: work.finishedAt,
+    attempts: work.attemptsMade,
+    replay: work.replay,
+  };
   switch (work.state) {
     case 'completed':
       return work.reason?.startsWith('skipped') ? { ...base, outcome: 'skipped' } : { ...base, outcome: 'done' };

@@ -77,7 +77,13 @@ const searchForm = (q: string) =>
 const outcomeCell = (o: FoundOutcome) =>
   html`<div>
     <span class="state-${o.outcome}">${o.handler}: ${o.outcome}${o.replay ? ' (replay)' : ''}</span>${
-      o.nextRunAt !== null && (o.outcome === 'delayed' || o.outcome === 'waiting') ? ` until ${when(o.nextRunAt)}` : ''
+      o.outcome === 'delayed' || o.outcome === 'waiting'
+        ? o.nextRunAt !== null
+          ? ` until ${when(o.nextRunAt)}`
+          : ''
+        : o.finishedAt !== null
+          ? ` ${when(o.finishedAt)}`
+          : ''
     }${o.reason ? html` <small>(${o.reason})</small>` : ''}
   </div>`;
 

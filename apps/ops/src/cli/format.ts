@@ -134,10 +134,16 @@ export function replayResult(r: ReplayResult): string {
   return [`Replaying event ${r.eventId}:`, ...r.jobs.map((j) => `  ${j.handler}: job ${j.jobId}`)].join('\n');
 }
 
-/** `email: done`, `crm: delayed until 2026-11-25 17:31:12Z (rate limited)`, `sms: dead (400 Bad Request)`. */
+/** `email: done 2026-11-25 17:30:12Z`, `crm: delayed until 2026-11-25 17:31:12Z (rate limited)`, `sms: dead 2026-11-25 17:30:13Z (400 Bad Request)`. */
 export function outcomeLine(o: FoundOutcome): string {
   const what = o.replay ? `${o.outcome} (replay)` : o.outcome;
-  const when = o.nextRunAt !== null && (o.outcome === 'delayed' || o.outcome === 'waiting') ? ` until ${formatTime(o.nextRunAt)}` : '';
+  const waits = o.outcome === 'delayed' || o.outcome === 'waiting';
+  const when =
+    waits && o.nextRunAt !== null
+      ? ` until ${formatTime(o.nextRunAt)}`
+      : !waits && o.finishedAt !== null
+        ? ` ${formatTime(o.finishedAt)}`
+        : '';
   const why = o.reason ? ` (${oneLine(o.reason.replace(/^skipped: /, ''), 60)})` : '';
   return `${o.handler}: ${what}${when}${why}`;
 }
