@@ -60,7 +60,8 @@ function outcomeOf(work: HandlerWork): FoundOutcome {
   };
   switch (work.state) {
     case 'completed':
-      return work.reason?.startsWith('skipped') ? { ...base, outcome: 'skipped' } : { ...base, outcome: 'done' };
+      // A unit done after failed tries keeps its last error in BullMQ: not the outcome.
+      return work.reason?.startsWith('skipped') ? { ...base, outcome: 'skipped' } : { ...base, outcome: 'done', reason: null };
     case 'active':
       return { ...base, outcome: 'running' };
     case 'waiting':
