@@ -71,6 +71,8 @@ export interface HandlerWork {
   reason: string | null;
   /** A waiting or delayed unit: epoch ms it runs next (waiting: now, once a worker is free); null when it does not wait, or waits for a resume. */
   nextRunAt: number | null;
+  /** The error of each failed try of its job, oldest first (the first line of the stack BullMQ kept); a first try made inline is not among them. */
+  errors: string[];
   /** An operator's replay rather than the original fan-out. */
   replay: boolean;
 }
@@ -244,7 +246,7 @@ function archivedReport(archived: ArchivedEvent): EventReport {
     delivery: parseBody(archived.body),
     handlers: archived.handlers.map((handler): HandlerWork => {
       const outcome = archived.outcomes.find((o) => o.handler === handler);
-      const base = { handler, jobId: handlerJobId(archived.eventId, handler), replay: false, nextRunAt: null };
+      const base = { handler, jobId: handlerJobId(archived.eventId, handler), replay: false, nextRunAt: null, errors: [] };
       if (!outcome) return { ...base, state: 'unknown', attemptsMade: 0, finishedAt: null, reason: 'no outcome archived' };
       return {
         ...base,
@@ -301,7 +303,7 @@ export function createOperations(deps: OperationsDeps): Operations {
     const own = owner === jobId;
     const attemptsMade = own ? ((record.state === 'done' ? record.attempts : record.attempt) ?? 1) : 1;
     const finishedAt = own && record.state === 'done' ? (record.at ?? null) : null;
-    const base = { handler, jobId, attemptsMade, finishedAt, reason: null, replay: false, nextRunAt: null };
+    const base = { handler, jobId, attemptsMade, finishedAt, reason: null, replay: false, nextRunAt: null, errors: [] };
     if (record.state === 'running') return owner === jobId ? { ...base, state: 'active' } : undefined;
     if (owner === jobId || (handedTo && replayIds.includes(owner))) return { ...base, state: 'completed' };
     return handedTo ? { ...base, state: 'completed', reason: `skipped: already done by ${owner}` } : undefined;
@@ -333,6 +335,7 @@ export function createOperations(deps: OperationsDeps): Operations {
       reason: job.failedReason || skippedReason(job),
       replay,
       nextRunAt: null,
+      errors: (job.stacktrace ?? []).map((stack) => stack.split('\n', 1)[0] ?? stack),
     };
     if (state !== 'waiting' && state !== 'delayed') return work;
     return {
@@ -468,6 +471,7 @@ export function createOperations(deps: OperationsDeps): Operations {
               reason: null,
               replay: false,
               nextRunAt: null,
+              errors: [],
             });
           }
         }

@@ -97,6 +97,9 @@ describe.skipIf(!hasChromium)(
         expect(await row('crm').locator('td').nth(1).textContent()).toBe('dead');
         // Hostile text from the delivery and the error is shown as text.
         expect(await row('crm').textContent()).toContain(`CRM answered 400: ${EVIL}`);
+        // Each failed try of the unit's job, with its error.
+        expect(await row('crm').locator('details summary').textContent()).toBe('1 failed try of its job');
+        expect(await row('crm').locator('details li').textContent()).toBe(`PermanentError: CRM answered 400: ${EVIL}`);
         expect(await page.locator('#delivery').textContent()).toContain(EVIL.replaceAll('"', '\\"'));
         expect(await page.locator('img').count()).toBe(0);
 

@@ -103,6 +103,7 @@ describe('events show with first tries inline', () => {
         reason: null,
         replay: false,
         nextRunAt: null,
+        errors: [],
       },
       {
         handler: 'slow',
@@ -113,6 +114,7 @@ describe('events show with first tries inline', () => {
         reason: null,
         replay: false,
         nextRunAt: null,
+        errors: [],
       },
     ]);
     expect(report.deadLetters).toEqual([]);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MINUTE } from '@vouchflow/core';
-import type { AnyHandler } from '@vouchflow/handler-kit';
-import { createDeadLetterStore, readHandlerRegistry, type RedisDeadLetterStore } from '@vouchflow/pipeline';
+import { RetryLaterError, type AnyHandler } from '@vouchflow/handler-kit';
+import { createDeadLetterStore, openHandlerQueue, readHandlerRegistry, type RedisDeadLetterStore } from '@vouchflow/pipeline';
 import { createOperations, type HandlerWork, type Operations } from '../src/operations.js';
 import { Deployment, delivery } from './support.js';
 
@@ -81,5 +81,65 @@ describe('why a unit waits', () => {
     await resumed;
     await expect.poll(async () => (await unit(second.eventId, 'held'))?.state, { timeout: 20_000 }).toBe('completed');
     expect((await unit(second.eventId, 'held'))?.nextRunAt).toBeNull();
+  });
+});
+
+describe('why a unit waits, from its job', () => {
+  const d = new Deployment();
+  let deadLetters: RedisDeadLetterStore;
+  let ops: Operations;
+  const tries = new Map<string, number>();
+  // First asks to retry a moment later, then fails: the reason shown is the failure's, not the postponement's.
+  const hubspot: AnyHandler = {
+    name: 'hubspot',
+    events: ['customer.voucher.loyalty_card.points_added'],
+    handle: async (event: { event: { id: string } }) => {
+      const n = (tries.get(event.event.id) ?? 0) + 1;
+      tries.set(event.event.id, n);
+      if (n === 1) throw new RetryLaterError('HubSpot rate limit (429)', { delayMs: 10 * MINUTE });
+      throw new Error('HubSpot 503: Service Unavailable');
+    },
+  } as AnyHandler;
+
+  beforeAll(async () => {
+    await d.start([hubspot], { inlineFirstTry: false, maxAttempts: 3, backoffMs: 10 * MINUTE, maxBackoffMs: 10 * MINUTE });
+    deadLetters = createDeadLetterStore({ connection: d.redis, queuePrefix: d.prefix });
+    ops = createOperations({
+      connection: d.redis,
+      queuePrefix: d.prefix,
+      deadLetters,
+      handlers: () => readHandlerRegistry(d.redis, d.prefix),
+    });
+  });
+
+  afterAll(async () => {
+    await ops.close();
+    await deadLetters.close();
+    await d.cleanup();
+  });
+
+  it('gives a postponed job the RetryLaterError’s message, and a failed try BullMQ’s reason', async () => {
+    const sent = delivery();
+    const before = Date.now();
+    await d.send(sent);
+    const unit = async () => (await ops.showEvent(sent.eventId)).handlers.find((h) => h.handler === 'hubspot');
+    await expect.poll(async () => (await unit())?.reason, { timeout: 20_000 }).toBe('HubSpot rate limit (429)');
+    const postponed = (await unit())!;
+    expect(postponed.state).toBe('delayed');
+    expect(postponed.nextRunAt).toBeGreaterThan(before + 9 * MINUTE);
+
+    // Run it now (the dashboard's promote): this try fails, and waits out its backoff.
+    const queue = openHandlerQueue('hubspot', { connection: d.redis, queuePrefix: d.prefix });
+    try {
+      await (await queue.getJob(postponed.jobId))!.promote();
+    } finally {
+      await queue.close();
+    }
+    await expect
+      .poll(async () => (await unit())?.reason, { timeout: 20_000 })
+      .toBe('retry after failure: HubSpot 503: Service Unavailable');
+    const failed = (await unit())!;
+    expect(failed).toMatchObject({ state: 'delayed', errors: ['Error: HubSpot 503: Service Unavailable'] });
+    expect(failed.nextRunAt).toBeGreaterThan(Date.now() + MINUTE);
   });
 });

@@ -122,7 +122,18 @@ function handlerRow(eventId: string, w: HandlerWork): Html {
     <td>${w.attemptsMade}</td>
     <td>${when(w.finishedAt)}</td>
     <td>${waits ? when(w.nextRunAt) : '-'}</td>
-    <td>${w.reason ?? '-'}</td>
+    <td>
+      ${w.reason ?? '-'}${
+        w.errors.length > 0
+          ? html`<details>
+              <summary>${w.errors.length} failed ${w.errors.length === 1 ? 'try' : 'tries'} of its job</summary>
+              <ol>
+                ${w.errors.map((e) => html`<li>${e}</li>`)}
+              </ol>
+            </details>`
+          : ''
+      }
+    </td>
     <td><a href="${jobHref(queue, w.jobId)}">job in the queue view</a></td>
     <td>
       <form class="inline" method="post" action="${eventHref(eventId)}/replay">
