@@ -125,6 +125,19 @@ describe.skipIf(!hasChromium)(
           .toBe('completed');
         expect(await page.locator('#dead-letters').count()).toBe(0);
 
+        // Replay names its handler, and goes through the same operation as `pnpm ops replay --handler email`.
+        await row('email').getByRole('button', { name: 'Replay email' }).click();
+        await expect.poll(() => page.getByRole('status').textContent()).toBe('Replaying for email.');
+        await expect
+          .poll(
+            async () => {
+              await page.reload();
+              return page.locator('#handlers tr[data-handler="email"]').count();
+            },
+            { timeout: 15_000 },
+          )
+          .toBe(2);
+
         await page.goto(`${admin!.base}/dashboard/queue/handler-crm`);
         // bull-board's header menu (its last action) holds the link back.
         await page.locator('ul[class*="actions"] > li').last().locator('button').click();
