@@ -10,6 +10,7 @@ import {
   handlerJobOptions,
   handlerReplayJobId,
   onceKey,
+  unitAttemptsMade,
   unitMaxAttempts,
   unitRecordReader,
   openHandlerQueue,
@@ -330,7 +331,8 @@ export function createOperations(deps: OperationsDeps): Operations {
       handler,
       jobId: job.id ?? '',
       state,
-      attemptsMade: job.attemptsMade,
+      // Tries made inline, before the job existed, count too.
+      attemptsMade: unitAttemptsMade(job.attemptsMade, job.data),
       finishedAt: job.finishedOn ?? null,
       reason: job.failedReason || skippedReason(job),
       replay,
