@@ -3,6 +3,7 @@
 #   docker run vouchflow                                    (the ingress)
 #   docker run vouchflow node apps/worker/dist/main.js      (a worker)
 #   docker run vouchflow node apps/ops/dist/main.js serve   (the admin API)
+#   docker run vouchflow node apps/ops/bin/vouchflow.js stats --json   (the ops CLI; the bin runs dist/ here)
 # The HEALTHCHECK probes HEALTHCHECK_URL: the ingress's /readyz by default;
 # set it to http://127.0.0.1:3001/readyz for a worker, :3100 for the admin.
 
@@ -39,6 +40,8 @@ RUN rm -rf node_modules apps/*/node_modules packages/*/node_modules examples/*/n
  && for dir in apps/ingress apps/worker apps/ops packages/schema packages/core packages/handler-kit packages/pipeline packages/archive packages/handlers packages/telemetry; do \
       mkdir -p "/out/$dir" && cp -a "$dir/package.json" "$dir/dist" "/out/$dir/" \
       && if [ -d "$dir/migrations" ]; then cp -a "$dir/migrations" "/out/$dir/"; fi \
+      && if [ -d "$dir/assets" ]; then cp -a "$dir/assets" "/out/$dir/"; fi \
+      && if [ -d "$dir/bin" ]; then cp -a "$dir/bin" "/out/$dir/"; fi \
       && if [ -d "$dir/node_modules" ]; then cp -a "$dir/node_modules" "/out/$dir/"; fi; \
     done \
  && find /out -name '*.tsbuildinfo' -delete

@@ -27,6 +27,8 @@ import { signBody, SIGNATURE_HEADER } from '@vouchflow/schema';
 import { freePort, startApp, startRedisServer, type AppProcess } from '@vouchflow/test-support';
 
 const { values } = parseArgs({
+  // `pnpm bench memory -- --events=N` passes the `--` along.
+  args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
     events: { type: 'string', default: '5000' },
     warmup: { type: 'string', default: '3000' },
@@ -116,6 +118,21 @@ async function byWindow(redis: Redis, tag: string): Promise<Map<string, { keys: 
   return groups;
 }
 
+/** MEMORY USAGE of every key that is not named after one event (queues' sets, streams, counters). */
+async function sharedKeys(redis: Redis): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) {
+      if (/evcus_|vtx_/.test(key)) continue;
+      sizes.set(key, Number((await redis.memory('USAGE', key, 'SAMPLES', 0)) ?? 0));
+    }
+  } while (cursor !== '0');
+  return sizes;
+}
+
 const server = await startRedisServer();
 const redis = new Redis(server.url, { maxRetriesPerRequest: null });
 const apps: AppProcess[] = [];
@@ -140,7 +157,7 @@ try {
   await send(url, 'warm', WARMUP);
   await drained(redis);
 
-  const [memBefore, keysBefore] = [await usedMemory(redis), await redis.dbsize()];
+  const [memBefore, keysBefore, sharedBefore] = [await usedMemory(redis), await redis.dbsize(), await sharedKeys(redis)];
   const tag = `m${randomBytes(3).toString('hex')}`;
   console.log(`measured: ${EVENTS} deliveries`);
   const bodyBytes = await send(url, tag, EVENTS);
@@ -164,6 +181,17 @@ try {
     }
   }
   const named = [...windows.values()].reduce((a, b) => a + b, 0);
+  const sharedAfter = await sharedKeys(redis);
+  const grown = [...sharedAfter]
+    .map(([key, bytes]) => [key, bytes - (sharedBefore.get(key) ?? 0)] as const)
+    .filter(([, delta]) => Math.abs(delta) >= EVENTS)
+    .sort((a, b) => b[1] - a[1]);
+  console.log(`\n  keys shared by all events that grew (MEMORY USAGE delta per event):`);
+  for (const [key, delta] of grown) console.log(`    ${key.padEnd(48)} ${(delta / EVENTS).toFixed(0).padStart(6)} B`);
+  if (grown.length === 0) console.log('    none');
+  console.log(
+    `  the rest (allocator rounding, Redis's own tables): ${(bytesPerEvent - named - grown.reduce((a, [, d]) => a + d / EVENTS, 0)).toFixed(0)} B`,
+  );
   // What is not in a key named after the event (sorted sets, streams) is charged to the longest window.
   const longest = Math.max(0, ...windows.keys());
   if (longest > 0) windows.set(longest, (windows.get(longest) ?? 0) + Math.max(0, bytesPerEvent - named));

@@ -23,11 +23,15 @@ afterAll(async () => {
 });
 
 function opsJson(args: string[]): Promise<{ code: number | null; json: unknown; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'apps/ops/src/main.ts'), ...args, '--json'], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', REDIS_URL: testRedisUrl(), QUEUE_PREFIX: prefix },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@vouchflow/source', '--import', 'tsx', resolve(ROOT, 'apps/ops/src/main.ts'), ...args, '--json'],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', REDIS_URL: testRedisUrl(), QUEUE_PREFIX: prefix },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -75,7 +79,7 @@ describe('a conflicting duplicate', () => {
     expect(metrics).toMatch(/^vouchflow_ingress_conflicting_duplicates_total 2$/m);
 
     const shown = await opsJson(['events', 'show', eventId]);
-    expect(shown.code).toBe(0);
+    expect(shown, JSON.stringify(shown)).toMatchObject({ code: 0 });
     // No worker ran, so only the kept copy tells of this event; the processed copy is the first one.
     const report = shown.json as { conflictingDuplicates: Array<{ hash: string; body: string }> };
     expect(report.conflictingDuplicates).toEqual([expect.objectContaining({ hash: warning['receivedHash'], body: changed })]);

@@ -161,6 +161,7 @@ describe('the Grafana dashboard and the alert rules name what the apps export', 
     const all = rules.groups.flatMap((g) => g.rules);
     expect(all.map((r) => r.alert).sort()).toEqual([
       'VouchflowBacklogRising',
+      'VouchflowCircuitOpen',
       'VouchflowDeadLetters',
       'VouchflowHandlerBacklogRising',
       'VouchflowIngressNotReady',
@@ -180,6 +181,6 @@ describe('the Grafana dashboard and the alert rules name what the apps export', 
     const check = spawnSync('promtool', ['check', 'rules', resolve(ROOT, 'deploy/prometheus/alerts.yml')], { encoding: 'utf8' });
     if (check.error) ctx.skip(); // not installed (apt-get install prometheus provides it; .ci/run does)
     expect(check.status, check.stdout + check.stderr).toBe(0);
-    expect(check.stdout).toContain('SUCCESS: 7 rules found');
+    expect(check.stdout).toContain('SUCCESS: 8 rules found');
   });
 });

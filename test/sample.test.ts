@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 const sample = (args: string[]) =>
-  run(process.execPath, ['--import', 'tsx', 'scripts/send-sample.ts', '--url', url, ...args], {
+  run(process.execPath, ['--conditions=@vouchflow/source', '--import', 'tsx', 'scripts/send-sample.ts', '--url', url, ...args], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', VOUCHERIFY_WEBHOOK_SECRET: SECRET },
   });

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,18 +14,48 @@ const fixture = JSON.parse(readFileSync(resolve(ROOT, 'packages/schema/fixtures/
   event: { id: string; type: string };
 };
 
-// Two handlers; beta fails its first try, so its second comes from its handler queue.
+// Three handlers; beta fails its first try, so its second comes from its handler queue. Gamma
+// fails for good at its first (a dead letter), and succeeds once an operator sends it back;
+// alpha succeeds, and is replayed by an operator.
 const HANDLERS = `
+let alphaRuns = 0;
 let betaTries = 0;
+let gammaTries = 0;
 export default [
-  { name: 'alpha', events: ['customer.voucher.loyalty_card.points_added'], async handle() {} },
+  { name: 'alpha', events: ['customer.voucher.loyalty_card.points_added'], async handle(event, ctx) {
+      alphaRuns += 1;
+      ctx.logger.info('alpha done', { run: alphaRuns });
+  } },
   { name: 'beta', events: ['customer.voucher.loyalty_card.points_added'], async handle(event, ctx) {
       betaTries += 1;
       if (betaTries === 1) throw new Error('downstream hiccup');
       ctx.logger.info('beta done', { attempt: ctx.attempt });
   } },
+  { name: 'gamma', events: ['customer.voucher.loyalty_card.points_added'], async handle(event, ctx) {
+      gammaTries += 1;
+      if (gammaTries === 1) throw new ctx.errors.PermanentError('contact gone');
+      ctx.logger.info('gamma done', { attempt: ctx.attempt });
+  } },
 ];
 `;
+
+/** The operator's command line (the `vouchflow` bin), as a process; resolves with its stdout, rejects on a non-zero exit. */
+function vouchflow(args: string[], env: Record<string, string>): Promise<string> {
+  const child = spawn(process.execPath, [resolve(ROOT, 'apps/ops/bin/vouchflow.js'), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
+  return new Promise((resolvePromise, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) =>
+      code === 0 ? resolvePromise(out) : reject(new Error(`vouchflow ${args.join(' ')}: exit ${code}\n${out}`)),
+    );
+  });
+}
 
 interface Span {
   traceId: string;
@@ -86,6 +117,15 @@ describe('one signed delivery is one trace, from the ingress request to each han
     });
     expect(res.status).toBe(202);
     await worker.waitForLog((l) => l.message === 'beta done', 30_000);
+    await worker.waitForLog((l) => l.message === 'unit of work dead-lettered' && l['handler'] === 'gamma', 30_000);
+    // An operator replays alpha and sends gamma's dead letter back.
+    const ops = { REDIS_URL: env.REDIS_URL, QUEUE_PREFIX: env.QUEUE_PREFIX };
+    await vouchflow(['replay', fixture.event.id, '--handler', 'alpha'], ops);
+    await vouchflow(['dlq', 'retry', '--all', '--handler', 'gamma'], ops);
+    await Promise.all([
+      worker.waitForLog((l) => l.message === 'alpha done' && l['run'] === 2, 30_000),
+      worker.waitForLog((l) => l.message === 'gamma done', 30_000),
+    ]);
     // SIGTERM: each app's shutdown sends what it still buffers.
     expect(await ingress.stop()).toBe(0);
     expect(await worker.stop()).toBe(0);
@@ -144,7 +184,9 @@ describe('one signed delivery is one trace, from the ingress request to each han
     const decode = inTrace.find((s) => s.name === 'decode');
     expect(decode?.service).toBe('vouchflow-worker');
     const tries = inTrace
-      .filter((s) => s.name.startsWith('handler '))
+      .filter(
+        (s) => s.name.startsWith('handler ') && s.attributes['vouchflow.replay'] !== true && s.attributes['vouchflow.handler'] !== 'gamma',
+      )
       .map(
         (s) =>
           `${String(s.attributes['vouchflow.handler'])}#${String(s.attributes['vouchflow.attempt'])} ${String(s.attributes['vouchflow.outcome'])}`,
@@ -162,5 +204,25 @@ describe('one signed delivery is one trace, from the ingress request to each han
     expect(inTrace.filter((s) => s.name.startsWith('process')).length).toBeGreaterThanOrEqual(2);
     // One delivery, one trace.
     expect(new Set(spans.filter((s) => s.attributes['vouchflow.event_id'] === fixture.event.id).map((s) => s.traceId)).size).toBe(1);
+  });
+
+  it('an operator’s replay continues the delivery’s trace, its try marked as a replay', () => {
+    const request = spans.find((s) => s.name === 'POST /webhooks/voucherify')!;
+    const replayed = spans.filter((s) => s.name === 'handler alpha' && s.attributes['vouchflow.replay'] === true);
+    expect(replayed).toHaveLength(1);
+    expect(replayed[0]).toMatchObject({ traceId: request.traceId, attributes: { 'vouchflow.outcome': 'done' } });
+    expect(ancestors(replayed[0]!).map((a) => a.spanId)).toContain(request.spanId);
+    const original = spans.filter((s) => s.name === 'handler alpha' && s.attributes['vouchflow.replay'] === false);
+    expect(original).toHaveLength(1);
+  });
+
+  it('a dead letter sent back with `dlq retry` runs in the delivery’s trace', () => {
+    const request = spans.find((s) => s.name === 'POST /webhooks/voucherify')!;
+    const gamma = spans.filter((s) => s.name === 'handler gamma');
+    expect(gamma.map((s) => s.attributes['vouchflow.outcome']).sort()).toEqual(['done', 'failed']);
+    for (const s of gamma) {
+      expect(s.traceId).toBe(request.traceId);
+      expect(ancestors(s).map((a) => a.spanId)).toContain(request.spanId);
+    }
   });
 });

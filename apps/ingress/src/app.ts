@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { SIGNATURE_HEADER, verifySignature } from '@vouchflow/schema';
-import { coerceError, type Logger } from '@vouchflow/core';
+import { coerceError, RedisRefusesWritesError, type Logger } from '@vouchflow/core';
 import type { Backlog } from './backlog.js';
 import { IntakeClosedError } from './errors/intake-closed-error.js';
 import type { Intake } from './intake.js';
@@ -18,8 +18,11 @@ export interface IngressDeps {
   logger: Logger;
   /** Back-pressure: read from a cache, never from Redis per request. */
   backlog: Pick<Backlog, 'overBound' | 'noteAccepted'>;
-  /** Resolves when Redis answers in time; used by /readyz. */
-  pingRedis: () => Promise<void>;
+  /**
+   * Resolves when Redis answers in time and takes writes; used by /readyz.
+   * Warnings (Redis nearly full) make /readyz answer 200 `degraded`.
+   */
+  pingRedis: () => Promise<void | { warnings: readonly string[] }>;
   metrics: IngressMetrics;
   /** @defaultValue 1 MiB */
   bodyLimitBytes?: number;
@@ -116,16 +119,21 @@ export function createApp(deps: IngressDeps): express.Express {
   app.get('/readyz', async (_req, res) => {
     if (draining()) res.setHeader('Connection', 'close');
     const problems: string[] = [];
+    const warnings: string[] = [];
     if (draining()) problems.push('shutting down');
     if (backlog.overBound()) problems.push('intake backlog over its bound');
     try {
-      await deps.pingRedis();
+      const said = await deps.pingRedis();
+      if (said) warnings.push(...said.warnings);
     } catch (err) {
-      problems.push('redis unavailable');
-      logger.debug('readiness: redis unavailable', { error: coerceError(err).message });
+      // Unreachable, or reachable but refusing writes (full under noeviction): deliveries would fail either way.
+      const refused = err instanceof RedisRefusesWritesError;
+      problems.push(refused ? 'redis refuses writes' : 'redis unavailable');
+      logger.debug(`readiness: ${refused ? 'redis refuses writes' : 'redis unavailable'}`, { error: coerceError(err).message });
     }
-    if (problems.length === 0) res.json({ status: 'ready' });
-    else res.status(503).json({ status: 'unavailable', problems });
+    if (problems.length > 0) res.status(503).json({ status: 'unavailable', problems });
+    else if (warnings.length > 0) res.json({ status: 'degraded', warnings });
+    else res.json({ status: 'ready' });
   });
 
   const readBody = express.raw({ type: () => true, limit: deps.bodyLimitBytes ?? 1024 * 1024 });

@@ -17,5 +17,5 @@ export function bulkAdder<T>(queue: Queue<T>, redis: RedisClient, logger?: Logge
     bullmqVersion: check.version,
     reason: check.reason,
   });
-  return publicBulkAdder(queue);
+  return publicBulkAdder(queue, redis);
 }

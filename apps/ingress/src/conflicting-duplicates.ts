@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import { DAY, type RedisClient } from '@vouchflow/core';
-import { deliveryHash, intakeDeduplicationId, keepConflictingDuplicate, type IntakeJobData } from '@vouchflow/pipeline';
+import { deliveryHash, findDelivery, intakeDeduplicationId, keepConflictingDuplicate, type IntakeJobData } from '@vouchflow/pipeline';
 
 /** What a duplicate turned out to be. */
 export type DuplicateVerdict =
@@ -24,10 +24,11 @@ export interface DuplicateInspector {
 export const CONFLICT_RETENTION_MS = 7 * DAY;
 
 /**
- * Compares a duplicate with the copy stored under its event id (found with
- * BullMQ's public deduplication look-up), only ever on the duplicate path:
- * the first copy of an event costs nothing more. A copy whose stored twin is
- * gone (past retention) cannot be compared and counts as a plain duplicate.
+ * Compares a duplicate with the copy stored under its event id (its intake
+ * job, found with BullMQ's public deduplication look-up, while it waits; its
+ * kept record once processed), only ever on the duplicate path: the first
+ * copy of an event costs nothing more. A copy whose stored twin is gone (past
+ * retention) cannot be compared and counts as a plain duplicate.
  */
 export function createDuplicateInspector(options: {
   queue: Queue<IntakeJobData>;
@@ -39,9 +40,10 @@ export function createDuplicateInspector(options: {
   return {
     async inspect(delivery) {
       const jobId = await queue.getDeduplicationJobId(intakeDeduplicationId(delivery.eventId));
-      const stored = jobId ? await queue.getJob(jobId) : undefined;
+      const stored =
+        (jobId ? await queue.getJob(jobId) : undefined)?.data ?? (await findDelivery({ connection: redis, queuePrefix }, delivery.eventId));
       if (!stored) return { conflict: false };
-      const storedHash = deliveryHash(stored.data.body);
+      const storedHash = deliveryHash(stored.body);
       const receivedHash = deliveryHash(delivery.body);
       if (storedHash === receivedHash) return { conflict: false };
       const kept = await keepConflictingDuplicate(

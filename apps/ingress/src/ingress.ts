@@ -1,6 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SECOND, startMetricsServer, type Logger, type MetricsServer, type RedisClient, type ShutdownStep } from '@vouchflow/core';
+import {
+  SECOND,
+  redisReadiness,
+  startMetricsServer,
+  type Logger,
+  type MetricsServer,
+  type RedisClient,
+  type ShutdownStep,
+} from '@vouchflow/core';
 import { openIntakeQueue } from '@vouchflow/pipeline';
 import { createApp } from './app.js';
 import { createDuplicateInspector } from './conflicting-duplicates.js';
@@ -69,6 +77,7 @@ export async function startIngress({
   const intake = createBatchingIntake({
     queue,
     redis,
+    queuePrefix: settings.queuePrefix,
     dedupWindowMs: settings.dedupWindowMs,
     timeoutMs: settings.enqueueTimeoutMs,
     maxBatch: settings.enqueueBatchMax,
@@ -84,6 +93,7 @@ export async function startIngress({
   });
 
   let draining = false;
+  const redisHealth = redisReadiness(redis, settings.queuePrefix, logger);
   const app = createApp({
     secrets: settings.secrets,
     allowUnsigned: settings.allowUnsigned,
@@ -96,7 +106,7 @@ export async function startIngress({
     duplicates: createDuplicateInspector({ queue, redis, queuePrefix: settings.queuePrefix }),
     pingRedis: async () => {
       if (redis.status !== 'ready' && redis.status !== 'connect') throw new Error(`connection is ${redis.status}`);
-      await redis.ping();
+      return redisHealth.check();
     },
   });
 

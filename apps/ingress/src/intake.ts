@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { coerceError, type Logger, type RedisClient } from '@vouchflow/core';
 import { bulkAdder, type BulkJob } from './bulk-add.js';
-import { intakeJobOptions, type IntakeJobData } from '@vouchflow/pipeline';
+import { deliveryKey, intakeJobOptions, type IntakeJobData } from '@vouchflow/pipeline';
 import { IntakeClosedError } from './errors/intake-closed-error.js';
 import { IntakeUnavailableError } from './errors/intake-unavailable-error.js';
 import { traceEnqueue } from './tracing.js';
@@ -27,7 +27,9 @@ export interface BatchingIntakeOptions {
   queue: Queue<IntakeJobData>;
   /** The queue's connection; one command per round trip is defined on it. */
   redis: RedisClient;
-  /** How long an event id is remembered. */
+  /** The deployment's key prefix: a processed delivery's kept record (under it) refuses its duplicates. */
+  queuePrefix: string;
+  /** How long an event id is remembered while its delivery waits to be processed. */
   dedupWindowMs: number;
   /** Longest wait for one round trip before its deliveries are refused. */
   timeoutMs: number;
@@ -67,7 +69,16 @@ interface Pending {
  * deduplicates by event id atomically and answers with the id of the copy
  * already stored, so "the id we got is not the id we asked for" means duplicate.
  */
-export function createBatchingIntake({ queue, redis, dedupWindowMs, timeoutMs, maxBatch, onBatch, logger }: BatchingIntakeOptions): Intake {
+export function createBatchingIntake({
+  queue,
+  redis,
+  queuePrefix,
+  dedupWindowMs,
+  timeoutMs,
+  maxBatch,
+  onBatch,
+  logger,
+}: BatchingIntakeOptions): Intake {
   const addBulk = bulkAdder(queue, redis, logger);
   // Unique per process, so two ingress replicas never ask for the same job id.
   const processTag = randomBytes(5).toString('hex');
@@ -89,6 +100,7 @@ export function createBatchingIntake({ queue, redis, dedupWindowMs, timeoutMs, m
           ...intakeJobOptions(delivery.eventId, `${processTag}${(sequence++).toString(36)}`, dedupWindowMs),
           ...(p.trace ? { telemetry: { metadata: p.trace } } : {}),
         },
+        duplicateIf: deliveryKey(queuePrefix, delivery.eventId),
       };
     });
     const askedIds = jobs.map((job) => job.opts.jobId);

@@ -15,6 +15,7 @@ describe('batching intake against real Redis', () => {
     const intake = createBatchingIntake({
       queue: t.queue,
       redis: t.redis,
+      queuePrefix: prefix,
       dedupWindowMs: 60_000,
       timeoutMs: 5_000,
       maxBatch: 3,
@@ -32,7 +33,14 @@ describe('batching intake against real Redis', () => {
   });
 
   it('answers duplicate for a copy in a later batch of the same turn', async () => {
-    const intake = createBatchingIntake({ queue: t.queue, redis: t.redis, dedupWindowMs: 60_000, timeoutMs: 5_000, maxBatch: 2 });
+    const intake = createBatchingIntake({
+      queue: t.queue,
+      redis: t.redis,
+      queuePrefix: prefix,
+      dedupWindowMs: 60_000,
+      timeoutMs: 5_000,
+      maxBatch: 2,
+    });
     const [a, b] = [newEventId(), newEventId()];
     const results = await Promise.all([a, b, a, b, a].map((id) => intake.enqueue(delivery(id))));
     expect(results).toEqual(['accepted', 'accepted', 'duplicate', 'duplicate', 'duplicate']);

@@ -1,4 +1,4 @@
-import { SECOND, coerceError, projectKey, type Logger, type RedisClient } from '@vouchflow/core';
+import { SECOND, coerceError, postAlert, projectKey, type Logger, type RedisClient } from '@vouchflow/core';
 import type { DeadLetter, DeadLetterStore } from '@vouchflow/pipeline';
 import { formatDuration } from './duration.js';
 
@@ -30,7 +30,39 @@ export interface Alerter {
 
 const MAX_LISTED = 10_000;
 
-/** The message: how many, where, and the command to look closer. */
+/** At most this many handlers get their own command in an alert. */
+const MAX_COMMANDS = 3;
+
+/**
+ * What to run next, per handler with fresh dead letters, most first: a retry
+ * filtered to what a retry can help (`--retryable-only`), never a bare
+ * `--all` that would send permanent failures back to die again; and where
+ * the failures for good are, to look at before anything is retried.
+ */
+function nextSteps(fresh: readonly DeadLetter[]): string[] {
+  const by = new Map<string | null, { retryable: number; permanent: number }>();
+  for (const d of fresh) {
+    const n = by.get(d.handler) ?? { retryable: 0, permanent: 0 };
+    if (d.permanent) n.permanent++;
+    else n.retryable++;
+    by.set(d.handler, n);
+  }
+  const ranked = [...by.entries()].sort((a, b) => b[1].retryable + b[1].permanent - (a[1].retryable + a[1].permanent));
+  const steps: string[] = [];
+  for (const [handler, n] of ranked.slice(0, MAX_COMMANDS)) {
+    const which = handler === null ? '--decode-failures' : `--handler ${handler}`;
+    if (n.retryable > 0) steps.push(`Send back what can succeed: \`pnpm ops dlq retry --all ${which} --retryable-only\` (${n.retryable}).`);
+    if (n.permanent > 0)
+      steps.push(
+        `${n.permanent} failed for good (${handler === null ? 'did not decode' : 'PermanentError'}): fix the cause first, see \`pnpm ops dlq list ${which}\`.`,
+      );
+  }
+  if (ranked.length > MAX_COMMANDS)
+    steps.push(`${ranked.length - MAX_COMMANDS} more queues have new dead letters: see \`pnpm ops dlq list\`.`);
+  return steps;
+}
+
+/** The message: how many, where, and the commands to look closer and to retry what a retry can help. */
 export function alertText(queuePrefix: string, fresh: readonly DeadLetter[], total: number, since: number): string {
   const byHandler = new Map<string, number>();
   for (const d of fresh)
@@ -43,7 +75,8 @@ export function alertText(queuePrefix: string, fresh: readonly DeadLetter[], tot
     newest
       ? `Latest: ${newest.eventType} ${newest.eventId} → ${newest.handler ?? 'intake'}: ${newest.reason.split('\n')[0]?.slice(0, 200)}`
       : '',
-    'Inspect with `pnpm ops dlq list`, send back with `pnpm ops dlq retry --all`.',
+    'Inspect with `pnpm ops dlq list`.',
+    ...nextSteps(fresh),
   ]
     .filter(Boolean)
     .join('\n');
@@ -74,13 +107,7 @@ export function createAlerter(deps: AlerterDeps): Alerter {
     const total = await deadLetters.count();
     const text = alertText(queuePrefix, fresh, total, seen);
     try {
-      const res = await fetch(webhookUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ text }),
-        signal: AbortSignal.timeout(deps.requestTimeoutMs ?? 10 * SECOND),
-      });
-      if (!res.ok) throw new Error(`webhook answered ${res.status}`);
+      await postAlert(webhookUrl, text, deps.requestTimeoutMs ?? 10 * SECOND);
     } catch (err) {
       // Open the gate again so the next round retries, rather than staying silent for a whole interval.
       await connection.del(gateKey);

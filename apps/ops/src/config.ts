@@ -6,7 +6,7 @@ import {
   NonEmptyString,
   PortFromString,
   SECOND,
-  UrlString,
+  alertEnv,
   archiveEnv,
   commonEnv,
   decodeEnv,
@@ -78,8 +78,8 @@ export const adminEnv = {
   TRUST_PROXY: { codec: TrustProxy, default: 'false' },
   /** Host names requests may carry (DNS-rebinding defence), comma-separated. Add the proxy's public name when exposing it. */
   ADMIN_ALLOWED_HOSTS: { codec: CommaList, default: 'localhost,127.0.0.1,[::1]' },
-  /** Slack-compatible incoming webhook told when dead letters appear. Unset: no alerts. A Slack webhook URL is a secret. */
-  ALERT_WEBHOOK_URL: { codec: UrlString('AlertWebhookUrl', ['http', 'https']), secret: true },
+  /** Told when dead letters appear (see alertEnv). */
+  ...alertEnv,
   /** At most one alert per this interval (`30s`, `15m`, `1h`); new dead letters in between are summed into the next one. */
   ALERT_INTERVAL: { codec: DurationFromString('AlertInterval', SECOND), default: '15m' },
 };

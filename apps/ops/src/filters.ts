@@ -26,6 +26,8 @@ function flag(input: Record<string, unknown>, name: string): boolean | undefined
  * Reads a dead-letter filter from loosely typed input (a query string or a
  * JSON body). Intake's dead letters alone (deliveries that did not decode) are
  * `decodeFailures: true`, or `handler: null` in a JSON body, as entries show them.
+ * `reason` matches a part of the failure reason in any case; `retryableOnly: true`
+ * leaves out what failed for good.
  */
 export function filterFrom(input: Record<string, unknown>, now: number): DeadLetterFilter {
   const filter: DeadLetterFilter = {};
@@ -44,6 +46,9 @@ export function filterFrom(input: Record<string, unknown>, now: number): DeadLet
   if (eventId !== undefined) filter.eventId = eventId;
   const eventType = str('eventType');
   if (eventType !== undefined) filter.eventType = eventType;
+  const reason = str('reason');
+  if (reason !== undefined) filter.reason = reason;
+  if (flag(input, 'retryableOnly') === true) filter.retryableOnly = true;
   const since = input['since'];
   if (since !== undefined && since !== '') {
     const at = typeof since === 'number' ? since : typeof since === 'string' ? parseSince(since, now) : undefined;

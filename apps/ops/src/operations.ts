@@ -1,21 +1,31 @@
 import type { Job, JobsOptions, Queue } from 'bullmq';
 import { isRight } from 'fp-ts/lib/Either.js';
-import { INTAKE_QUEUE, handlerQueueName, projectKey, DAY, type RedisClient } from '@vouchflow/core';
+import {
+  INTAKE_QUEUE,
+  handlerQueueName,
+  projectKey,
+  DAY,
+  redisMemoryReport,
+  type RedisClient,
+  type RedisMemoryReport,
+} from '@vouchflow/core';
 import { businessKeyOf, decodeDelivery } from '@vouchflow/schema';
 import {
   eventIdSegment,
   findDelivery,
+  INTAKE_TOTAL,
   findIndexedEvents,
   handlerJobId,
   handlerJobOptions,
   handlerReplayJobId,
-  onceKey,
   unitAttemptsMade,
   unitMaxAttempts,
   unitRecordReader,
   openHandlerQueue,
   openIntakeQueue,
   readConflictingDuplicates,
+  readCircuit,
+  type CircuitView,
   type ConflictingDuplicate,
   type DeadLetter,
   type DeadLetterFilter,
@@ -41,16 +51,21 @@ export interface QueueStats {
   waiting: number;
   active: number;
   delayed: number;
-  /** Jobs in BullMQ's completed set (kept by retention). A handler's first tries that succeed inline leave none: see `done`. */
+  /**
+   * Jobs in BullMQ's completed set (kept by retention). Intake's are removed
+   * at once, and a handler's first tries that succeed inline leave none: see `done`.
+   */
   completed: number;
   /**
-   * Handlers only (`null` for intake): units recorded done since the
-   * deployment began, whether they ran inline in their intake job or as a job
-   * of this queue; skips of twins already done are not counted.
+   * Handlers: units recorded done since the deployment began, whether they
+   * ran inline in their intake job or as a job of this queue; skips of twins
+   * already done are not counted. Intake: deliveries processed (kept).
    */
   done: number | null;
   failed: number;
   dead: number;
+  /** Handlers only (`null` for intake): its circuit breaker. `open`: its units wait (delayed, no attempt spent) until a probe succeeds. */
+  circuit: CircuitView['state'] | null;
 }
 
 /**
@@ -78,6 +93,16 @@ export interface HandlerWork {
   replay: boolean;
 }
 
+/**
+ * A dead letter as every output shows it (`--json`, the admin API, `events show`):
+ * its `delivery` is the same value as an event report's, the body parsed when it is
+ * JSON (else the text as received), never a JSON string inside JSON.
+ */
+export type DeadLetterEntry = Omit<DeadLetter, 'delivery'> & {
+  /** The delivery as received, parsed when it is JSON. */
+  delivery: unknown;
+};
+
 export interface EventReport {
   eventId: string;
   eventType: string | null;
@@ -87,7 +112,7 @@ export interface EventReport {
   /** The delivery as received, parsed when it is JSON. */
   delivery: unknown;
   handlers: HandlerWork[];
-  deadLetters: DeadLetter[];
+  deadLetters: DeadLetterEntry[];
   /** Deliveries with this event id but another body, answered 2XX by the ingress and not processed: oldest first. */
   conflictingDuplicates: ConflictingDuplicate[];
   /** Where the report comes from: Redis's hot window, or the PostgreSQL archive beyond it. */
@@ -104,6 +129,11 @@ export interface HandlerStatus {
   handler: string;
   /** `paused`: its units wait in its queue, first tries included, until it is resumed. */
   state: 'running' | 'paused';
+  /**
+   * Its circuit breaker: `closed`; `open`, its units wait (delayed, no attempt
+   * spent) until `until`, when one probe runs; `half-open`, that probe runs.
+   */
+  circuit: { state: CircuitView['state']; until: number | null; openedAt: number | null };
   waiting: number;
   active: number;
   delayed: number;
@@ -132,10 +162,12 @@ export interface OperationsDeps {
 /** The operator's verbs, shared by the CLI and the admin API so both do exactly the same thing. */
 export interface Operations {
   stats(): Promise<QueueStats[]>;
-  listDeadLetters(filter?: DeadLetterFilter): Promise<DeadLetter[]>;
+  /** Redis's used memory, maxmemory and bytes per processed event over the last hour (sampled by the workers). */
+  redisMemory(): Promise<RedisMemoryReport>;
+  listDeadLetters(filter?: DeadLetterFilter): Promise<DeadLetterEntry[]>;
   countDeadLetters(filter?: DeadLetterFilter): Promise<number>;
   /** @throws NotFoundError */
-  getDeadLetter(id: string): Promise<DeadLetter>;
+  getDeadLetter(id: string): Promise<DeadLetterEntry>;
   retryDeadLetters(ids: readonly string[]): Promise<RetryResult>;
   retryAllDeadLetters(filter?: DeadLetterFilter, onProgress?: Progress): Promise<number>;
   purgeDeadLetters(filter?: DeadLetterFilter, onProgress?: Progress): Promise<number>;
@@ -155,6 +187,8 @@ export interface Operations {
   pauseHandler(handler: string): Promise<HandlerStatus>;
   /** @throws NotFoundError */
   resumeHandler(handler: string): Promise<HandlerStatus>;
+  /** Every handler's circuit breaker, by handler name. */
+  circuits(): Promise<Map<string, CircuitView>>;
   /** The queues, for the dashboard. */
   queues(): Promise<Array<Queue<IntakeJobData> | Queue<HandlerJobData>>>;
   /** Closes the queues it opened; the connection is the caller's. */
@@ -192,13 +226,10 @@ const parseBody = (body: string): unknown => {
   }
 };
 
-/** Handlers the intake job fanned out to, from its return value. */
-const fannedOutTo = (job: Job<IntakeJobData> | undefined): string[] => {
-  const value: unknown = job?.returnvalue;
-  if (typeof value !== 'object' || value === null || !('handlers' in value) || !Array.isArray(value.handlers)) return [];
-  return value.handlers.filter((h): h is string => typeof h === 'string');
-};
+/** The one shape of a dead letter in every output: see {@link DeadLetterEntry}. */
+export const deadLetterEntry = (d: DeadLetter): DeadLetterEntry => ({ ...d, delivery: parseBody(d.delivery) });
 
+/** Handlers the intake job fanned out to, from its return value. */
 /** The business fact a delivery reports, which keys its once-only records; undefined when it does not decode. */
 const businessKeyOfBody = (body: string): string | undefined => {
   let parsed: unknown;
@@ -297,7 +328,7 @@ export function createOperations(deps: OperationsDeps): Operations {
   ): Promise<HandlerWork | undefined> {
     if (businessKey === undefined) return undefined;
     const jobId = handlerJobId(eventId, handler);
-    const record = await once.read(onceKey(queuePrefix, handler, businessKey));
+    const record = await once.read(businessKey, handler);
     if (!record) return undefined;
     const { owner } = record;
     // A twin skipped made one try; records written before they kept attempts and times count one too.
@@ -310,7 +341,7 @@ export function createOperations(deps: OperationsDeps): Operations {
     return handedTo ? { ...base, state: 'completed', reason: `skipped: already done by ${owner}` } : undefined;
   }
 
-  async function counts(queue: Queue): Promise<Omit<QueueStats, 'queue' | 'handler' | 'done' | 'dead'>> {
+  async function counts(queue: Queue): Promise<Omit<QueueStats, 'queue' | 'handler' | 'done' | 'dead' | 'circuit'>> {
     const [c, paused] = await Promise.all([
       queue.getJobCounts('wait', 'prioritized', 'waiting-children', 'active', 'delayed', 'completed', 'failed'),
       queue.isPaused(),
@@ -361,15 +392,17 @@ export function createOperations(deps: OperationsDeps): Operations {
 
   async function handlerStatus(handler: string, doneTotals?: Record<string, number>): Promise<HandlerStatus> {
     const queue = handlerQueue(handler);
-    const [c, [newest], dead, done] = await Promise.all([
+    const [c, [newest], dead, done, circuit] = await Promise.all([
       counts(queue),
       deadLetters.list({ handler, limit: 1 }),
       deadLetters.count({ handler }),
       doneTotals ? Promise.resolve(doneTotals) : once.doneTotals(),
+      readCircuit(connection, queuePrefix, handler),
     ]);
     return {
       handler,
       state: c.paused ? 'paused' : 'running',
+      circuit: { state: circuit.state, until: circuit.until, openedAt: circuit.openedAt },
       waiting: c.waiting,
       active: c.active,
       delayed: c.delayed,
@@ -385,6 +418,12 @@ export function createOperations(deps: OperationsDeps): Operations {
       return Promise.all(names.sort().map((name) => handlerStatus(name, done)));
     },
 
+    async circuits() {
+      const names = await handlerNames();
+      const views = await Promise.all(names.map((name) => readCircuit(connection, queuePrefix, name)));
+      return new Map(names.map((name, i) => [name, views[i]!]));
+    },
+
     async pauseHandler(handler) {
       const name = await knownHandler(handler);
       await handlerQueue(name).pause();
@@ -397,6 +436,8 @@ export function createOperations(deps: OperationsDeps): Operations {
       return handlerStatus(name);
     },
 
+    redisMemory: () => redisMemoryReport(deps.connection, deps.queuePrefix),
+
     async stats() {
       const [names, done] = await Promise.all([handlerNames(), once.doneTotals()]);
       const perHandler = await Promise.all(
@@ -406,26 +447,29 @@ export function createOperations(deps: OperationsDeps): Operations {
           ...(await counts(handlerQueue(handler))),
           done: done[handler] ?? 0,
           dead: await deadLetters.count({ handler }),
+          circuit: (await readCircuit(connection, queuePrefix, handler)).state,
         })),
       );
-      // Intake's dead letters are the deliveries that did not decode.
+      // Intake's dead letters are the deliveries that did not decode; its done, the deliveries processed
+      // (its completed jobs are removed at once, their deliveries kept as compact records).
       const intakeStats: QueueStats = {
         queue: INTAKE_QUEUE,
         handler: null,
         ...(await counts(intake)),
-        done: null,
+        done: done[INTAKE_TOTAL] ?? 0,
         dead: await deadLetters.count({ handler: null }),
+        circuit: null,
       };
       return [intakeStats, ...perHandler];
     },
 
-    listDeadLetters: async (filter) => deadLetters.list(await knownFilter(filter)),
+    listDeadLetters: async (filter) => (await deadLetters.list(await knownFilter(filter))).map(deadLetterEntry),
     countDeadLetters: async (filter) => deadLetters.count(await knownFilter(filter)),
 
     async getDeadLetter(id) {
       const found = await deadLetters.get(id);
       if (!found) throw new NotFoundError(`no dead letter with id ${id}`);
-      return found;
+      return deadLetterEntry(found);
     },
 
     async retryDeadLetters(ids) {
@@ -440,15 +484,15 @@ export function createOperations(deps: OperationsDeps): Operations {
     purgeDeadLetterIds: (ids, onProgress) => deadLetters.purgeIds(ids, onProgress),
 
     async showEvent(eventId) {
-      const [intakeJob, names, dead, conflicting] = await Promise.all([
+      const [kept, names, dead, conflicting] = await Promise.all([
         findDelivery({ connection, queuePrefix }, eventId),
         handlerNames(),
         // Every queue's, intake's too: deliveries that did not decode are not indexed by event id.
         deadLetters.list({ eventId }),
         readConflictingDuplicates(connection, queuePrefix, eventId),
       ]);
-      const handedTo = fannedOutTo(intakeJob);
-      const businessKey = intakeJob ? businessKeyOfBody(intakeJob.data.body) : undefined;
+      const handedTo = kept?.handlers ?? [];
+      const businessKey = kept ? businessKeyOfBody(kept.body) : undefined;
       const handlers: HandlerWork[] = [];
       for (const handler of [...new Set([...handedTo, ...names])]) {
         const queue = handlerQueue(handler);
@@ -478,57 +522,52 @@ export function createOperations(deps: OperationsDeps): Operations {
           }
         }
       }
-      const intakeState = intakeJob ? workState(await intakeJob.getState()) : undefined;
-      if (!intakeJob && handlers.length === 0 && dead.length === 0 && conflicting.length === 0) {
+      if (!kept && handlers.length === 0 && dead.length === 0 && conflicting.length === 0) {
         const archived = await deps.archive?.findEvent(eventId);
         if (archived) return archivedReport(archived);
         throw new NotFoundError(`nothing is kept about event ${eventId} (unknown, or older than the delivery retention)`);
       }
-      const deliveryText = intakeJob?.data.body ?? dead[0]?.delivery;
+      const deliveryText = kept?.body ?? dead[0]?.delivery;
       const undecoded = dead.find((d) => d.handler === null);
       let intakeWork: EventReport['intake'] = null;
-      if (intakeJob && intakeState) {
+      // Kept as it is fanned out; its intake job is removed once its first tries settle.
+      const intakeJob = kept ? await intake.getJob(kept.intakeJobId) : undefined;
+      if (intakeJob) {
         intakeWork = {
-          state: intakeState,
+          state: workState(await intakeJob.getState()),
           attemptsMade: intakeJob.attemptsMade,
           reason: intakeJob.failedReason || null,
           finishedAt: intakeJob.finishedOn ?? null,
         };
+      } else if (kept) {
+        intakeWork = { state: 'completed', attemptsMade: kept.intakeAttempts, reason: null, finishedAt: kept.processedAt };
       } else if (undecoded) {
         intakeWork = { state: 'dead', attemptsMade: undecoded.attempts, reason: undecoded.reason, finishedAt: undecoded.lastFailedAt };
       }
       return {
         eventId,
-        eventType: intakeJob?.data.eventType ?? dead[0]?.eventType ?? null,
-        receivedAt: intakeJob?.data.receivedAt ?? null,
+        eventType: kept?.eventType ?? dead[0]?.eventType ?? null,
+        receivedAt: kept?.receivedAt ?? null,
         intake: intakeWork,
         delivery: deliveryText === undefined ? null : parseBody(deliveryText),
         handlers,
-        deadLetters: dead,
+        deadLetters: dead.map(deadLetterEntry),
         conflictingDuplicates: conflicting,
         source: 'redis',
       };
     },
 
     async replay(eventId, only) {
-      const intakeJob = await findDelivery({ connection, queuePrefix }, eventId);
-      const archived = intakeJob ? undefined : await deps.archive?.findEvent(eventId);
-      if (!intakeJob && !archived) {
+      const kept = await findDelivery({ connection, queuePrefix }, eventId);
+      const archived = kept ? undefined : await deps.archive?.findEvent(eventId);
+      if (!kept && !archived) {
         throw new NotFoundError(
           `no delivery of event ${eventId} is kept (unknown, or older than the delivery retention${deps.archive ? ' and not in the archive' : ''})`,
         );
       }
-      const delivery: IntakeJobData = intakeJob
-        ? intakeJob.data
-        : { body: archived!.body, eventId: archived!.eventId, eventType: archived!.eventType, receivedAt: archived!.receivedAt };
-      const state = intakeJob ? await intakeJob.getState() : 'completed';
-      if (state !== 'completed') {
-        throw new ConflictError(
-          state === 'failed'
-            ? `event ${eventId} did not decode, so it has no handlers to replay; see \`pnpm ops dlq list\``
-            : `event ${eventId} is still being taken in (${state}); replay it once it has been fanned out`,
-        );
-      }
+      // Kept (or archived) only once fanned out: an event still being taken in, or that did not decode, is found by neither.
+      const from = kept ?? archived!;
+      const delivery: IntakeJobData = { body: from.body, eventId: from.eventId, eventType: from.eventType, receivedAt: from.receivedAt };
       const registry = await deps.handlers();
       const deployed = [...registry.keys()];
       let targets: string[];
@@ -537,9 +576,13 @@ export function createOperations(deps: OperationsDeps): Operations {
           throw new NotFoundError(`no handler named ${only} (this deployment runs: ${deployed.join(', ') || 'none'})`);
         targets = [only];
       } else {
-        targets = (intakeJob ? fannedOutTo(intakeJob) : archived!.handlers).filter((h) => deployed.includes(h));
+        targets = from.handlers.filter((h) => deployed.includes(h));
         if (targets.length === 0) throw new ConflictError(`event ${eventId} was not handed to any handler this deployment runs`);
       }
+      // The delivery's trace context, as the ingress stored it (kept with the delivery): the replay's
+      // tries continue that trace, so a tracing backend shows them beside the original ones.
+      const traceMetadata = kept?.trace;
+      const trace: Pick<JobsOptions, 'telemetry'> = traceMetadata ? { telemetry: { metadata: traceMetadata } } : {};
       const jobs: ReplayResult['jobs'] = [];
       for (const handler of targets) {
         const queue = handlerQueue(handler);
@@ -548,7 +591,11 @@ export function createOperations(deps: OperationsDeps): Operations {
         const n = await connection.incr(counterKey);
         await connection.expire(counterKey, REPLAY_COUNTER_TTL_S);
         const jobId = replayJobId(eventId, handler, n);
-        await queue.add('replay', { ...delivery, handler, replay: true }, replayOptions(jobId, registry.get(handler), original));
+        await queue.add(
+          'replay',
+          { ...delivery, handler, replay: true },
+          { ...replayOptions(jobId, registry.get(handler), original), ...trace },
+        );
         jobs.push({ handler, jobId });
       }
       return { eventId, jobs };

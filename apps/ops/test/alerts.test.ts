@@ -3,8 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QueueEvents } from 'bullmq';
-import { createDeadLetterStore, type RedisDeadLetterStore } from '@vouchflow/pipeline';
-import { createAlerter } from '../src/alerts.js';
+import { createDeadLetterStore, type DeadLetter, type RedisDeadLetterStore } from '@vouchflow/pipeline';
+import { alertText, createAlerter } from '../src/alerts.js';
 import { Deployment, delivery, quietLogger, switchableHandler, waitForEvents } from './support.js';
 
 /** A Slack-like incoming webhook on loopback that records what it is sent. */
@@ -104,5 +104,36 @@ describe('dead-letter alerts', () => {
     // Reported once: with nothing new, a later round stays quiet even with the gate open.
     await d.redis.del(`{${d.prefix}}:ops:alert:gate`);
     expect(await alerter().check()).toBe(false);
+  });
+});
+
+describe('the alert text', () => {
+  const entry = (handler: string | null, permanent: boolean, n: number): DeadLetter => ({
+    id: `${handler === null ? 'intake' : `handler-${handler}`}/ev-evcus_${n}`,
+    eventId: `evcus_${n}`,
+    eventType: 'customer.voucher.loyalty_card.points_added',
+    handler,
+    attempts: permanent ? 1 : 3,
+    reason: permanent ? 'PermanentError: 404 contact not found' : 'CRM answered 503',
+    permanent,
+    stack: null,
+    firstFailedAt: 1_000,
+    lastFailedAt: 2_000,
+    delivery: '{}',
+  });
+
+  it('suggests a retry filtered to what can succeed, never a bare --all, and names the failures for good', () => {
+    const text = alertText('vf', [entry('crm', false, 1), entry('crm', false, 2), entry('crm', true, 3), entry(null, true, 4)], 9, 0);
+    expect(text).toContain('`pnpm ops dlq retry --all --handler crm --retryable-only` (2)');
+    expect(text).toContain('1 failed for good (PermanentError): fix the cause first, see `pnpm ops dlq list --handler crm`');
+    expect(text).toContain('1 failed for good (did not decode): fix the cause first, see `pnpm ops dlq list --decode-failures`');
+    expect(text).not.toMatch(/dlq retry --all`/);
+    expect(text).not.toContain('--decode-failures --retryable-only');
+  });
+
+  it('with only failures for good, suggests no retry at all', () => {
+    const text = alertText('vf', [entry('crm', true, 1)], 1, 0);
+    expect(text).not.toContain('dlq retry');
+    expect(text).toContain('see `pnpm ops dlq list --handler crm`');
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QueueEvents } from 'bullmq';
 import { handlerJobId, openHandlerQueue, type DeadLetter } from '@vouchflow/pipeline';
+import type { RedisMemoryReport } from '@vouchflow/core';
 import type { EventReport, QueueStats, ReplayResult } from '../src/operations.js';
 import { Deployment, delivery, jsonOf, runOps, switchableHandler, undecodable, waitForEvents } from './support.js';
 
@@ -46,16 +47,24 @@ describe('pnpm ops against a deployment with dead letters', { timeout: 90_000 },
   it('stats: a table by default, every count with --json', async () => {
     const [table, json] = await Promise.all([ops('stats'), ops('stats', '--json')]);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/queue\s+│\s+waiting\s+│\s+active\s+│\s+delayed\s+│\s+completed\s+│\s+done\s+│\s+failed\s+│\s+dead/);
+    expect(table.stdout).toMatch(
+      /queue\s+│\s+waiting\s+│\s+active\s+│\s+delayed\s+│\s+jobs completed\s+│\s+units done\s+│\s+failed\s+│\s+dead/,
+    );
+    expect(table.stdout).toContain('units done: every unit done since the start, first tries run inline included');
     expect(table.stdout).toContain('handler-crm');
     expect(json.code).toBe(0);
-    const rows = jsonOf<QueueStats[]>(json);
+    const { queues: rows, redis } = jsonOf<{ queues: QueueStats[]; redis: RedisMemoryReport }>(json);
+    expect(redis.usedMemory).toBeGreaterThan(0);
+    expect(redis).toHaveProperty('maxmemory');
+    expect(redis).toHaveProperty('bytesPerEvent');
+    expect(table.stdout).toMatch(/Redis: [\d.]+ MiB used/);
     const by = Object.fromEntries(rows.map((r) => [r.queue, r]));
     expect(by['intake']).toMatchObject({
       handler: null,
       paused: false,
-      completed: sent.length,
-      done: null,
+      // Completed intake jobs are removed at once; `done` counts the deliveries processed.
+      completed: 0,
+      done: sent.length,
       dead: 1,
       waiting: 0,
       active: 0,
@@ -276,7 +285,7 @@ describe('pnpm ops against a deployment with dead letters', { timeout: 90_000 },
     const [list, again] = await Promise.all([ops('dlq', 'list'), ops('dlq', 'purge', '--yes')]);
     expect(list.stdout).toContain('No dead letters match.');
     expect(again.stdout).toContain('Purged 0 dead letters.');
-    const rows = jsonOf<QueueStats[]>(await ops('stats', '--json'));
+    const rows = jsonOf<{ queues: QueueStats[] }>(await ops('stats', '--json')).queues;
     expect(rows.map((r) => r.dead)).toEqual(rows.map(() => 0));
   });
 });

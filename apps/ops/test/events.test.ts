@@ -141,7 +141,7 @@ describe('events show with first tries inline', () => {
 
   it('reports a unit as gone once its once-only record has expired too', async () => {
     const transactionId = (JSON.parse(first.body) as { data: { transaction: { id: string } } }).data.transaction.id;
-    await d.redis.del(onceKey(d.prefix, 'email', transactionId));
+    await d.redis.hdel(onceKey(d.prefix, transactionId), 'email');
     const report = await ops.showEvent(first.eventId);
     expect(report.handlers.find((h) => h.handler === 'email')).toMatchObject({ state: 'gone' });
     expect(report.handlers.find((h) => h.handler === 'slow')).toMatchObject({ state: 'completed', reason: null });

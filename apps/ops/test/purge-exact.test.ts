@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QueueEvents } from 'bullmq';
-import type { DeadLetter } from '@vouchflow/pipeline';
 import { createAdminApp } from '../src/admin/app.js';
 import { runCli } from '../src/cli/program.js';
 import { loadCliConfig } from '../src/config.js';
@@ -32,7 +31,7 @@ describe('purging exactly what was counted', () => {
     await failed;
     return sent.eventId;
   };
-  const remaining = async () => (await opened.ops.listDeadLetters({ handler: 'crm' })).map((e: DeadLetter) => e.eventId).sort();
+  const remaining = async () => (await opened.ops.listDeadLetters({ handler: 'crm' })).map((e) => e.eventId).sort();
   const api = (path: string, body?: unknown) =>
     fetch(`${base}${path}`, {
       method: body === undefined ? 'GET' : 'POST',

@@ -1,8 +1,24 @@
 import { EventEmitter } from 'node:events';
 import { Worker, type Queue, type Telemetry, type WorkerOptions } from 'bullmq';
-import { bullPrefix, DAY, handlerQueueName, HOUR, INTAKE_QUEUE, MINUTE, SECOND, type Logger, type RedisClient } from '@vouchflow/core';
+import {
+  bullPrefix,
+  coerceError,
+  DAY,
+  handlerQueueName,
+  HOUR,
+  INTAKE_QUEUE,
+  MINUTE,
+  postAlert,
+  recordMemorySample,
+  redisMemoryReport,
+  SECOND,
+  type Logger,
+  type RedisClient,
+} from '@vouchflow/core';
+import type { ArchiveJournal } from '@vouchflow/archive';
 import type { AnyHandler } from '@vouchflow/handler-kit';
 import {
+  circuitStore,
   unitRecords,
   openHandlerQueue,
   openIntakeQueue,
@@ -12,7 +28,7 @@ import {
 } from '@vouchflow/pipeline';
 import { createRouter } from './routing.js';
 import { backoffStrategy } from './backoff.js';
-import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
+import { createWorkerMetrics, registerRedisMemoryMetrics, type WorkerMetrics } from './metrics.js';
 import { schemaDrift, type DriftFinder } from './drift.js';
 import { DeliveryCache } from './delivery-cache.js';
 import { DEFAULT_RETRY_LATER_LIMITS, type RetryLaterLimits } from './retry-later.js';
@@ -20,6 +36,15 @@ import { HandlerRuns } from './handler-runs.js';
 import { DEFAULT_CONCURRENCY, perHandlerOf, type WorkerEvents } from './worker-context.js';
 import { intakeProcessor, onIntakeFailed, type IntakeContext } from './intake-processor.js';
 import { handlerJobProcessor, onHandlerJobFailed } from './handler-job-processor.js';
+import {
+  CIRCUIT_REFRESH_MS,
+  CircuitBreaker,
+  circuitSettingsOf,
+  DEFAULT_CIRCUIT,
+  type CircuitDefaults,
+  type CircuitTransition,
+} from './circuit.js';
+import { CIRCUIT_STATE_VALUE } from './metrics.js';
 
 export interface WorkerDeps {
   /** Shared by every queue and worker; BullMQ opens one blocking connection per worker beside it. Closed by the caller. */
@@ -68,6 +93,21 @@ export interface WorkerDeps {
   retryLater?: Partial<RetryLaterLimits>;
   /** Also collect Node.js process metrics. @defaultValue false */
   processMetrics?: boolean;
+  /**
+   * Every handler's circuit breaker (CIRCUIT_*), which a handler's own
+   * `circuit` overrides; `false` (or `failures: 0`) turns them all off.
+   * @defaultValue 10 failures within 1 minute, 30 seconds of cool-down doubling up to 10 minutes
+   */
+  circuit?: Partial<CircuitDefaults> | false;
+  /** Slack-compatible webhook told once each time a breaker opens or closes (ALERT_WEBHOOK_URL). @defaultValue none */
+  alertWebhookUrl?: string;
+  /** The optional archive's journal: each delivery and final outcome is appended to it. @defaultValue no archive */
+  archive?: ArchiveJournal;
+  /**
+   * How often to sample Redis's used memory and the deliveries processed, for
+   * `vouchflow_redis_bytes_per_event` and `pnpm ops stats`. @defaultValue no sampling
+   */
+  memorySampleMs?: number;
 }
 
 export type { SettledUnit, WorkerEvents } from './worker-context.js';
@@ -96,9 +136,6 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   const lockDuration = deps.lockDurationMs ?? 30 * SECOND;
   const graceMs = deps.shutdownGraceMs ?? 20 * SECOND;
   const deliveryRetentionMs = deps.deliveryRetentionMs ?? 7 * DAY;
-  // Completed deliveries stay for the retention period whatever their producer
-  // asked (BullMQ applies the completing job's own removeOnComplete), so replay finds them.
-  const keepDeliveries = { age: Math.ceil(deliveryRetentionMs / SECOND) };
   const prefix = bullPrefix(queuePrefix);
   const route = createRouter(handlers);
   const cache = new DeliveryCache(deps.deliveryCacheBytes ?? 64 * 1024 * 1024);
@@ -122,6 +159,8 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     },
   });
 
+  const breakers = circuitBreakers(deps, metrics, events);
+
   const ctx: IntakeContext = {
     connection,
     queuePrefix,
@@ -134,15 +173,16 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     retryLater: { ...DEFAULT_RETRY_LATER_LIMITS, ...deps.retryLater },
     route,
     findDrift: deps.findDrift ?? schemaDrift,
-    perHandler: new Map(handlers.map((h) => [h.name, perHandlerOf(h, metrics)])),
+    perHandler: new Map(handlers.map((h) => [h.name, perHandlerOf(h, metrics, breakers.get(h.name))])),
     handlerQueues,
     inlineFirstTry: deps.inlineFirstTry ?? false,
     maxAttempts,
     backoffMs,
     maxBackoffMs,
     deliveryRetentionMs,
-    keepDeliveries,
+    ...(deps.archive ? { archive: deps.archive } : {}),
   };
+  registerRedisMemoryMetrics(metrics.registry, () => redisMemoryReport(connection, queuePrefix));
 
   const common: WorkerOptions = {
     ...traced,
@@ -165,7 +205,8 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   const intake = new Worker<IntakeJobData>(INTAKE_QUEUE, intakeProcessor(ctx), {
     ...common,
     concurrency: deps.intakeConcurrency ?? 50,
-    removeOnComplete: keepDeliveries,
+    // A processed delivery is kept as a compact record (intake-processor.ts), not as its job.
+    removeOnComplete: { count: 0 },
   });
 
   const workers = handlers.map(
@@ -205,8 +246,31 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   }, PAUSE_POLL_MS);
   pauseWatch.unref();
 
+  // Each process's view of every breaker, at most about a second old: a closed breaker costs no round trip per unit.
+  const refreshBreakers = () => Promise.all([...breakers.values()].map((b) => b.refresh()));
+  const circuitWatch = setInterval(() => {
+    // A missed look keeps the last known view; the next one tries again.
+    refreshBreakers().catch(() => {});
+  }, CIRCUIT_REFRESH_MS);
+  circuitWatch.unref();
+  // Bytes per event: what this process processed since its last sample goes into the deployment's shared count.
+  let sampledProcessed = 0;
+  const sampleMemory = async () => {
+    const processed = (await metrics.deliveries.get()).values.reduce((sum, v) => sum + v.value, 0);
+    await recordMemorySample(connection, queuePrefix, processed - sampledProcessed);
+    sampledProcessed = processed;
+  };
+  const memorySampler =
+    deps.memorySampleMs === undefined
+      ? undefined
+      : setInterval(() => {
+          sampleMemory().catch((err: unknown) => logger.debug('redis memory sample failed', { error: coerceError(err).message }));
+        }, deps.memorySampleMs);
+  memorySampler?.unref();
+
   const readyPromise = Promise.all([
     watchPauses(),
+    refreshBreakers(),
     ...[intake, ...workers].map((w) => w.waitUntilReady()),
     // With the retry settings, so an operator's replay retries as this deployment does.
     registerHandlers(connection, queuePrefix, handlers, { attempts: maxAttempts, backoffMs, maxBackoffMs }),
@@ -222,6 +286,8 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     close() {
       closing ??= (async () => {
         clearInterval(pauseWatch);
+        clearInterval(circuitWatch);
+        clearInterval(memorySampler);
         const abortTimer = setTimeout(() => runs.endGrace(), graceMs);
         try {
           await Promise.all([intake, ...workers].map((w) => w.close()));
@@ -234,4 +300,72 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
       return closing;
     },
   };
+}
+
+/** One breaker per handler whose breaker is on, reporting to the logs, the metrics, `events` and the alert webhook. */
+function circuitBreakers(deps: WorkerDeps, metrics: WorkerMetrics, events: EventEmitter<WorkerEvents>): Map<string, CircuitBreaker> {
+  const { connection, queuePrefix, handlers, logger } = deps;
+  const defaults = deps.circuit === false ? false : { ...DEFAULT_CIRCUIT, ...deps.circuit };
+  const store = circuitStore(connection, queuePrefix);
+  const alert = (text: string) => {
+    if (!deps.alertWebhookUrl) return;
+    postAlert(deps.alertWebhookUrl, text).catch((err: unknown) =>
+      logger.warn('circuit alert not delivered', { error: coerceError(err).message }),
+    );
+  };
+  const breakers = new Map<string, CircuitBreaker>();
+  for (const h of handlers) {
+    const settings = circuitSettingsOf(h.circuit, defaults);
+    if (!settings) continue;
+    const gauge = metrics.circuitState.labels({ handler: h.name });
+    gauge.set(CIRCUIT_STATE_VALUE.closed);
+    const breaker = new CircuitBreaker(h.name, settings, store, {
+      // A probe that outlives its timeout, its abort grace and a margin has lost its process: another may probe.
+      probeLeaseMs: (h.timeoutMs ?? 30 * SECOND) + 10 * SECOND,
+      onState: (state) => {
+        gauge.set(CIRCUIT_STATE_VALUE[state]);
+        events.emit('circuit', { handler: h.name, state });
+      },
+      onTransition: (t) => {
+        metrics.circuitTransitions.inc({ handler: h.name, to: t.to });
+        const fields = { handler: h.name, from: t.from, to: t.to, cooldownMs: t.cooldownMs, error: t.error };
+        if (t.to === 'open' && t.from === 'closed') {
+          logger.warn("circuit opened: the handler's units wait, no attempt spent, until a probe succeeds", {
+            ...fields,
+            failures: t.failures,
+          });
+        } else if (t.to === 'open') {
+          logger.warn('circuit probe failed: stays open for a longer cool-down', fields);
+        } else if (t.to === 'closed') {
+          logger.info('circuit closed: the probe succeeded, waiting units run again', { handler: h.name, openMs: t.openMs });
+        } else {
+          logger.info('circuit half-open: one probe unit runs', { handler: h.name });
+        }
+        const text = circuitAlertText(queuePrefix, t, settings);
+        if (text) alert(text);
+      },
+    });
+    breakers.set(h.name, breaker);
+  }
+  return breakers;
+}
+
+const seconds = (ms: number) => (ms % SECOND === 0 ? `${ms / SECOND} s` : `${ms} ms`);
+
+/** The alert for a breaker opening or closing (probes and failed probes are only logged and counted), or undefined. */
+export function circuitAlertText(queuePrefix: string, t: CircuitTransition, settings: CircuitDefaults): string | undefined {
+  if (t.to === 'open' && t.from === 'closed') {
+    return [
+      `:rotating_light: vouchflow (${queuePrefix}): circuit of handler ${t.handler} opened after ${settings.failures} failures within ${seconds(settings.windowMs)}.`,
+      t.error ? `Last error: ${t.error.split('\n')[0]?.slice(0, 200)}` : '',
+      `Its units wait, spending no attempt; a probe runs in ${seconds(t.cooldownMs ?? settings.cooldownMs)}. Watch with \`pnpm ops handlers\`.`,
+    ]
+      .filter(Boolean)
+      .join('\n');
+  }
+  if (t.to === 'closed') {
+    const open = t.openMs !== undefined ? ` after ${Math.round(t.openMs / SECOND)} s open` : '';
+    return `:white_check_mark: vouchflow (${queuePrefix}): circuit of handler ${t.handler} closed${open}: a probe succeeded, waiting units run again.`;
+  }
+  return undefined;
 }

@@ -1,8 +1,8 @@
 import { UnrecoverableError } from 'bullmq';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { coerceError, INTAKE_QUEUE } from '@vouchflow/core';
+import { coerceError } from '@vouchflow/core';
 import { decodeDelivery, type DecodedDelivery } from '@vouchflow/schema';
-import { readJobData, type HandlerJobData, type IntakeJobData } from '@vouchflow/pipeline';
+import { deliveryBody, type HandlerJobData } from '@vouchflow/pipeline';
 import { deepFreeze } from './delivery-cache.js';
 import type { WorkerContext } from './worker-context.js';
 
@@ -23,7 +23,7 @@ export function decodeBody(body: string): { parsed: unknown; decoded: DecodedDel
   return { parsed, decoded: deepFreeze(decoded.right) };
 }
 
-/** A unit's delivery, decoded: from the cache, else its own body, else its intake job's. */
+/** A unit's delivery, decoded: from the cache, else its own body, else the kept delivery's. */
 export async function deliveryOf(
   ctx: WorkerContext,
   data: HandlerJobData,
@@ -31,9 +31,9 @@ export async function deliveryOf(
   const cached = data.intakeJobId === undefined ? undefined : ctx.cache.get(data.intakeJobId);
   if (cached) return { body: undefined, decoded: cached };
   let body = data.body;
-  if (body === undefined && data.intakeJobId !== undefined) body = await intakeBody(ctx, data.intakeJobId);
+  body ??= await keptBody(ctx, data);
   if (body === undefined) {
-    return { body, error: undecodable(`delivery no longer retained: intake job ${data.intakeJobId ?? '(none)'} is gone`) };
+    return { body, error: undecodable(`delivery of event ${data.eventId} is no longer kept (older than the delivery retention)`) };
   }
   try {
     const { decoded } = decodeBody(body);
@@ -44,7 +44,6 @@ export async function deliveryOf(
   }
 }
 
-export async function intakeBody(ctx: WorkerContext, intakeJobId: string): Promise<string | undefined> {
-  const raw = await readJobData(ctx.connection, ctx.queuePrefix, INTAKE_QUEUE, intakeJobId);
-  return raw === undefined ? undefined : (JSON.parse(raw) as IntakeJobData).body;
+export function keptBody(ctx: WorkerContext, data: HandlerJobData): Promise<string | undefined> {
+  return deliveryBody(ctx.connection, ctx.queuePrefix, data.eventId, data.intakeJobId);
 }

@@ -1,12 +1,13 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { handlerQueueName, type Logger } from '@vouchflow/core';
 import type { HandlerOutcome } from '@vouchflow/handler-kit';
-import { recordFirstFailure, unitAttemptsMade, unitMaxAttempts, type HandlerJobData } from '@vouchflow/pipeline';
-import { deliveryOf, intakeBody, undecodable } from './deliveries.js';
+import { recordFirstFailure, recordPermanentFailure, unitAttemptsMade, unitMaxAttempts, type HandlerJobData } from '@vouchflow/pipeline';
+import { deliveryOf, keptBody, undecodable } from './deliveries.js';
 import { postpone } from './postpone.js';
 import { WAIT_REASONS } from './wait-reasons.js';
 import { RetryLaterExhaustedError } from './retry-later.js';
-import { runUnit } from './unit.js';
+import { runUnitBehindCircuit } from './circuit.js';
+import { archiveDead, archiveSettled } from './archive-entries.js';
 import type { PerHandler, WorkerContext } from './worker-context.js';
 
 const permanentError = (reason: string, stack?: string): UnrecoverableError => {
@@ -32,16 +33,16 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
     const delivery = await deliveryOf(ctx, data);
     // A dead letter must stand alone: write the delivery into the unit before its last failure.
     const keepBody = async () => {
-      if (data.body !== undefined || data.intakeJobId === undefined) return;
-      const body = delivery.body ?? (await intakeBody(ctx, data.intakeJobId));
+      if (data.body !== undefined) return;
+      const body = delivery.body ?? (await keptBody(ctx, data));
       if (body !== undefined) await job.updateData({ ...data, body });
     };
     const { decoded } = delivery;
     if (!decoded) {
-      await keepBody();
+      await Promise.all([keepBody(), recordPermanentFailure(connection, queuePrefix, queueName, job.id!)]);
       throw delivery.error ?? undecodable(`delivery of ${data.eventType} does not decode`);
     }
-    let outcome = await runUnit(ctx, h, { event: decoded.event, unitId: job.id!, attempt, replay: data.replay === true, log });
+    let outcome = await runUnitBehindCircuit(ctx, h, { event: decoded.event, unitId: job.id!, attempt, replay: data.replay === true, log });
     if (outcome.kind === 'retry-later') {
       // Postponements are free, but not for ever: MAX_RETRY_LATER in a row and this one is a failed try.
       const inARow = (data.retryLaters ?? 0) + 1;
@@ -53,6 +54,11 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
     }
     switch (outcome.kind) {
       case 'done':
+        await archiveSettled(
+          ctx,
+          { eventId: data.eventId, receivedAt: data.receivedAt, handler: h.handler.name, attempts: attempt },
+          outcome.result,
+        );
         return outcome.result;
       case 'busy':
         if (logger.isDebugEnabled()) log().debug('another run holds the claim: waiting for it');
@@ -61,8 +67,14 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
         return postpone(job, token, Date.now() + outcome.delayMs, outcome.reason);
       case 'aborted':
         return postpone(job, token, Date.now(), WAIT_REASONS.aborted);
+      case 'held':
+        if (logger.isDebugEnabled()) log().debug('circuit open: waiting, no attempt spent', { retryInMs: outcome.retryInMs });
+        return postpone(job, token, Date.now() + outcome.retryInMs, outcome.reason);
       case 'failed': {
-        await recordFirstFailure(connection, queuePrefix, queueName, job.id!);
+        await Promise.all([
+          recordFirstFailure(connection, queuePrefix, queueName, job.id!),
+          outcome.permanent ? recordPermanentFailure(connection, queuePrefix, queueName, job.id!) : undefined,
+        ]);
         if (outcome.permanent || isLast) await keepBody();
         // BullMQ's failedReason says why it waits now, not an earlier postponement's reason.
         else if (job.data.waitReason !== undefined) await job.updateData({ ...job.data, waitReason: undefined });
@@ -87,6 +99,7 @@ export function onHandlerJobFailed(ctx: WorkerContext, handler: string) {
     if (final) {
       metrics.deadLettered.inc({ handler });
       logger.warn('unit of work dead-lettered', fields);
+      void archiveDead(ctx, { eventId: job.data.eventId, receivedAt: job.data.receivedAt, handler, attempts: attemptsMade }, err.message);
     } else {
       metrics.retried.inc({ handler });
       logger.info('try failed: will retry', { ...fields, delayMs: job.delay });

@@ -1,15 +1,19 @@
-import type { Job, JobsOptions, KeepJobs, Queue } from 'bullmq';
+import type { Job, JobsOptions, Queue } from 'bullmq';
 import { coerceError, handlerQueueName, INTAKE_QUEUE } from '@vouchflow/core';
 import type { DecodedDelivery, HandledEvent } from '@vouchflow/schema';
 import type { AnyHandler } from '@vouchflow/handler-kit';
 import {
   continuedAsJob,
-  deliveryIndexKey,
+  deduplicationKey,
+  deliveryKey,
+  encodeKeptDelivery,
   handlerJobId,
   handlerJobOptions,
   indexEvent,
-  keepCompleted,
+  INTAKE_TOTAL,
   recordFirstFailure,
+  removeWhenCompleted,
+  recordPermanentFailure,
   type HandlerJobData,
   type IntakeJobData,
 } from '@vouchflow/pipeline';
@@ -19,7 +23,9 @@ import type { DriftFinder } from './drift.js';
 import { INTAKE_LABEL } from './metrics.js';
 import { postpone } from './postpone.js';
 import { WAIT_REASONS } from './wait-reasons.js';
-import { runUnit, type Unit, type UnitOutcome } from './unit.js';
+import type { Unit, UnitOutcome } from './unit.js';
+import { runUnitBehindCircuit } from './circuit.js';
+import { archiveDelivery, archiveSettled } from './archive-entries.js';
 import type { PerHandler, WorkerContext } from './worker-context.js';
 import { inSpanSync, vouchflowTracer } from '@vouchflow/telemetry';
 
@@ -33,21 +39,11 @@ export interface IntakeContext extends WorkerContext {
   readonly maxAttempts: number;
   readonly backoffMs: number;
   readonly maxBackoffMs: number;
+  /** How long a processed delivery is kept (for `events show`, replay, and its units' retries). */
   readonly deliveryRetentionMs: number;
-  /** A completed delivery's `removeOnComplete`. */
-  readonly keepDeliveries: KeepJobs;
 }
 
 type HandlerJobToAdd = { handler: string; data: HandlerJobData; opts: JobsOptions };
-
-/** Which intake job holds the delivery, and whom and what it is about (`pnpm ops events find`); kept for the delivery retention. */
-async function indexDelivery(ctx: IntakeContext, intakeJob: Job<IntakeJobData>, event: HandledEvent): Promise<void> {
-  const { eventId, receivedAt } = intakeJob.data;
-  await Promise.all([
-    ctx.records.set(deliveryIndexKey(ctx.queuePrefix, eventId), intakeJob.id!, ctx.deliveryRetentionMs),
-    indexEvent(ctx.records, ctx.queuePrefix, { eventId, receivedAt, delivery: event }, ctx.deliveryRetentionMs),
-  ]);
-}
 
 /**
  * Runs the first try of a delivery's units inline, inside the intake job,
@@ -58,13 +54,15 @@ async function indexDelivery(ctx: IntakeContext, intakeJob: Job<IntakeJobData>, 
  * unit that does not succeed becomes a job of its handler's queue with the
  * tries it has left. Should this process die meanwhile, the intake job is
  * taken up again, and with it the units not recorded done.
- * Resolves with the handler jobs to add.
+ * Resolves with the handler jobs to add; the archive appends of units that
+ * ended inline go into `journaled`.
  */
 async function firstTries(
   ctx: IntakeContext,
   intakeJob: Job<IntakeJobData>,
   event: HandledEvent,
   targets: readonly AnyHandler[],
+  journaled: Promise<void>[],
 ): Promise<HandlerJobToAdd[]> {
   const { connection, queuePrefix, logger, maxAttempts, backoffMs } = ctx;
   const { eventId, eventType, receivedAt } = intakeJob.data;
@@ -83,9 +81,9 @@ async function firstTries(
     const log = () => logger.child({ eventId, eventType, handler: target.name, jobId: unitId, attempt: 1 });
     inline.push({ h, unit: { event, unitId, attempt: 1, replay: false, log }, data, opts });
   }
-  // In the same batch as the units' claims.
-  const indexed = indexDelivery(ctx, intakeJob, event);
-  const settled = await Promise.allSettled([indexed, ...inline.map(({ h, unit }) => runUnit(ctx, h, unit))]);
+  // In the same batch as the units' claims, and before any of the delivery's handler jobs exists.
+  const kept = Promise.all([keepDelivery(ctx, intakeJob, targets), indexDelivery(ctx, intakeJob, event)]);
+  const settled = await Promise.allSettled([kept, ...inline.map(({ h, unit }) => runUnitBehindCircuit(ctx, h, unit))]);
   const trouble = settled.find((s) => s.status === 'rejected');
   if (trouble) throw trouble.reason;
   const outcomes = settled.slice(1).map((s) => (s as PromiseFulfilledResult<UnitOutcome>).value);
@@ -94,6 +92,7 @@ async function firstTries(
     const add = (d: HandlerJobData, o: JobsOptions) => toAdd.push({ handler: h.handler.name, data: d, opts: o });
     switch (outcome.kind) {
       case 'done':
+        journaled.push(archiveSettled(ctx, { eventId, receivedAt, handler: h.handler.name, attempts: 1 }, outcome.result));
         break;
       case 'busy':
         add({ ...data, waitReason: WAIT_REASONS.busy }, { ...opts, delay: outcome.retryInMs });
@@ -104,10 +103,17 @@ async function firstTries(
       case 'aborted':
         add(data, opts);
         break;
+      case 'held':
+        // Its handler's circuit is open: the unit waits in its queue with all its tries.
+        add({ ...data, waitReason: outcome.reason }, { ...opts, delay: outcome.retryInMs });
+        break;
       case 'failed': {
         const { error } = outcome;
         h.failed.inc();
-        await recordFirstFailure(connection, queuePrefix, handlerQueueName(h.handler.name), unit.unitId);
+        await Promise.all([
+          recordFirstFailure(connection, queuePrefix, handlerQueueName(h.handler.name), unit.unitId),
+          outcome.permanent ? recordPermanentFailure(connection, queuePrefix, handlerQueueName(h.handler.name), unit.unitId) : undefined,
+        ]);
         if (outcome.permanent || maxAttempts <= 1) {
           // Out of tries already: the job only carries the failure into the failed set (the dead letters).
           // It has full attempts, so an operator's retry runs it like any unit.
@@ -129,9 +135,36 @@ async function firstTries(
   return toAdd;
 }
 
+/** Indexes the delivery under whom and what it is about (`pnpm ops events find`), for the delivery retention, in the units' batch. */
+function indexDelivery(ctx: IntakeContext, job: Job<IntakeJobData>, event: HandledEvent): Promise<void> {
+  const { eventId, receivedAt } = job.data;
+  return indexEvent(ctx.records, ctx.queuePrefix, { eventId, receivedAt, delivery: event }, ctx.deliveryRetentionMs);
+}
+
+/**
+ * Keeps the delivery for the retention window as a compact record (the intake
+ * job is removed as it completes). The record refuses the event's duplicates
+ * at the ingress from now on, so BullMQ's deduplication key goes, unless it
+ * would outlive the record.
+ */
+async function keepDelivery(ctx: IntakeContext, job: Job<IntakeJobData>, targets: readonly AnyHandler[]): Promise<void> {
+  const record = encodeKeptDelivery({
+    ...job.data,
+    processedAt: Date.now(),
+    intakeAttempts: job.attemptsStarted,
+    intakeJobId: job.id!,
+    handlers: targets.map((h) => h.name),
+    ...(job.opts.telemetry?.metadata ? { trace: job.opts.telemetry.metadata } : {}),
+  });
+  await Promise.all([
+    ctx.records.set(deliveryKey(ctx.queuePrefix, job.data.eventId), record, ctx.deliveryRetentionMs, INTAKE_TOTAL),
+    ctx.records.handover(deduplicationKey(ctx.queuePrefix, job.data.eventId), ctx.deliveryRetentionMs),
+  ]);
+}
+
 /** The intake queue's BullMQ processor: decodes a delivery, routes it to its handlers, and fans it out. */
 export function intakeProcessor(ctx: IntakeContext) {
-  const { connection, queuePrefix, logger, metrics, keepDeliveries } = ctx;
+  const { connection, queuePrefix, logger, metrics } = ctx;
   return async (job: Job<IntakeJobData>, token?: string) => {
     const log = () => logger.child({ eventId: job.data.eventId, eventType: job.data.eventType, jobId: job.id });
     let decoded: DecodedDelivery;
@@ -142,7 +175,11 @@ export function intakeProcessor(ctx: IntakeContext) {
       ));
     } catch (err) {
       metrics.deliveries.inc({ outcome: 'undecodable' });
-      await recordFirstFailure(connection, queuePrefix, INTAKE_QUEUE, job.id!);
+      await Promise.all([
+        recordFirstFailure(connection, queuePrefix, INTAKE_QUEUE, job.id!),
+        // The same bytes will not decode on a retry: only a change of the schema helps.
+        recordPermanentFailure(connection, queuePrefix, INTAKE_QUEUE, job.id!),
+      ]);
       log().warn('delivery does not decode: dead-lettered', { reason: coerceError(err).message });
       throw err;
     }
@@ -153,24 +190,37 @@ export function intakeProcessor(ctx: IntakeContext) {
     const targets = ctx.route(event.event.type);
     if (!decoded.known && targets.length === 0) {
       metrics.deliveries.inc({ outcome: 'unknown_type' });
-      keepCompleted(job, keepDeliveries);
-      await indexDelivery(ctx, job, event);
+      removeWhenCompleted(job);
+      await Promise.all([keepDelivery(ctx, job, []), indexDelivery(ctx, job, event), archiveDelivery(ctx, job.data, event, [])]);
       log().info('unfamiliar event type: kept, no handler');
       return { handlers: [] };
     }
     ctx.cache.set(job.id!, decoded, job.data.body.length);
+    // Archive appends (no-ops without ARCHIVE_URL): units ended inline, then the delivery; they never reject.
+    const journaled: Promise<void>[] = [];
     try {
-      const jobs = await firstTries(ctx, job, event, targets);
+      const jobs = await firstTries(ctx, job, event, targets, journaled);
       // Deterministic job ids: this intake job run again after a crash adds nothing twice.
-      await Promise.all(jobs.map((j) => ctx.handlerQueues.get(j.handler)!.add('run', j.data, j.opts)));
+      await Promise.all([
+        ...jobs.map((j) => ctx.handlerQueues.get(j.handler)!.add('run', j.data, j.opts)),
+        archiveDelivery(
+          ctx,
+          job.data,
+          event,
+          targets.map((h) => h.name),
+        ),
+        ...journaled,
+      ]);
     } catch (err) {
+      // Units that ended inline are archived though the delivery is tried again (their re-run skips them).
+      await Promise.all(journaled);
       // Redis trouble, not the delivery's fault: try again later, forever, without dead-lettering it.
       // Units that already succeeded are skipped then (once-only records).
       const delay = backoffDelay(job.attemptsStarted, ctx.backoffMs, ctx.maxBackoffMs);
       log().warn('fan-out failed: retrying later', { error: coerceError(err).message, delayMs: delay });
       return postpone(job, token, Date.now() + delay);
     }
-    keepCompleted(job, keepDeliveries);
+    removeWhenCompleted(job);
     metrics.deliveries.inc({ outcome: 'routed' });
     if (logger.isDebugEnabled()) log().debug('fanned out', { handlers: targets.map((h) => h.name) });
     return { handlers: targets.map((h) => h.name) };

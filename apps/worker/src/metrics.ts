@@ -24,7 +24,14 @@ export interface WorkerMetrics {
   claimsLost: Counter<'handler'>;
   overruns: Counter<'handler'>;
   recordWindow: Histogram;
+  /** 0 closed, 1 open, 2 half-open (one probe runs), as this process last saw it. */
+  circuitState: Gauge<'handler'>;
+  /** Changes of state made by this process (`to`: open, half-open, closed); summed over processes, every change once. */
+  circuitTransitions: Counter<'handler' | 'to'>;
 }
+
+/** `vouchflow_circuit_state`'s values. */
+export const CIRCUIT_STATE_VALUE = { closed: 0, open: 1, 'half-open': 2 } as const;
 
 /**
  * The worker's Prometheus metrics in a registry of its own (several workers
@@ -137,11 +144,116 @@ export function createWorkerMetrics(queues: () => readonly Queue[], options: { d
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     }),
+    circuitState: new Gauge({
+      name: 'vouchflow_circuit_state',
+      help: "A handler's circuit breaker: 0 closed, 1 open (its units wait, no attempt spent), 2 half-open (one probe runs)",
+      labelNames: ['handler'],
+      registers,
+    }),
+    circuitTransitions: new Counter({
+      name: 'vouchflow_circuit_transitions_total',
+      help: "Changes of a handler's circuit breaker, by the state it went to (open, half-open, closed)",
+      labelNames: ['handler', 'to'],
+      registers,
+    }),
     duration: new Histogram({
       name: 'vouchflow_handler_duration_seconds',
       help: 'Time in handle(), by outcome',
       labelNames: ['handler', 'outcome'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+  };
+}
+
+/**
+ * Redis memory, read at scrape time: used memory and maxmemory from INFO, and
+ * bytes per event over the last hour from the samples every worker records
+ * (see the worker's memory sampler). NaN: no reading (Redis away, or no samples yet).
+ */
+export function registerRedisMemoryMetrics(
+  registry: Registry,
+  read: () => Promise<{ usedMemory: number; maxmemory: number; bytesPerEvent: number | null }>,
+): void {
+  type Reading = { usedMemory: number; maxmemory: number; bytesPerEvent: number | null };
+  let last: Promise<Reading | undefined> | undefined;
+  // One read per scrape for the three gauges: each collect() asks, the first one reads.
+  // A failed read leaves them out of that scrape rather than failing the scrape.
+  const reading = () => {
+    last ??= read()
+      .catch(() => undefined)
+      .finally(() => setImmediate(() => (last = undefined)));
+    return last;
+  };
+  const registers = [registry];
+  new Gauge({
+    name: 'vouchflow_redis_used_memory_bytes',
+    help: 'Redis used_memory (summed over a cluster’s masters)',
+    registers,
+    async collect() {
+      this.set((await reading())?.usedMemory ?? NaN);
+    },
+  });
+  new Gauge({
+    name: 'vouchflow_redis_maxmemory_bytes',
+    help: 'Redis maxmemory; 0 is unlimited',
+    registers,
+    async collect() {
+      this.set((await reading())?.maxmemory ?? NaN);
+    },
+  });
+  new Gauge({
+    name: 'vouchflow_redis_bytes_per_event',
+    help: 'Redis used memory gained per processed delivery over the last hour (negative while retention sheds more than intake adds)',
+    registers,
+    async collect() {
+      // NaN until two samples a processed delivery apart exist: no figure rather than a made-up 0.
+      this.set((await reading())?.bytesPerEvent ?? NaN);
+    },
+  });
+}
+
+export interface ArchiveMetrics {
+  archived: Counter<'kind'>;
+  writeFailures: Counter;
+  journalFailures: Counter;
+  dropped: Counter;
+}
+
+/** The archive's metrics, only when ARCHIVE_URL is set. The backlog is read at scrape time. */
+export function registerArchiveMetrics(registry: Registry, backlog: () => Promise<{ entries: number; claimed: number }>): ArchiveMetrics {
+  const registers = [registry];
+  new Gauge({
+    name: 'vouchflow_archive_backlog',
+    help: 'Journal entries (deliveries and outcomes) not yet in PostgreSQL: all of them, and those claimed by an archiver',
+    labelNames: ['state'],
+    registers,
+    async collect() {
+      const { entries, claimed } = await backlog();
+      this.set({ state: 'waiting' }, entries);
+      this.set({ state: 'claimed' }, claimed);
+    },
+  });
+  return {
+    archived: new Counter({
+      name: 'vouchflow_archive_archived_total',
+      help: 'Journal entries written to PostgreSQL by this process, by kind (delivery, outcome)',
+      labelNames: ['kind'],
+      registers,
+    }),
+    writeFailures: new Counter({
+      name: 'vouchflow_archive_write_failures_total',
+      help: 'Archive batches that failed (PostgreSQL away or refusing); their entries stay in the journal and are retried',
+      registers,
+    }),
+    journalFailures: new Counter({
+      name: 'vouchflow_archive_journal_failures_total',
+      help: 'Journal appends that Redis refused: those entries are missing from the archive',
+      registers,
+    }),
+    dropped: new Counter({
+      name: 'vouchflow_archive_dropped_total',
+      help: 'Journal entries not appended because the backlog was over ARCHIVE_MAX_BACKLOG: missing from the archive',
       registers,
     }),
   };

@@ -89,6 +89,20 @@ export function validateHandler(value: unknown, origin: string): AnyHandler {
       fail(`handler "${name}": rateLimit must be { max, durationMs } with positive integers (got ${describe(rate)})`);
     }
   }
+  const circuit = h['circuit'];
+  if (circuit !== undefined && circuit !== false) {
+    const c = circuit as Record<string, unknown> | null;
+    const bad =
+      typeof c !== 'object' ||
+      c === null ||
+      Array.isArray(c) ||
+      Object.keys(c).some((k) => !['failures', 'windowMs', 'cooldownMs'].includes(k)) ||
+      ['failures', 'windowMs', 'cooldownMs'].some((k) => c[k] !== undefined && !isPositiveInt(c[k]));
+    if (bad)
+      fail(
+        `handler "${name}": circuit must be false or { failures?, windowMs?, cooldownMs? } with positive integers (got ${describe(circuit)})`,
+      );
+  }
   return value as AnyHandler;
 }
 

@@ -7,13 +7,21 @@ import { inSpan, vouchflowTracer } from '@vouchflow/telemetry';
  */
 export function traceAttempt<T>(
   handler: string,
-  unit: { event: { event: { id: string } }; attempt: number },
+  unit: { event: { event: { id: string } }; attempt: number; replay?: boolean },
   run: () => Promise<T>,
 ): Promise<T> {
   return inSpan(
     vouchflowTracer(),
     `handler ${handler}`,
-    { attributes: { 'vouchflow.handler': handler, 'vouchflow.attempt': unit.attempt, 'vouchflow.event_id': unit.event.event.id } },
+    {
+      attributes: {
+        'vouchflow.handler': handler,
+        'vouchflow.attempt': unit.attempt,
+        'vouchflow.event_id': unit.event.event.id,
+        // An operator's replay runs in the original delivery's trace: this tells its tries apart.
+        'vouchflow.replay': unit.replay === true,
+      },
+    },
     async (span) => {
       try {
         const result = await run();

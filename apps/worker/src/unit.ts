@@ -41,7 +41,9 @@ export type UnitOutcome =
   | { kind: 'retry-later'; delayMs: number; reason: string }
   /** Aborted by shutdown: back to the queue, no try spent. */
   | { kind: 'aborted' }
-  | { kind: 'failed'; error: Error; permanent: boolean };
+  | { kind: 'failed'; error: Error; permanent: boolean }
+  /** Its handler's circuit breaker is open (circuit.ts): try again in `retryInMs`, without spending a try. */
+  | { kind: 'held'; retryInMs: number; reason: 'circuit open' };
 
 export interface Unit {
   event: HandledEvent;
@@ -69,7 +71,7 @@ function announce(ctx: WorkerContext, h: PerHandler, unit: Unit, result: Handler
 /** Runs one try of a unit through its whole life. Rejects only when Redis fails it (the caller retries the unit later). */
 export async function runUnit(ctx: WorkerContext, h: PerHandler, unit: Unit): Promise<UnitOutcome> {
   const { handler, timeoutMs } = h;
-  const key = onceKey(ctx.queuePrefix, handler.name, businessKeyOf(unit.event));
+  const key = onceKey(ctx.queuePrefix, businessKeyOf(unit.event));
   await h.permits.acquire();
   let claim: Claim | undefined;
   if (!unit.replay) {

@@ -2,11 +2,13 @@ import type { EventEmitter } from 'node:events';
 import { SECOND, type Logger, type RedisClient } from '@vouchflow/core';
 import type { AnyHandler, HandlerOutcome } from '@vouchflow/handler-kit';
 import type { UnitRecords } from '@vouchflow/pipeline';
+import type { ArchiveJournal } from '@vouchflow/archive';
 import type { DeliveryCache } from './delivery-cache.js';
 import type { HandlerRuns } from './handler-runs.js';
 import type { RetryLaterLimits } from './retry-later.js';
 import type { WorkerMetrics } from './metrics.js';
 import { Semaphore } from './semaphore.js';
+import type { CircuitBreaker } from './circuit.js';
 
 /** A unit of work that ended well (ran, or was skipped as already done), inline or from its queue. */
 export interface SettledUnit {
@@ -36,15 +38,23 @@ export interface WorkerContext {
   readonly events: EventEmitter<WorkerEvents>;
   readonly runs: HandlerRuns;
   readonly retryLater: RetryLaterLimits;
+  /** The archive's journal when ARCHIVE_URL is set: deliveries and final outcomes are appended to it. */
+  readonly archive?: ArchiveJournal;
 }
 
-/** In-process notifications: a unit settled; this process saw a handler's queue paused or resumed. */
-export type WorkerEvents = { settled: [SettledUnit]; paused: [{ handler: string; paused: boolean }] };
+/** In-process notifications: a unit settled; this process saw a handler's queue paused or resumed, or its circuit breaker change. */
+export type WorkerEvents = {
+  settled: [SettledUnit];
+  paused: [{ handler: string; paused: boolean }];
+  circuit: [{ handler: string; state: 'closed' | 'open' | 'half-open' }];
+};
 
 /** Per handler: metric children bound once (labelling every time costs more than a no-op run), and its permits. */
-export function perHandlerOf(h: AnyHandler, metrics: WorkerMetrics) {
+export function perHandlerOf(h: AnyHandler, metrics: WorkerMetrics, circuit?: CircuitBreaker) {
   return {
     handler: h,
+    /** Its circuit breaker; undefined when off. */
+    circuit,
     timeoutMs: h.timeoutMs ?? DEFAULT_TIMEOUT,
     // Shared by inline runs and queue jobs, so the declared concurrency holds per process.
     permits: new Semaphore(h.concurrency ?? DEFAULT_CONCURRENCY),

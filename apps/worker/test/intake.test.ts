@@ -72,7 +72,7 @@ describe('intake', () => {
     );
     // Kept: replay can find it.
     const kept = await findDelivery({ connection: h.redis, queuePrefix: h.prefix }, d.eventId);
-    expect(kept?.data.body).toBe(d.body);
+    expect(kept).toMatchObject({ body: d.body, handlers: [] });
   });
 
   it('counts keys the codec does not know (schema drift)', async () => {
@@ -94,8 +94,10 @@ describe('intake', () => {
     await done;
 
     const kept = await findDelivery({ connection: h.redis, queuePrefix: h.prefix }, d.eventId);
-    expect(kept?.data).toEqual(d);
-    expect(await kept!.getState()).toBe('completed');
+    expect(kept).toMatchObject({ ...d, handlers: ['email', 'crm'], intakeAttempts: 1 });
+    expect(kept!.processedAt).toBeGreaterThanOrEqual(d.receivedAt);
+    // Kept as that record, not as its intake job.
+    expect(await h.intake.getJob(kept!.intakeJobId)).toBeUndefined();
 
     const registry = await readHandlerRegistry(h.redis, h.prefix);
     expect([...registry.keys()]).toEqual(['crm', 'email']);
@@ -108,7 +110,7 @@ describe('intake', () => {
     const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
     expect(text).toContain('vouchflow_handler_completed_total{handler="email"} 1');
     expect(text).toContain('vouchflow_handler_duration_seconds_count{handler="email",outcome="completed"} 1');
-    expect(text).toMatch(/vouchflow_queue_depth\{queue="intake",state="completed"\} 1/);
+    expect(text).toMatch(/vouchflow_queue_depth\{queue="intake",state="wait"\} 0/);
     expect((await fetch(`http://127.0.0.1:${server.port}/nope`)).status).toBe(404);
   });
 });

@@ -95,8 +95,12 @@ describe.each([
     await h.send(d);
     await completed;
     expect(email.calls).toHaveLength(2);
-    const key = onceKey(h.prefix, 'email', 'vtx_window');
-    expect(decodeUnitRecord(await h.redis.get(key))).toMatchObject({ state: 'done', owner: `ev-${d.eventId}-email`, attempts: 2 });
+    const key = onceKey(h.prefix, 'vtx_window');
+    expect(decodeUnitRecord(await h.redis.hget(key, 'email'), 'email')).toMatchObject({
+      state: 'done',
+      owner: `ev-${d.eventId}-email`,
+      attempts: 2,
+    });
     const ttl = await h.redis.pttl(key);
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);

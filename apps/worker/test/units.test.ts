@@ -42,9 +42,9 @@ describe('units and their claims', () => {
     // The twin finds the claim taken, three times in a row: over three leases, the claim was renewed.
     await waitForEvent(events, 'delayed', () => true, { count: 3 });
     expect(email.calls).toHaveLength(1);
-    const record = decodeUnitRecord(await h.redis.get(onceKey(h.prefix, 'email', 'vtx_twin_slow')));
+    const record = decodeUnitRecord(await h.redis.hget(onceKey(h.prefix, 'vtx_twin_slow'), 'email'), 'email');
+    // Still running after three leases: its run renewed it.
     expect(record).toMatchObject({ state: 'running', owner: `ev-${first.eventId}-email`, attempt: 1 });
-    expect(Date.now() - (record as { since: number }).since).toBeGreaterThan(LEASE_MS);
     slow.open();
     const results = await both;
     expect(email.calls).toHaveLength(1);
@@ -77,14 +77,16 @@ describe('units and their claims', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(stubborn.calls.map((c) => c.eventId)).toEqual([first.eventId]);
     expect(await metric(worker, 'vouchflow_handler_overruns_total', 'stubborn')).toBe(1);
-    expect(decodeUnitRecord(await h.redis.get(onceKey(h.prefix, 'stubborn', 'vtx_stubborn_1')))).toMatchObject({ state: 'running' });
+    expect(decodeUnitRecord(await h.redis.hget(onceKey(h.prefix, 'vtx_stubborn_1'), 'stubborn'), 'stubborn')).toMatchObject({
+      state: 'running',
+    });
     const all = settled(worker, 'stubborn', { count: 2 });
     stuck.open();
     const results = await all;
     // It finished its effect after all: recorded done, so its retry skips it; the second ran once.
     expect(stubborn.calls.map((c) => c.eventId)).toEqual([first.eventId, second.eventId]);
     expect(results.map((r) => r.result)).toContainEqual({ skipped: expect.stringContaining(`ev-${first.eventId}-stubborn`) as string });
-    expect(decodeUnitRecord(await h.redis.get(onceKey(h.prefix, 'stubborn', 'vtx_stubborn_1')))).toMatchObject({
+    expect(decodeUnitRecord(await h.redis.hget(onceKey(h.prefix, 'vtx_stubborn_1'), 'stubborn'), 'stubborn')).toMatchObject({
       state: 'done',
       owner: `ev-${first.eventId}-stubborn`,
     });
@@ -99,16 +101,16 @@ describe('units and their claims', () => {
     });
     const worker = await h.start([email], { lockDurationMs: LEASE_MS });
     const d = delivery({ transactionId: 'vtx_lost' });
-    const key = onceKey(h.prefix, 'email', 'vtx_lost');
+    const key = onceKey(h.prefix, 'vtx_lost');
     const done = settled(worker, 'email');
     await h.send(d);
     await running.wait;
     // As if this run's lease had lapsed (a frozen process) and another run had claimed the fact since.
-    const theirs = `run:ev-other-email:t0:${Date.now()}:1`;
-    await h.redis.set(key, theirs, 'PX', 60_000);
+    const theirs = `r:ev-other-email:t0:1:${Math.ceil(Date.now() / 1000) + 60}`;
+    await h.redis.hset(key, 'email', theirs);
     hold.open();
     await done;
-    expect(await h.redis.get(key)).toBe(theirs);
+    expect(await h.redis.hget(key, 'email')).toBe(theirs);
     expect(await metric(worker, 'vouchflow_claims_lost_total', 'email')).toBe(1);
     expect(email.calls).toHaveLength(1);
   });

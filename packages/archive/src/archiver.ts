@@ -37,6 +37,8 @@ export interface ArchiverOptions {
   pruneEveryMs?: number;
   /** Told after each committed batch. */
   onArchived?: (counts: { deliveries: number; outcomes: number }) => void;
+  /** Told after each failed round (PostgreSQL or Redis trouble); the entries stay and are retried. */
+  onWriteFailed?: (err: Error) => void;
 }
 
 export interface Archiver {
@@ -61,6 +63,7 @@ export function startArchiver(options: ArchiverOptions): Archiver {
     retentionMs,
     pruneEveryMs = HOUR,
     onArchived,
+    onWriteFailed,
   } = options;
   const key = journalKey(queuePrefix);
   let stopping = false;
@@ -156,6 +159,7 @@ export function startArchiver(options: ArchiverOptions): Archiver {
         delay = retryDelayMs;
       } catch (err) {
         if (stopping) break;
+        onWriteFailed?.(coerceError(err));
         if (!retrying) logger.warn('archive write failed; will retry, processing goes on', { error: coerceError(err).message });
         retrying = true;
         if (String((err as Error).message).includes('NOGROUP')) groupReady = false;

@@ -6,6 +6,7 @@ import { DAY, createLogger } from '@vouchflow/core';
 import { createTestDatabase, deletePrefix, startTcpProxy, testRedisUrl, uniquePrefix, type TestDatabase } from '@vouchflow/test-support';
 import {
   createArchiveJournal,
+  journalKey,
   createArchiveStore,
   migrateArchive,
   pendingArchiveMigrations,
@@ -270,6 +271,85 @@ describe('retention', () => {
       expect(await store.findEvent('ev_recent')).toBeDefined();
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('the journal', () => {
+  it('stops appending past its bound, counting what it drops, until the backlog shrinks', async () => {
+    const prefix = uniquePrefix('archive-bound');
+    const redis = new Redis(testRedisUrl());
+    const dropped: Array<{ entries: number; first: boolean }> = [];
+    let resumed = 0;
+    const journal = createArchiveJournal(redis, prefix, {
+      maxBacklog: 5,
+      onDropped: (entries, first) => dropped.push({ entries, first }),
+      onResumed: () => resumed++,
+    });
+    try {
+      // One turn: one pipeline, after which the journal knows it is at its bound.
+      await Promise.all(Array.from({ length: 6 }, (_, i) => journal.delivery(delivery(`ev_bound_${i}`))));
+      expect(await journal.backlog()).toBe(6);
+      await journal.delivery(delivery('ev_bound_dropped_1'));
+      await journal.delivery(delivery('ev_bound_dropped_2'));
+      expect(await journal.backlog()).toBe(6);
+      expect(dropped).toEqual([
+        { entries: 1, first: true },
+        { entries: 1, first: false },
+      ]);
+
+      // The archiver caught up: the next look (at most once a second) lets appends through again.
+      await redis.del(journalKey(prefix));
+      await expect
+        .poll(
+          async () => {
+            await journal.delivery(delivery('ev_bound_after'));
+            return resumed;
+          },
+          { timeout: 5_000, interval: 200 },
+        )
+        .toBe(1);
+      await journal.delivery(delivery('ev_bound_after_2'));
+      expect(await journal.backlog()).toBeGreaterThanOrEqual(1);
+    } finally {
+      await journal.close();
+      await deletePrefix(testRedisUrl(), prefix);
+      redis.disconnect();
+    }
+  });
+});
+
+describe('the archiver’s retention', () => {
+  it('drops the days past ARCHIVE_RETENTION_DAYS when it starts, then every pruneEveryMs', async () => {
+    await migrateArchive(db.url);
+    const prefix = uniquePrefix('archive-prune-wired');
+    const store = createArchiveStore(db.url, prefix);
+    const reader = new Redis(testRedisUrl(), { maxRetriesPerRequest: null });
+    const now = Date.now();
+    await store.write({
+      deliveries: [
+        delivery('ev_wired_old', { receivedAt: now - 40 * DAY, transactionId: 'vtx_wired_old' }),
+        delivery('ev_wired_new', { receivedAt: now - DAY, transactionId: 'vtx_wired_new' }),
+      ],
+      outcomes: [],
+    });
+    const archiver = startArchiver({
+      redis: reader,
+      queuePrefix: prefix,
+      store,
+      logger,
+      consumer: 'c-prune',
+      retentionMs: 30 * DAY,
+      blockMs: 100,
+    });
+    try {
+      await expect.poll(() => store.findEvent('ev_wired_old'), { timeout: 10_000 }).toBeUndefined();
+      expect(await store.findEvent('ev_wired_new')).toBeDefined();
+    } finally {
+      await archiver.stop();
+      await store.close();
+      await deletePrefix(testRedisUrl(), prefix);
+      reader.disconnect();
     }
   });
 });

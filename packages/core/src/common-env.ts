@@ -28,3 +28,9 @@ export const archiveEnv = {
   /** Days an archived delivery is kept; whole days are dropped once past it. */
   ARCHIVE_RETENTION_DAYS: { codec: IntFromString('ArchiveRetentionDays', 1, 3650), default: '90' },
 } satisfies EnvSpec;
+
+/** Where alerts go: the admin process tells it about dead letters, the worker about circuit breakers opening and closing. */
+export const alertEnv = {
+  /** Slack-compatible incoming webhook (`{"text": …}`). Unset: no alerts. A Slack webhook URL is a secret. */
+  ALERT_WEBHOOK_URL: { codec: UrlString('AlertWebhookUrl', ['http', 'https']), secret: true },
+} satisfies EnvSpec;

@@ -20,13 +20,14 @@ export interface MetricsServer {
  * scraper on the host or its network, never for the public webhook port.
  * With `ready`, it also answers `/healthz` (the process answers) and `/readyz`
  * (`ready` resolves), so an orchestrator's probes of a process without a
- * public port need no other one.
+ * public port need no other one. `ready` resolving with warnings answers 200
+ * `{ status: 'degraded', warnings }`: still serving, but look.
  */
 export async function startMetricsServer(
   source: MetricsSource,
   port: number,
   host = '127.0.0.1',
-  ready?: () => Promise<void>,
+  ready?: () => Promise<void | { warnings: readonly string[] }>,
 ): Promise<MetricsServer> {
   const json = (res: ServerResponse, status: number, body: unknown) =>
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -35,7 +36,10 @@ export async function startMetricsServer(
     if (ready && req.method === 'GET' && path === '/healthz') return json(res, 200, { status: 'ok' });
     if (ready && req.method === 'GET' && path === '/readyz') {
       ready().then(
-        () => json(res, 200, { status: 'ready' }),
+        (said) =>
+          said && said.warnings.length > 0
+            ? json(res, 200, { status: 'degraded', warnings: said.warnings })
+            : json(res, 200, { status: 'ready' }),
         (err: unknown) => json(res, 503, { status: 'unavailable', problems: [err instanceof Error ? err.message : String(err)] }),
       );
       return;

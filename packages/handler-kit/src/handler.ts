@@ -62,6 +62,22 @@ export interface RateLimit {
 }
 
 /**
+ * A handler's circuit breaker: after `failures` failures in a row (not
+ * `PermanentError`) within `windowMs`, its units stop running and wait,
+ * spending no attempt, for `cooldownMs`; then one probe unit runs. Its success
+ * closes the breaker; its failure keeps it open twice as long (up to the
+ * worker's CIRCUIT_COOLDOWN_MAX_MS). Unset fields take the worker's settings.
+ */
+export interface CircuitSettings {
+  /** Failures in a row that open it. @defaultValue 10 (CIRCUIT_FAILURES) */
+  failures?: number;
+  /** They must all fall within this many milliseconds. @defaultValue 60000 (CIRCUIT_WINDOW_MS) */
+  windowMs?: number;
+  /** How long it stays open before a probe, in milliseconds. @defaultValue 30000 (CIRCUIT_COOLDOWN_MS) */
+  cooldownMs?: number;
+}
+
+/**
  * A handler: one side effect, done idempotently. A plain object; `defineHandler`
  * only adds types.
  */
@@ -77,6 +93,12 @@ export interface Handler<P extends EventPattern = EventPattern> {
   rateLimit?: RateLimit;
   /** After this the signal aborts and the try counts as failed. @defaultValue 30 seconds */
   timeoutMs?: number;
+  /**
+   * Its circuit breaker (see {@link CircuitSettings}); `false` turns it off, so
+   * every failure spends an attempt even while the downstream is down.
+   * @defaultValue on, with the worker's CIRCUIT_* settings
+   */
+  circuit?: false | CircuitSettings;
 }
 
 /**

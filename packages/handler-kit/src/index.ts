@@ -5,6 +5,7 @@ export {
   type HandlerContext,
   type HandlerOutcome,
   type RateLimit,
+  type CircuitSettings,
   type EventPattern,
   type MatchedEvent,
   type UnmatchedEvent,

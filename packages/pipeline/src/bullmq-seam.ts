@@ -14,8 +14,9 @@
  * to `queue.addBulk` rather than run a script it does not know.
  */
 import { createRequire } from 'node:module';
-import { Job, type JobsOptions, type KeepJobs, type Queue } from 'bullmq';
-import { bullPrefix, type RedisClient } from '@vouchflow/core';
+import { Job, type JobsOptions, type Queue } from 'bullmq';
+import { bullPrefix, INTAKE_QUEUE, type RedisClient } from '@vouchflow/core';
+import { intakeDeduplicationId } from './intake.js';
 
 /** The BullMQ version this module was written and contract-tested against; package.json files pin the same. */
 export const PINNED_BULLMQ_VERSION = '6.7.0';
@@ -174,8 +175,8 @@ export async function delayedUntil(redis: RedisClient, queuePrefix: string, queu
  * How long a completed job stays, whatever its producer asked: BullMQ applies
  * the completing job's own `removeOnComplete` over its worker's.
  */
-export function keepCompleted(job: Job, keep: KeepJobs): void {
-  job.opts.removeOnComplete = keep;
+export function removeWhenCompleted(job: Job): void {
+  job.opts.removeOnComplete = true;
 }
 
 // ---------------------------------------------------------------------------
@@ -189,15 +190,15 @@ export function keepCompleted(job: Job, keep: KeepJobs): void {
  * other finds it gone from the failed set; nothing is changed for a job that
  * is not retried.
  *
- * KEYS: BullMQ's nine, then the first-failure hash. ARGV: BullMQ's six, then
- * the data field to drop ('' for none).
+ * KEYS: BullMQ's nine, then the first-failure hash, then the permanent-failure
+ * hash. ARGV: BullMQ's six, then the data field to drop ('' for none).
  */
 function retryWrapper(reprocess: ScriptFile): string {
   return `
 local function reprocessJob(KEYS, ARGV)
 ${reprocess.content}
 end
-local jobKey, failed, firstFailed = KEYS[1], KEYS[3], KEYS[10]
+local jobKey, failed, firstFailed, permanent = KEYS[1], KEYS[3], KEYS[10], KEYS[11]
 local jobId, drop = ARGV[1], ARGV[7]
 if redis.call('EXISTS', jobKey) == 0 then return -1 end
 if not redis.call('ZSCORE', failed, jobId) then return -3 end
@@ -214,7 +215,10 @@ if drop ~= '' then
 end
 local result = reprocessJob({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]},
   {ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]})
-if result == 1 then redis.call('HDEL', firstFailed, jobId) end
+if result == 1 then
+  redis.call('HDEL', firstFailed, jobId)
+  redis.call('HDEL', permanent, jobId)
+end
 return result
 `;
 }
@@ -224,19 +228,24 @@ const RETRY_COMMAND = 'vouchflowRetryFailedJob';
 /**
  * Puts a dead letter (a job in its queue's failed set) back to wait with
  * fresh attempts and a fresh stall count, dropping `dropDataField` from its
- * data, and clears its entry in `firstFailureKey`: one script, so a concurrent
- * retry or purge sees either all of it or none. Resolves false when the job is
+ * data, and clears its entries in `firstFailureKey` and `permanentFailureKey`:
+ * one script, so a concurrent retry or purge sees either all of it or none. Resolves false when the job is
  * not (or no longer) in the failed set.
  */
 export async function retryFailedJob(
   queue: Queue,
   redis: RedisClient,
   jobId: string,
-  { dropDataField, firstFailureKey, lifo = false }: { dropDataField?: string; firstFailureKey: string; lifo?: boolean },
+  {
+    dropDataField,
+    firstFailureKey,
+    permanentFailureKey = firstFailureKey,
+    lifo = false,
+  }: { dropDataField?: string; firstFailureKey: string; permanentFailureKey?: string; lifo?: boolean },
 ): Promise<boolean> {
   const reprocess = loadScript('reprocessJob-9', 'reprocessJob');
   if (!reprocess) throw new Error(`BullMQ ${installedBullmqVersion()}: reprocessJob script not found (the seam needs updating)`);
-  if (!(RETRY_COMMAND in redis)) redis.defineCommand(RETRY_COMMAND, { numberOfKeys: 10, lua: retryWrapper(reprocess) });
+  if (!(RETRY_COMMAND in redis)) redis.defineCommand(RETRY_COMMAND, { numberOfKeys: 11, lua: retryWrapper(reprocess) });
   const keys = [
     queue.toKey(jobId),
     queue.keys['events']!,
@@ -248,6 +257,7 @@ export async function retryFailedJob(
     queue.keys['prioritized']!,
     queue.keys['pc']!,
     firstFailureKey,
+    permanentFailureKey,
   ];
   const args = [jobId, lifo ? 'RPUSH' : 'LPUSH', 'failedReason', 'failed', '1', '1', dropDataField ?? ''];
   const run = (redis as unknown as Record<string, (...a: string[]) => Promise<number>>)[RETRY_COMMAND]!.bind(redis);
@@ -259,6 +269,17 @@ export async function retryFailedJob(
 
 const ADD_COMMAND = 'vouchflowAddStandardJobs';
 const ARGS_PER_JOB = 3;
+
+/** The id a bulk add answers for a job that was a duplicate of a kept delivery (never an id a job asks for). */
+export const ALREADY_KEPT = 'already-kept';
+
+/**
+ * BullMQ's deduplication key of a delivery. The worker removes it once the
+ * delivery is kept (its kept record refuses duplicates from then on), so one
+ * processed event holds one key, not two.
+ */
+export const deduplicationKey = (queuePrefix: string, eventId: string): string =>
+  `${bullPrefix(queuePrefix)}:${INTAKE_QUEUE}:de:${intakeDeduplicationId(eventId)}`;
 
 /**
  * BullMQ's add script as `local function addStandardJob(KEYS, ARGV)`. Its
@@ -298,13 +319,20 @@ local pos = 1
 local results = {}
 while pos <= #blob do
   local args = {}
-  for k = 1, ${ARGS_PER_JOB} do
+  for k = 1, ${ARGS_PER_JOB + 1} do
     local b1, b2, b3, b4 = string.byte(blob, pos, pos + 3)
     local len = ((b1 * 256 + b2) * 256 + b3) * 256 + b4
     args[k] = string.sub(blob, pos + 4, pos + 3 + len)
     pos = pos + 4 + len
   end
-  local ok, result = pcall(addStandardJob, KEYS, args)
+  -- The last argument is not BullMQ's: a key that, if it exists, makes this job a duplicate.
+  local duplicateIf = table.remove(args)
+  local ok, result
+  if duplicateIf ~= '' and rcall('EXISTS', duplicateIf) == 1 then
+    ok, result = true, '${ALREADY_KEPT}'
+  else
+    ok, result = pcall(addStandardJob, KEYS, args)
+  end
   if ok then
     results[#results + 1] = result
   else
@@ -348,6 +376,12 @@ export interface BulkJob<T> {
   name: string;
   data: T;
   opts: JobsOptions & { jobId: string };
+  /**
+   * A key whose existence makes this job a duplicate (nothing is added; the
+   * result's id is then {@link ALREADY_KEPT}): a processed delivery's kept
+   * record, which takes over from BullMQ's deduplication key.
+   */
+  duplicateIf?: string;
 }
 
 /** What a bulk add resolves to for each job: the id BullMQ answered (the existing job's for a deduplicated one), or why it failed. */
@@ -400,7 +434,7 @@ export function scriptBulkAdder<T>(queue: Queue<T>, redis: RedisClient): AddBulk
     if (captured.length !== jobs.length) throw new Error(`bulk add captured ${captured.length} of ${jobs.length} jobs`);
 
     const keys = captured[0]!.slice(0, add.keys);
-    const blob = frame(captured.map((args) => args.slice(add.keys)));
+    const blob = frame(captured.map((args, i) => [...args.slice(add.keys), jobs[i]!.duplicateIf ?? '']));
     const count = captured.length;
     captured.length = 0;
     const replies = await send(...keys, blob);
@@ -416,12 +450,22 @@ export function scriptBulkAdder<T>(queue: Queue<T>, redis: RedisClient): AddBulk
 }
 
 /** The same contract through BullMQ's public `queue.addBulk`: one pipelined command per job, slower, valid for any version. */
-export function publicBulkAdder<T>(queue: Queue<T>): AddBulk<T> {
+export function publicBulkAdder<T>(queue: Queue<T>, redis: RedisClient): AddBulk<T> {
   return async (jobs) => {
+    // Not atomic with the add, unlike the script: a duplicate racing its original's
+    // processing may be stored a second time, and its effects are then skipped by the
+    // once-only records.
+    const kept = await Promise.all(jobs.map(async (j) => j.duplicateIf !== undefined && (await redis.exists(j.duplicateIf)) === 1));
+    const toAdd = jobs.filter((_j, i) => !kept[i]);
     // addBulk is one MULTI: it fails or succeeds as a whole.
     const added = await queue.addBulk(
-      jobs.map((j) => ({ name: j.name, data: j.data, opts: j.opts })) as Parameters<Queue<T>['addBulk']>[0],
+      toAdd.map((j) => ({ name: j.name, data: j.data, opts: j.opts })) as Parameters<Queue<T>['addBulk']>[0],
     );
-    return added.map((job): BulkResult => (job.id === undefined ? { error: new Error('no id for this job') } : { id: job.id }));
+    let next = 0;
+    return jobs.map((_j, i): BulkResult => {
+      if (kept[i]) return { id: ALREADY_KEPT };
+      const job = added[next++];
+      return job?.id === undefined ? { error: new Error('no id for this job') } : { id: job.id };
+    });
   };
 }

@@ -1,7 +1,8 @@
 import type { Queue } from 'bullmq';
 import { handlerQueueName, INTAKE_QUEUE, projectKey, type RedisClient } from '@vouchflow/core';
-import { failedAt, failedJobIds, readFailedJobs, readJobData, retryFailedJob, type FailedJobFields } from './bullmq-seam.js';
+import { failedAt, failedJobIds, readFailedJobs, retryFailedJob, type FailedJobFields } from './bullmq-seam.js';
 import type { DeadLetter, DeadLetterFilter, DeadLetterStore, Progress } from './dead-letters.js';
+import { deliveryBody } from './deliveries.js';
 import { eventIdSegment, openIntakeQueue, type QueueSettings } from './intake.js';
 import { HandlerJobData, openHandlerQueue } from './handler-jobs.js';
 import { unitAttemptsMade } from './units.js';
@@ -35,6 +36,30 @@ export async function recordFirstFailure(
 }
 
 /**
+ * Hash of `jobId → epoch ms` for units that failed for good: a PermanentError,
+ * or a delivery that does not decode. Kept beside the failure because the
+ * stored reason cannot tell it (a PermanentError subclass has its own name, and
+ * any error's message may read like one). A retry clears it with the job's
+ * failure, in one script.
+ */
+export const permanentFailureKey = (queuePrefix: string, queueName: string): string =>
+  projectKey(queuePrefix, 'failed-for-good', queueName);
+
+/** Notes that a unit failed for good, so `--retryable-only` leaves it out. Call before the failure is handed to BullMQ. */
+export async function recordPermanentFailure(
+  redis: RedisClient,
+  queuePrefix: string,
+  queueName: string,
+  jobId: string,
+  at = Date.now(),
+): Promise<void> {
+  await redis.hset(permanentFailureKey(queuePrefix, queueName), jobId, String(at));
+}
+
+// What the worker wrote as the reason of a PermanentError before permanence was recorded.
+const PERMANENT_REASON = /^PermanentError: /;
+
+/**
  * A dead letter's id: `<queue>/<job id>`, e.g. `handler-email/ev-evcus_1-email` or `intake/ev-evcus_1`.
  * Every job id of an event (intake copy, handler unit, replay) holds its {@link eventIdSegment}.
  */
@@ -66,7 +91,7 @@ interface Ref {
 const LOAD_BATCH = 200;
 const ACT_PARALLEL = 20;
 
-function toDeadLetter(ref: Ref, job: FailedJobFields, firstFailed: string | null): DeadLetter | undefined {
+function toDeadLetter(ref: Ref, job: FailedJobFields, firstFailed: string | null, permanent: boolean): DeadLetter | undefined {
   if (job.data === undefined) return undefined;
   let data: Record<string, unknown> = {};
   try {
@@ -91,6 +116,7 @@ function toDeadLetter(ref: Ref, job: FailedJobFields, firstFailed: string | null
     // Tries the worker made inline, before the unit's job existed, count too.
     attempts: isRight(decoded) ? unitAttemptsMade(job.attemptsMade, decoded.right) : job.attemptsMade,
     reason: job.failedReason ?? '',
+    permanent: permanent || (ref.queueName !== INTAKE_QUEUE && PERMANENT_REASON.test(job.failedReason ?? '')),
     stack: job.lastStack,
     firstFailedAt: Math.min(Number(firstFailed) || lastFailedAt, lastFailedAt),
     lastFailedAt,
@@ -145,9 +171,12 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
   // What only a loaded entry can tell.
   const matchesLoaded = (filter: DeadLetterFilter, entry: DeadLetter): boolean =>
     (filter.eventType === undefined || entry.eventType === filter.eventType) &&
-    (filter.eventId === undefined || entry.eventId === filter.eventId);
+    (filter.eventId === undefined || entry.eventId === filter.eventId) &&
+    (filter.reason === undefined || entry.reason.toLowerCase().includes(filter.reason.toLowerCase())) &&
+    (!filter.retryableOnly || !entry.permanent);
 
-  const needsLoading = (filter: DeadLetterFilter): boolean => filter.eventType !== undefined || filter.eventId !== undefined;
+  const needsLoading = (filter: DeadLetterFilter): boolean =>
+    filter.eventType !== undefined || filter.eventId !== undefined || filter.reason !== undefined || filter.retryableOnly === true;
 
   async function refs(filter: DeadLetterFilter): Promise<Ref[]> {
     const candidate = mayBeOf(filter);
@@ -161,15 +190,20 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
   async function load(batch: readonly Ref[]): Promise<Array<DeadLetter | undefined>> {
     if (batch.length === 0) return [];
     const firsts = redis.pipeline();
-    for (const ref of batch) firsts.hget(firstFailureKey(queuePrefix, ref.queueName), ref.jobId);
+    for (const ref of batch) {
+      firsts.hget(firstFailureKey(queuePrefix, ref.queueName), ref.jobId);
+      firsts.hexists(permanentFailureKey(queuePrefix, ref.queueName), ref.jobId);
+    }
     const [jobs, firstResults] = await Promise.all([readFailedJobs(redis, queuePrefix, batch), firsts.exec()]);
     const entries = batch.map((ref, i) => {
-      const [err, first] = firstResults?.[i] ?? [null, null];
+      const [err, first] = firstResults?.[2 * i] ?? [null, null];
+      const [permanentErr, permanent] = firstResults?.[2 * i + 1] ?? [null, 0];
       if (err) throw err;
-      return { entry: toDeadLetter(ref, jobs[i]!, first as string | null), rawData: jobs[i]!.data };
+      if (permanentErr) throw permanentErr;
+      return { entry: toDeadLetter(ref, jobs[i]!, first as string | null, permanent === 1), rawData: jobs[i]!.data };
     });
-    // A unit that died without running (it stalled too often) may hold only a
-    // pointer to its intake job: show the delivery from there while it is kept.
+    // A unit that died without running (it stalled too often) may hold only its
+    // event id: show the kept delivery while the retention window holds it.
     const missing = entries.flatMap(({ entry, rawData }) => {
       if (!entry || entry.delivery !== '' || !rawData) return [];
       const intakeJobId = (JSON.parse(rawData) as { intakeJobId?: unknown }).intakeJobId;
@@ -177,8 +211,8 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
     });
     await Promise.all(
       missing.map(async ({ entry, intakeJobId }) => {
-        const raw = await readJobData(redis, queuePrefix, INTAKE_QUEUE, intakeJobId);
-        if (raw !== undefined) entry.delivery = (JSON.parse(raw) as { body?: string }).body ?? '';
+        const body = await deliveryBody(redis, queuePrefix, entry.eventId, intakeJobId);
+        if (body !== undefined) entry.delivery = body;
       }),
     );
     return entries.map((e) => e.entry);
@@ -213,6 +247,7 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
     return retryFailedJob(queueFor(ref.queueName), redis, ref.jobId, {
       dropDataField: 'failed',
       firstFailureKey: firstFailureKey(queuePrefix, ref.queueName),
+      permanentFailureKey: permanentFailureKey(queuePrefix, ref.queueName),
     });
   }
 
@@ -220,7 +255,10 @@ export function createDeadLetterStore(settings: QueueSettings): RedisDeadLetterS
     // Only a job still dead: one retried meanwhile is running again and is not ours to delete.
     if ((await failedAt(redis, queuePrefix, ref.queueName, ref.jobId)) === undefined) return false;
     const removed = await queueFor(ref.queueName).remove(ref.jobId);
-    await redis.hdel(firstFailureKey(queuePrefix, ref.queueName), ref.jobId);
+    await Promise.all([
+      redis.hdel(firstFailureKey(queuePrefix, ref.queueName), ref.jobId),
+      redis.hdel(permanentFailureKey(queuePrefix, ref.queueName), ref.jobId),
+    ]);
     return removed === 1;
   }
 

@@ -16,6 +16,11 @@ export interface DeadLetter {
   attempts: number;
   /** The last error's message (for decode failures, every failing path). */
   reason: string;
+  /**
+   * Failed for good: a PermanentError (its handler said a retry cannot help), or a
+   * delivery that does not decode. False for units out of attempts, which a retry may fix.
+   */
+  permanent: boolean;
   /** The last error's stack, when there was one. */
   stack: string | null;
   /** Epoch milliseconds. */
@@ -32,6 +37,10 @@ export interface DeadLetterFilter {
   /** Only entries of this event (exact id). */
   eventId?: string;
   eventType?: string;
+  /** Only entries whose reason contains this text, ignoring case. */
+  reason?: string;
+  /** Only entries a retry can help: leaves out those that failed for good (see {@link DeadLetter.permanent}). */
+  retryableOnly?: boolean;
   /** Only entries that last failed at or after this epoch millisecond. */
   since?: number;
   /** Only entries that last failed at or before this epoch millisecond: what existed when a purge was counted, not what arrived since. */

@@ -2,7 +2,7 @@ import { projectKey, type RedisClient } from '@vouchflow/core';
 import { normaliseEmail, subjectsOf, type EventSubjects } from '@vouchflow/schema';
 import { eventIdOfUnit } from './handler-jobs.js';
 import { eventIdSegment } from './intake.js';
-import { onceKey, unitRecordReader, type UnitRecords } from './units.js';
+import { unitRecordReader, type UnitRecords } from './units.js';
 
 /*
  * Finding events by who they are about: support starts from a customer id, a
@@ -23,7 +23,8 @@ import { onceKey, unitRecordReader, type UnitRecords } from './units.js';
  * `<customer>` is the customer id, else the source id, else the e-mail. Keys
  * end in an {@link eventIdSegment} of the value (safe characters, over-long
  * values hashed); members are event ids with `%`, `|` and line breaks
- * percent-encoded, as the batch protocol wants.
+ * percent-encoded, as the batch protocol's text wants; aliases hold the
+ * customer as it is.
  */
 
 /** Most events kept per customer and per voucher code: the newest win. */
@@ -57,7 +58,7 @@ export async function indexEvent(
   const handle = customerHandle(subjects);
   if (handle !== null) {
     writes.push(records.index(indexKey(queuePrefix, 'customer', handle), member, event.receivedAt, EVENT_INDEX_MAX_PER_KEY, retentionMs));
-    const alias = encodeMember(handle);
+    const alias = Buffer.from(handle, 'utf8');
     if (subjects.customerEmail !== null && subjects.customerEmail !== handle)
       writes.push(records.set(indexKey(queuePrefix, 'email', subjects.customerEmail), alias, retentionMs));
     if (subjects.customerSourceId !== null && subjects.customerSourceId !== handle)
@@ -114,7 +115,7 @@ export async function findIndexedEvents(
       redis.get(indexKey(queuePrefix, 'email', normaliseEmail(given))),
       redis.get(indexKey(queuePrefix, 'source', given)),
     ]);
-    const handles = [given, normaliseEmail(given), ...[byEmail, bySource].filter((h): h is string => h !== null).map(decodeMember)];
+    const handles = [given, normaliseEmail(given), ...[byEmail, bySource].filter((h): h is string => h !== null)];
     return newestOf(
       redis,
       handles.map((h) => indexKey(queuePrefix, 'customer', h)),
@@ -127,7 +128,7 @@ export async function findIndexedEvents(
   const transaction = query.transaction.trim();
   const events = new Set<string>();
   for (const handler of handlers) {
-    const record = await reader.read(onceKey(queuePrefix, handler, transaction));
+    const record = await reader.read(transaction, handler);
     const eventId = record && eventIdOfUnit(record.owner, handler);
     if (eventId !== undefined) events.add(eventId);
   }

@@ -18,7 +18,7 @@ export {
   HANDLER_BACKOFF_TYPE,
   openHandlerQueue,
 } from './handler-jobs.js';
-export { deliveryIndexKey, indexDelivery, findDelivery } from './deliveries.js';
+export { deliveryKey, encodeKeptDelivery, decodeKeptDelivery, findDelivery, deliveryBody, type KeptDelivery } from './deliveries.js';
 export { EVENT_INDEX_MAX_PER_KEY, indexEvent, findIndexedEvents, type EventIndexQuery, type IndexedEvent } from './event-index.js';
 export type { DeadLetter, DeadLetterFilter, DeadLetterStore, Progress } from './dead-letters.js';
 export {
@@ -27,11 +27,14 @@ export {
   parseDeadLetterId,
   firstFailureKey,
   recordFirstFailure,
+  permanentFailureKey,
+  recordPermanentFailure,
   type RedisDeadLetterStore,
 } from './dead-letter-store.js';
 export { RegisteredHandler, handlerRegistryKey, registerHandlers, readHandlerRegistry, type RetrySettings } from './handler-registry.js';
 export {
   onceKey,
+  INTAKE_TOTAL,
   decodeUnitRecord,
   unitRecords,
   unitRecordReader,
@@ -56,10 +59,12 @@ export {
   failedJobIds,
   failedAt,
   delayedUntil,
-  keepCompleted,
+  removeWhenCompleted,
   retryFailedJob,
   scriptBulkAdder,
   publicBulkAdder,
+  ALREADY_KEPT,
+  deduplicationKey,
   type SeamCheck,
   type FailedJobFields,
   type AddBulk,
@@ -74,3 +79,14 @@ export {
   MAX_CONFLICTING_COPIES,
   type ConflictingDuplicate,
 } from './conflicting-duplicates.js';
+export {
+  CircuitState,
+  CircuitView,
+  CLOSED,
+  circuitKey,
+  circuitStore,
+  decodeCircuit,
+  readCircuit,
+  type CircuitStore,
+  type ProbeVerdict,
+} from './circuit.js';

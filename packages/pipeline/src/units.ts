@@ -3,37 +3,59 @@ import type { JobsOptions } from 'bullmq';
 import { projectKey, type RedisClient } from '@vouchflow/core';
 import type { HandlerJobData } from './handler-jobs.js';
 
+/** An owner as a record stores it: `~<event segment>` for the unit's own job id. */
+function compactOwner(owner: string, handler: string): string {
+  if (!owner.endsWith(`-${handler}`) || !owner.startsWith('ev-')) return owner;
+  return `~${owner.slice(3, owner.length - handler.length - 1)}`;
+}
+
+/** An owner as stored, expanded back to the job id. */
+function expandOwner(stored: string, handler: string): string {
+  return stored.startsWith('~') ? `ev-${stored.slice(1)}-${handler}` : stored;
+}
+
 /*
  * A unit of work is one handler's effect for one business fact (a loyalty
- * transaction, else an event). Its once-only record is one Redis key per
- * (handler, business fact):
+ * transaction, else an event). The once-only records of a business fact are
+ * one Redis hash, a field per handler, so a fact handled by two handlers costs
+ * one key (and one TTL), not two:
  *
- *   run:<owner>:<token>:<since>:<attempt>   a run holds the claim
- *   done:<owner>:<at>:<attempts>            the effect happened (kept for the once-only window)
+ *   {prefix}:once:<business key>   <handler> → r:<owner>:<token>:<attempt>:<lease end, epoch s>   a run holds the claim
+ *                                             d:<owner>:<at, epoch ms base 36>:<attempts>       the effect happened
+ *
+ * An owner that is the unit's own job id for that handler (`ev-<event>-<handler>`,
+ * nearly always) is written `~<event>`. Short values matter: Redis keeps a
+ * hash whose values all fit in 64 bytes as one compact listpack, and turns it
+ * into a table several times its size for good once one value is longer.
  *
  * `owner` is the unit's job id (the same for its inline first try and the job
  * that may follow it), `token` is one run's own. A claim is a lease: its run
  * renews it (every third of the lease, all claims of a process in one round
  * trip) for as long as the run lives, like BullMQ's job locks, so no fixed TTL
  * can run out under a slow handler, and a claim whose process died lapses
- * after one lease. `done` and `release` are written only by the claim's
- * holder: a run that finds another token in the record has lost its claim and
- * writes nothing (the caller counts it).
+ * after one lease. The lease's end is in the value (Redis's own clock), since
+ * a hash field has no TTL of its own; the key lives as long as its longest
+ * need: a lease, or the once-only window of a done record. `done` and
+ * `release` are written only by the claim's holder: a run that finds another
+ * token in the record has lost its claim and writes nothing (the caller counts
+ * it).
  *
  * Only this module writes or parses these strings: everyone else reads the
  * decoded {@link UnitRecord}.
  *
  * Every operation of a process goes into one batch per event-loop turn: the
- * claims, renewals and records of concurrent deliveries (and their delivery
- * index entries) cost one Lua call, as the ingress batches its adds.
+ * claims, renewals and records of concurrent deliveries (and their kept
+ * delivery records) cost one Lua call, as the ingress batches its adds.
  */
 
-/** Key of the hash counting, per handler, the units recorded done since the deployment began. */
+/** The done-totals field counting deliveries kept (processed by intake); no handler name holds ':'. */
+export const INTAKE_TOTAL = ':intake';
+
+/** Key of the hash counting, per handler, the units recorded done since the deployment began (and deliveries processed). */
 const doneTotalsKey = (queuePrefix: string): string => projectKey(queuePrefix, 'once-done-total');
 
-/** Key of the once-only record of a handler and a business fact. */
-export const onceKey = (queuePrefix: string, handler: string, businessKey: string): string =>
-  projectKey(queuePrefix, 'once', handler, businessKey);
+/** Key of the once-only records (a field per handler) of a business fact. */
+export const onceKey = (queuePrefix: string, businessKey: string): string => projectKey(queuePrefix, 'once', businessKey);
 
 /** A unit's once-only record, decoded. */
 export type UnitRecord =
@@ -41,16 +63,16 @@ export type UnitRecord =
       state: 'running';
       /** The unit (handler job id) whose run holds the claim. */
       owner: string;
-      /** Epoch ms the run claimed it; undefined in records written before it was kept. */
-      since: number | undefined;
       /** The try that runs. */
       attempt: number | undefined;
+      /** Epoch ms (Redis's clock, to the second) the claim lapses unless renewed. */
+      leaseEnds: number;
     }
   | {
       state: 'done';
       /** The unit (or replay) that did the effect. */
       owner: string;
-      /** Epoch ms it was recorded; undefined in records written before it was kept. */
+      /** Epoch ms it was recorded. */
       at: number | undefined;
       /** Tries it took. */
       attempts: number | undefined;
@@ -58,13 +80,20 @@ export type UnitRecord =
 
 const num = (s: string | undefined): number | undefined => (s === undefined || s === '' ? undefined : Number(s));
 
-/** Decodes a record's value; undefined for anything else. Accepts the older `run:<owner>` and `done:<owner>`. */
-export function decodeUnitRecord(value: string | null | undefined): UnitRecord | undefined {
+/**
+ * Decodes the record of `handler`; undefined for anything else, and for a
+ * claim whose lease ended before `now` (its run's process died: the claim is
+ * free).
+ */
+export function decodeUnitRecord(value: string | null | undefined, handler: string, now = Date.now()): UnitRecord | undefined {
   if (!value) return undefined;
-  const [state, owner = '', a, b, c] = value.split(':');
-  if (state === 'done') return { state: 'done', owner, at: num(a), attempts: num(b) };
-  if (state === 'run') return { state: 'running', owner, since: num(b), attempt: num(c) };
-  return undefined;
+  const [state, stored = '', a, b, c] = value.split(':');
+  const owner = expandOwner(stored, handler);
+  if (state === 'd') return { state: 'done', owner, at: a ? parseInt(a, 36) : undefined, attempts: num(b) };
+  if (state !== 'r') return undefined;
+  const leaseEnds = Number(c) * 1000;
+  if (!(leaseEnds >= now)) return undefined;
+  return { state: 'running', owner, attempt: num(b), leaseEnds };
 }
 
 // ---------------------------------------------------------------------------
@@ -96,71 +125,97 @@ export function continuedAsJob(
 
 /*
  * One call for a batch of operations. KEYS: one key per operation, then the
- * done-totals hash. ARGV[1]: the operations, one per line, each six fields
- * separated by '|' (op|owner|token|ms|a|b); one argument rather than six per
- * operation, because building each argument of a command costs the client
- * more than its bytes. No field can hold '|' or a newline: owners are job ids
- * (event ids with anything unsafe percent-encoded), tokens hex, handlers
- * `[a-z0-9_-]`, the rest digits and ':'.
- *   claim   a = now, b = attempt     → {'claimed'} | {'done', owner} | {'busy', owner, pttl}
+ * done-totals hash. ARGV[1]: the operations, one per line, each seven fields
+ * separated by '|' (op|handler|owner|token|ms|a|b); one argument rather than
+ * seven per operation, because building each argument of a command costs the
+ * client more than its bytes. ARGV[2…]: binary values, which cannot travel in
+ * that text. No field can hold '|' or a newline: owners are job ids (event ids
+ * with anything unsafe percent-encoded), tokens hex, handlers `[a-z0-9_-]`,
+ * the rest digits and ':'. Times of leases are Redis's (TIME), so processes
+ * whose clocks differ agree on when a claim lapses.
+ *   claim   b = attempt              → {'claimed'} | {'done', owner} | {'busy', owner, ms left}
  *   renew                            → {'ok'} | {'lost'}
- *   done    a = now, b = handler, token '' for a replay (no claim) → {'ok'} | {'lost'}
+ *   done    a = at:attempts, token '' for a replay (no claim) → {'ok'} | {'lost'}
+ * Owners arrive and leave as stored (see compactOwner).
  *   release                          → {'ok'} | {'lost'}
- *   set     owner = value            → {'ok'}
- *   index   owner = member, a = score, b = most members kept → {'ok'}: a sorted set
- *           entry (the event index), the oldest trimmed, older than `ms` dropped, the key expiring after `ms`
- * `attempts` of a done record travels in the owner field as owner:attempts.
+ *   set     a = index of the value in ARGV; a new key counts one for `handler`'s total if given → {'ok'}
+ *   handover  deletes the key if it lapses within ms anyway (or never would) → {'ok'}
+ *   index   owner = member, a = score, b = most members kept → {'ok'}: a sorted set entry (the
+ *           event index), members scored more than ms before it dropped, then the lowest beyond b;
+ *           the key expires ms after its newest write
  */
 const BATCH = `
 local totals = KEYS[#KEYS]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function atLeast(key, ms)
+  if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
+end
+-- A lease's end, in whole seconds, rounded up.
+local function leaseEnd(ms)
+  return math.floor((now + ms + 999) / 1000)
+end
 local out = {}
 local i = 0
 for line in string.gmatch(ARGV[1], '[^\\n]+') do
   i = i + 1
-  local op, owner, token, ms, a, b = string.match(line, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+  local op, field, owner, token, ms, a, b = string.match(line, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
   local key = KEYS[i]
+  ms = tonumber(ms)
   if op == 'set' then
-    redis.call('SET', key, owner, 'PX', ms)
+    if field ~= '' and redis.call('EXISTS', key) == 0 then redis.call('HINCRBY', totals, field, 1) end
+    redis.call('SET', key, ARGV[tonumber(a)], 'PX', ms)
     out[i] = {'ok'}
   elseif op == 'index' then
     redis.call('ZADD', key, a, owner)
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (tonumber(a) - tonumber(ms)))
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (tonumber(a) - ms))
     local extra = redis.call('ZCARD', key) - tonumber(b)
     if extra > 0 then redis.call('ZREMRANGEBYRANK', key, 0, extra - 1) end
     redis.call('PEXPIRE', key, ms)
     out[i] = {'ok'}
+  elseif op == 'handover' then
+    local left = redis.call('PTTL', key)
+    if left == -1 or (left > 0 and left <= ms) then redis.call('DEL', key) end
+    out[i] = {'ok'}
   elseif op == 'claim' then
-    local v = redis.call('GET', key)
-    local state, holder
-    if v then state, holder = string.match(v, '^(%a+):([^:]*)') end
-    if state == 'done' then
+    local v = redis.call('HGET', key, field)
+    local state, holder, lease
+    if v then
+      state, holder = string.match(v, '^(%a+):([^:]*)')
+      lease = (tonumber(string.match(v, ':(%d+)$')) or 0) * 1000
+    end
+    if state == 'd' then
       out[i] = {'done', holder or ''}
-    elseif state == 'run' then
-      out[i] = {'busy', holder or '', redis.call('PTTL', key)}
+    elseif state == 'r' and lease > now then
+      out[i] = {'busy', holder or '', lease - now}
     else
-      redis.call('SET', key, 'run:' .. owner .. ':' .. token .. ':' .. a .. ':' .. b, 'PX', ms)
+      redis.call('HSET', key, field, 'r:' .. owner .. ':' .. token .. ':' .. b .. ':' .. leaseEnd(ms))
+      atLeast(key, ms)
       out[i] = {'claimed'}
     end
   else
+    local v = false
     local mine = false
     if token == '' then
       mine = true
     else
-      local v = redis.call('GET', key)
-      local prefix = 'run:' .. owner .. ':' .. token .. ':'
+      v = redis.call('HGET', key, field)
+      local prefix = 'r:' .. owner .. ':' .. token .. ':'
       mine = v ~= false and string.sub(v, 1, #prefix) == prefix
     end
     if not mine then
       out[i] = {'lost'}
     elseif op == 'renew' then
-      redis.call('PEXPIRE', key, ms)
+      redis.call('HSET', key, field, string.match(v, '^(.*:)%d+$') .. leaseEnd(ms))
+      atLeast(key, ms)
       out[i] = {'ok'}
     elseif op == 'release' then
-      redis.call('DEL', key)
+      redis.call('HDEL', key, field)
       out[i] = {'ok'}
     else
-      redis.call('SET', key, 'done:' .. owner .. ':' .. a, 'PX', ms)
-      redis.call('HINCRBY', totals, b, 1)
+      redis.call('HSET', key, field, 'd:' .. owner .. ':' .. a)
+      atLeast(key, ms)
+      redis.call('HINCRBY', totals, field, 1)
       out[i] = {'ok'}
     end
   end
@@ -174,7 +229,10 @@ type Reply = [string, string?, number?];
 
 interface Op {
   key: string;
-  args: [string, string, string, string, string, string];
+  /** op, handler (the record's field), owner, token, ms, a, b */
+  args: [string, string, string, string, string, string, string];
+  /** A binary value (`set`). */
+  value?: Buffer;
   resolve: (reply: Reply) => void;
   reject: (err: Error) => void;
 }
@@ -213,8 +271,10 @@ export interface UnitRecords {
   claim(unit: { key: string; owner: string; handler: string; attempt: number }): Promise<Claim | ClaimRefusal>;
   /** Records an operator's replay done: it ran without a claim (replay overrides the once-only rule). */
   recordReplay(unit: { key: string; owner: string; handler: string; attempts: number }): Promise<void>;
-  /** Writes a plain key in the same batch (the delivery index). */
-  set(key: string, value: string, ttlMs: number): Promise<void>;
+  /** Writes a plain key in the same batch (a kept delivery); if the key is new, counts one in `countAs`'s total. */
+  set(key: string, value: Buffer, ttlMs: number, countAs?: string): Promise<void>;
+  /** Deletes `key` in the same batch unless it would outlive `ttlMs` (a key another one takes over from). */
+  handover(key: string, ttlMs: number): Promise<void>;
   /**
    * Adds `member` to the sorted set `key` with `score` in the same batch (the
    * event index): members scored more than `ttlMs` before it go, then the
@@ -233,9 +293,10 @@ const ms = (n: number): string => String(Math.max(1, Math.round(n)));
 /** The unit records of the deployment whose keys start with `queuePrefix`, for one process. */
 export function unitRecords(redis: RedisClient, queuePrefix: string, options: UnitRecordsOptions): UnitRecords {
   if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { lua: BATCH });
-  const send = (redis as unknown as Record<string, (...a: string[]) => Promise<Reply[]>>)[COMMAND]!.bind(redis);
+  const send = (redis as unknown as Record<string, (...a: Array<string | Buffer>) => Promise<Reply[]>>)[COMMAND]!.bind(redis);
   const totals = doneTotalsKey(queuePrefix);
-  const processTag = randomBytes(4).toString('hex');
+  // With the owner, tells this run from any other: short, because it is stored (see the record's 64-byte budget).
+  const processTag = randomBytes(3).toString('hex');
   let runs = 0;
   let pending: Op[] = [];
   let scheduled = false;
@@ -243,17 +304,27 @@ export function unitRecords(redis: RedisClient, queuePrefix: string, options: Un
 
   async function flush(batch: Op[]): Promise<void> {
     try {
-      const ops = batch.map((o) => o.args.join('|')).join('\n');
-      const replies = await send(String(batch.length + 1), ...batch.map((o) => o.key), totals, ops);
+      const values: Buffer[] = [];
+      const ops = batch
+        .map((o) => {
+          if (o.value) {
+            values.push(o.value);
+            // ARGV[1] is the operations; the values follow.
+            o.args[5] = String(values.length + 1);
+          }
+          return o.args.join('|');
+        })
+        .join('\n');
+      const replies = await send(String(batch.length + 1), ...batch.map((o) => o.key), totals, ops, ...values);
       batch.forEach((o, i) => o.resolve(replies[i] ?? ['lost']));
     } catch (err) {
       for (const o of batch) o.reject(err as Error);
     }
   }
 
-  const run = (key: string, args: Op['args']): Promise<Reply> =>
+  const run = (key: string, args: Op['args'], value?: Buffer): Promise<Reply> =>
     new Promise<Reply>((resolve, reject) => {
-      pending.push({ key, args, resolve, reject });
+      pending.push({ key, args, value, resolve, reject });
       if (scheduled) return;
       scheduled = true;
       // After this turn's I/O callbacks: every unit that settled in this turn joins the batch.
@@ -278,13 +349,13 @@ export function unitRecords(redis: RedisClient, queuePrefix: string, options: Un
     if (h.lost) return;
     h.lost = true;
     held.delete(h);
-    options.onLost?.({ key: h.key, owner: h.owner, handler: h.handler });
+    options.onLost?.({ key: h.key, owner: expandOwner(h.owner, h.handler), handler: h.handler });
   };
 
   const renewer = setInterval(
     () => {
       for (const h of held) {
-        run(h.key, ['renew', h.owner, h.token, ms(options.leaseMs), '', '']).then(
+        run(h.key, ['renew', h.handler, h.owner, h.token, ms(options.leaseMs), '', '']).then(
           ([status]) => {
             if (status === 'lost' && held.has(h)) markLost(h);
           },
@@ -303,10 +374,11 @@ export function unitRecords(redis: RedisClient, queuePrefix: string, options: Un
     },
     async claim({ key, owner, handler, attempt }) {
       const token = `${processTag}${(runs++).toString(36)}`;
-      const [status, by = '', pttl = 0] = await run(key, ['claim', owner, token, ms(options.leaseMs), String(Date.now()), String(attempt)]);
-      if (status === 'done') return { status: 'done', by };
-      if (status === 'busy') return { status: 'busy', by, retryInMs: Math.max(0, Number(pttl)) };
-      const h: Held = { key, owner, token, handler, lost: false };
+      const stored = compactOwner(owner, handler);
+      const [status, by = '', pttl = 0] = await run(key, ['claim', handler, stored, token, ms(options.leaseMs), '', String(attempt)]);
+      if (status === 'done') return { status: 'done', by: expandOwner(by, handler) };
+      if (status === 'busy') return { status: 'busy', by: expandOwner(by, handler), retryInMs: Math.max(0, Number(pttl)) };
+      const h: Held = { key, owner: stored, token, handler, lost: false };
       held.add(h);
       const end = async (args: Op['args']): Promise<boolean> => {
         if (h.lost) return false;
@@ -321,18 +393,21 @@ export function unitRecords(redis: RedisClient, queuePrefix: string, options: Un
         get lost() {
           return h.lost;
         },
-        done: (attempts) => end(['done', `${owner}`, token, ms(options.keepMs), `${Date.now()}:${attempts}`, handler]),
-        release: () => end(['release', owner, token, '', '', '']),
+        done: (attempts) => end(['done', handler, stored, token, ms(options.keepMs), `${Date.now().toString(36)}:${attempts}`, '']),
+        release: () => end(['release', handler, stored, token, '', '', '']),
       };
     },
     async recordReplay({ key, owner, handler, attempts }) {
-      await run(key, ['done', owner, '', ms(options.keepMs), `${Date.now()}:${attempts}`, handler]);
+      await run(key, ['done', handler, compactOwner(owner, handler), '', ms(options.keepMs), `${Date.now().toString(36)}:${attempts}`, '']);
     },
-    async set(key, value, ttlMs) {
-      await run(key, ['set', value, '', ms(ttlMs), '', '']);
+    async set(key, value, ttlMs, countAs = '') {
+      await run(key, ['set', countAs, '', '', ms(ttlMs), '', ''], value);
+    },
+    async handover(key, ttlMs) {
+      await run(key, ['handover', '', '', '', ms(ttlMs), '', '']);
     },
     async index(key, member, score, max, ttlMs) {
-      await run(key, ['index', member, '', ms(ttlMs), String(Math.round(score)), String(Math.max(1, Math.floor(max)))]);
+      await run(key, ['index', '', member, '', ms(ttlMs), String(Math.round(score)), String(Math.max(1, Math.floor(max)))]);
     },
     async close() {
       clearInterval(renewer);
@@ -343,15 +418,16 @@ export function unitRecords(redis: RedisClient, queuePrefix: string, options: Un
 
 /** Reading the records, for operator tools. */
 export interface UnitRecordReader {
-  read(key: string): Promise<UnitRecord | undefined>;
-  /** Per handler, the units recorded done since the deployment began (inline or from a job). */
+  /** The record of `handler` for a business fact. */
+  read(businessKey: string, handler: string): Promise<UnitRecord | undefined>;
+  /** Per handler, the units recorded done since the deployment began (inline or from a job); {@link INTAKE_TOTAL}: deliveries processed. */
   doneTotals(): Promise<Record<string, number>>;
 }
 
 export function unitRecordReader(redis: RedisClient, queuePrefix: string): UnitRecordReader {
   return {
-    async read(key) {
-      return decodeUnitRecord(await redis.get(key));
+    async read(businessKey, handler) {
+      return decodeUnitRecord(await redis.hget(onceKey(queuePrefix, businessKey), handler), handler);
     },
     async doneTotals() {
       const raw = await redis.hgetall(doneTotalsKey(queuePrefix));

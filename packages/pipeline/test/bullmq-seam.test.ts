@@ -19,13 +19,15 @@ import {
   firstFailureKey,
   installedBullmqVersion,
   intakeJobOptions,
-  keepCompleted,
   openIntakeQueue,
   PINNED_BULLMQ_VERSION,
   publicBulkAdder,
   readFailedJobs,
   readJobData,
   recordFirstFailure,
+  removeWhenCompleted,
+  permanentFailureKey,
+  recordPermanentFailure,
   retryFailedJob,
   scriptBulkAdder,
   type IntakeJobData,
@@ -134,7 +136,7 @@ describe('bulk add (one command per batch)', () => {
 
   it.each([
     ['the seam script', () => scriptBulkAdder(queue, redis)],
-    ['the public fallback (queue.addBulk)', () => publicBulkAdder(queue)],
+    ['the public fallback (queue.addBulk)', () => publicBulkAdder(queue, redis)],
   ])('%s answers the stored copy for a duplicate, added by queue.add or in the same batch', async (_name, adder) => {
     const [a, b] = [eventId(), eventId()];
     const first = await queue.add('delivery', data(a), intakeJobOptions(a, 'x1', 3_600_000));
@@ -204,13 +206,18 @@ describe('retry with fresh attempts', () => {
       await q.add('x', { keep: 1 }, { jobId: 'theirs', attempts: 2 });
       await failJobs(q, 2);
       await recordFirstFailure(redis, prefix, q.name, 'mine', 123);
+      await recordPermanentFailure(redis, prefix, q.name, 'mine', 123);
       await redis.hset(`{${prefix}}:${q.name}:mine`, 'stc', '3');
       // BullMQ's own public retry of the other, for comparison.
       await (await Job.fromId(q, 'theirs'))!.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
 
-      expect(await retryFailedJob(q, redis, 'mine', { dropDataField: 'failed', firstFailureKey: firstFailureKey(prefix, q.name) })).toBe(
-        true,
-      );
+      expect(
+        await retryFailedJob(q, redis, 'mine', {
+          dropDataField: 'failed',
+          firstFailureKey: firstFailureKey(prefix, q.name),
+          permanentFailureKey: permanentFailureKey(prefix, q.name),
+        }),
+      ).toBe(true);
       const [mine, theirs] = [(await Job.fromId(q, 'mine'))!, (await Job.fromId(q, 'theirs'))!];
       expect(await mine.getState()).toBe(await theirs.getState());
       expect(await mine.getState()).toBe('waiting');
@@ -222,6 +229,8 @@ describe('retry with fresh attempts', () => {
         stc: 0,
       });
       expect(await redis.hget(firstFailureKey(prefix, q.name), 'mine')).toBeNull();
+      // Failed for good no more: run again, it is judged afresh.
+      expect(await redis.hget(permanentFailureKey(prefix, q.name), 'mine')).toBeNull();
       // No longer a dead letter: a second retry finds nothing to do and changes nothing.
       expect(await retryFailedJob(q, redis, 'mine', { dropDataField: 'failed', firstFailureKey: firstFailureKey(prefix, q.name) })).toBe(
         false,
@@ -254,24 +263,24 @@ describe('retry with fresh attempts', () => {
   });
 });
 
-describe('keepCompleted', () => {
-  it("keeps a completed job whose producer asked to remove it: the job's option wins over the worker's", async () => {
+describe('removeWhenCompleted', () => {
+  it("removes a completed job whose producer asked to keep it: the job's option wins over the worker's", async () => {
     const q = new Queue(`seam-keep-${n++}`, { connection: redis, prefix: bullPrefix(prefix) });
     const events = await openQueueEvents(testRedisUrl(), bullPrefix(prefix), q.name);
     const connection = redis.duplicate();
     const worker = new Worker(
       q.name,
       (job) => {
-        keepCompleted(job, { age: 3600 });
+        removeWhenCompleted(job);
         return Promise.resolve('ok');
       },
-      { connection, prefix: bullPrefix(prefix), removeOnComplete: { count: 0 } },
+      { connection, prefix: bullPrefix(prefix), removeOnComplete: { age: 3600 } },
     );
     try {
       const completed = waitForEvent(events, 'completed');
-      await q.add('x', {}, { jobId: 'k1', removeOnComplete: true });
+      await q.add('x', {}, { jobId: 'k1', removeOnComplete: false });
       await completed;
-      expect(await (await Job.fromId(q, 'k1'))?.getState()).toBe('completed');
+      expect(await Job.fromId(q, 'k1')).toBeUndefined();
     } finally {
       await worker.close();
       await events.close();

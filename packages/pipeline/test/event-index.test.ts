@@ -123,7 +123,7 @@ describe('the event index', () => {
     const handlers = ['email', 'crm'];
     const tx = 'vtx_0e6d44043e9e51d377';
     const claim = await records.claim({
-      key: onceKey(prefix, 'email', tx),
+      key: onceKey(prefix, tx),
       owner: handlerJobId('evcus_tx-1', 'email'),
       handler: 'email',
       attempt: 1,
@@ -133,7 +133,7 @@ describe('the event index', () => {
     expect(await ids({ transaction: tx }, handlers)).toEqual(['evcus_tx-1']);
     // A replay of another event (a twin) rewrites the crm record: both events are named.
     await records.recordReplay({
-      key: onceKey(prefix, 'crm', tx),
+      key: onceKey(prefix, tx),
       owner: handlerReplayJobId('evprj_tx:2', 'crm', '3'),
       handler: 'crm',
       attempts: 1,

@@ -254,7 +254,7 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
     }
     if (!Array.isArray(ids) || ids.length === 0 || !ids.every((id) => typeof id === 'string')) {
       throw new UsageError(
-        'expected {"ids": ["<dead letter id>", …]} or {"all": true, "handler"?, "decodeFailures"?, "eventId"?, "eventType"?, "since"?}',
+        'expected {"ids": ["<dead letter id>", …]} or {"all": true, "handler"?, "decodeFailures"?, "eventId"?, "eventType"?, "since"?, "reason"?, "retryableOnly"?}',
       );
     }
     const result = await ops.retryDeadLetters(ids);
@@ -282,7 +282,7 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
     const until = body['until'];
     if (body['yes'] !== true || typeof until !== 'number' || !Number.isSafeInteger(until))
       throw new UsageError(
-        'purging cannot be undone: send {"ids": [...]}, or {"yes": true, "until": <from GET /api/dead-letters/count>} with the optional filters handler, decodeFailures, eventId, eventType, since',
+        'purging cannot be undone: send {"ids": [...]}, or {"yes": true, "until": <from GET /api/dead-letters/count>} with the optional filters handler, decodeFailures, eventId, eventType, since, reason, retryableOnly',
       );
     const { until: _until, ...rest } = body;
     res.json({ purged: await ops.purgeDeadLetters({ ...filterFrom(rest, now()), until }), until });

@@ -4,8 +4,8 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { BeforeHook } from '@bull-board/api/typings/app';
 import { ExpressAdapter } from '@bull-board/express';
-import { INTAKE_QUEUE, type Logger } from '@vouchflow/core';
-import { deadLetterId } from '@vouchflow/pipeline';
+import { handlerQueueName, INTAKE_QUEUE, type Logger } from '@vouchflow/core';
+import { deadLetterId, type CircuitView } from '@vouchflow/pipeline';
 import type { Operations } from '../operations.js';
 
 /**
@@ -16,6 +16,9 @@ import type { Operations } from '../operations.js';
  * retry would keep the spent attempts and fail again after one try.
  */
 class DeadLetterAwareAdapter extends BullMQAdapter {
+  /** Shown after the description: the handler's circuit breaker when it is not closed. */
+  note = '';
+
   constructor(
     queue: Queue,
     private readonly retryDeadLetter: (id: string) => Promise<boolean>,
@@ -25,6 +28,10 @@ class DeadLetterAwareAdapter extends BullMQAdapter {
     // BullMQAdapter's type omits allowCompletedRetries, but hands every option to BaseAdapter, which reads it.
     const options = { allowRetries: true, allowCompletedRetries: false, description };
     super(queue, options);
+  }
+
+  override getDescription(): string {
+    return this.note ? `${this.note} ${super.getDescription()}` : super.getDescription();
   }
 
   private wrap(job: Job): Job {
@@ -149,26 +156,36 @@ export function createDashboard(ops: Operations, basePath = '/dashboard', logger
   });
   const retryDeadLetter = async (id: string) => (await ops.retryDeadLetters([id])).retried.length === 1;
   let shown = '';
+  let adapters: DeadLetterAwareAdapter[] = [];
 
   const refresh = async () => {
-    const queues = await ops.queues();
+    const [queues, circuits] = await Promise.all([ops.queues(), ops.circuits()]);
     const names = queues.map((q) => q.name).join(',');
     if (names !== shown) {
-      board.replaceQueues(
-        queues.map(
-          (q) =>
-            new DeadLetterAwareAdapter(
-              q as unknown as Queue,
-              retryDeadLetter,
-              q.name === INTAKE_QUEUE
-                ? 'Deliveries taken in. Failed = dead letters: deliveries that did not decode.'
-                : 'One unit of work per event. Failed = dead letters: out of attempts, or failed permanently. Retry gives fresh attempts.',
-            ),
-        ),
+      adapters = queues.map(
+        (q) =>
+          new DeadLetterAwareAdapter(
+            q as unknown as Queue,
+            retryDeadLetter,
+            q.name === INTAKE_QUEUE
+              ? 'Deliveries taken in. Failed = dead letters: deliveries that did not decode.'
+              : 'One unit of work per event. Failed = dead letters: out of attempts, or failed permanently. Retry gives fresh attempts.',
+          ),
       );
+      board.replaceQueues(adapters);
       shown = names;
     }
+    const byQueue = new Map([...circuits].map(([handler, view]) => [handlerQueueName(handler), view]));
+    for (const adapter of adapters) adapter.note = circuitNote(byQueue.get(adapter.getName()));
   };
   const router = serverAdapter.getRouter() as RequestHandler;
   return { router: (req, res, next) => void refresh().then(() => router(req, res, next), next) };
+}
+
+/** What the queue's card says about an open breaker; nothing when closed. */
+export function circuitNote(view: CircuitView | undefined): string {
+  if (!view || view.state === 'closed') return '';
+  if (view.state === 'half-open') return 'Circuit half-open: one probe unit runs, the others wait.';
+  const until = view.until !== null ? ` until ${new Date(view.until).toISOString().slice(11, 19)}Z` : '';
+  return `Circuit open${until}: its units wait in delayed, spending no attempt; then one probe runs.`;
 }

@@ -1,11 +1,10 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { handlerQueueName, INTAKE_QUEUE, coerceError, type Logger } from '@vouchflow/core';
-import type { DeadLetter } from '@vouchflow/pipeline';
 import { ConflictError } from '../errors/conflict-error.js';
 import { NotFoundError } from '../errors/not-found-error.js';
 import { UsageError } from '../errors/usage-error.js';
 import { foundEvent, type FoundEvent, type FoundOutcome } from '../find-events.js';
-import type { EventReport, HandlerWork, Operations } from '../operations.js';
+import type { DeadLetterEntry, EventReport, HandlerWork, Operations } from '../operations.js';
 import { html, Html } from './html.js';
 import { PRINCIPAL_HEADER } from './dashboard.js';
 
@@ -143,7 +142,7 @@ function handlerRow(eventId: string, w: HandlerWork): Html {
   </tr>`;
 }
 
-function deadLetterRow(eventId: string, d: DeadLetter): Html {
+function deadLetterRow(eventId: string, d: DeadLetterEntry): Html {
   const queue = d.handler === null ? INTAKE_QUEUE : handlerQueueName(d.handler);
   return html`<tr data-dead-letter="${d.id}">
     <td>${d.handler ?? '(decode)'}</td>

@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
-import type { DeadLetter } from '@vouchflow/pipeline';
-import type { EventReport, HandlerStatus, QueueStats, ReplayResult } from '../operations.js';
+import type { RedisMemoryReport } from '@vouchflow/core';
+import type { DeadLetterEntry, EventReport, HandlerStatus, QueueStats, ReplayResult } from '../operations.js';
 import type { FoundEvent, FoundOutcome } from '../find-events.js';
 
 /*
@@ -26,14 +26,38 @@ const oneLine = (text: string | null, max = 80): string => {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 };
 
-export function statsTable(rows: readonly QueueStats[]): string {
-  const t = table(['queue', 'waiting', 'active', 'delayed', 'completed', 'done', 'failed', 'dead']);
-  for (const r of rows)
-    t.push([r.paused ? `${r.queue} (paused)` : r.queue, r.waiting, r.active, r.delayed, r.completed, r.done ?? '-', r.failed, r.dead]);
-  return t.toString();
+const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+/** `Redis: 12.3 MiB used of 1024.0 MiB (1.2%), 640 B per event over the last hour` */
+export function redisMemoryLine(r: RedisMemoryReport): string {
+  const max =
+    r.maxmemory === 0 ? 'no maxmemory (unlimited)' : `of ${mib(r.maxmemory)} (${((r.usedMemory / r.maxmemory) * 100).toFixed(1)}%)`;
+  const perEvent =
+    r.bytesPerEvent === null
+      ? 'bytes per event not measured yet (the workers sample every minute)'
+      : `${r.bytesPerEvent} B per event over the last hour`;
+  return `Redis: ${mib(r.usedMemory)} used ${max}, ${perEvent}`;
 }
 
-export function deadLetterTable(rows: readonly DeadLetter[]): string {
+/**
+ * Two counts of success that differ on purpose, so both are named for where
+ * they come from: a queue's completed jobs (what retention keeps), and units
+ * done (inline first tries included, since the deployment began).
+ */
+export const STATS_LEGEND =
+  'jobs completed: completed jobs the queue still keeps (intake keeps none; a handler’s: 24 h); units done: every unit done since the start, first tries run inline included (intake: deliveries processed).';
+
+export function statsTable(rows: readonly QueueStats[]): string {
+  const t = table(['queue', 'waiting', 'active', 'delayed', 'jobs completed', 'units done', 'failed', 'dead']);
+  for (const r of rows) {
+    const notes = [r.paused ? 'paused' : '', r.circuit && r.circuit !== 'closed' ? `circuit ${r.circuit}` : ''].filter(Boolean);
+    const queue = notes.length > 0 ? `${r.queue} (${notes.join(', ')})` : r.queue;
+    t.push([queue, r.waiting, r.active, r.delayed, r.completed, r.done ?? '-', r.failed, r.dead]);
+  }
+  return `${t.toString()}\n${STATS_LEGEND}`;
+}
+
+export function deadLetterTable(rows: readonly DeadLetterEntry[]): string {
   if (rows.length === 0) return 'No dead letters match.';
   const t = table(['id', 'event id', 'event type', 'handler', 'attempts', 'reason', 'first failed', 'last failed']);
   for (const d of rows) {
@@ -42,7 +66,7 @@ export function deadLetterTable(rows: readonly DeadLetter[]): string {
       d.eventId,
       d.eventType,
       d.handler ?? '(decode)',
-      d.attempts,
+      d.permanent ? `${d.attempts} (for good)` : d.attempts,
       oneLine(d.reason, 60),
       formatTime(d.firstFailedAt),
       formatTime(d.lastFailedAt),
@@ -51,15 +75,10 @@ export function deadLetterTable(rows: readonly DeadLetter[]): string {
   return t.toString();
 }
 
-const prettyDelivery = (delivery: string): string => {
-  try {
-    return JSON.stringify(JSON.parse(delivery), null, 2);
-  } catch {
-    return delivery;
-  }
-};
+/** A delivery as the operations give it: the parsed body, or the text as received when it is not JSON. */
+const prettyDelivery = (delivery: unknown): string => (typeof delivery === 'string' ? delivery : JSON.stringify(delivery, null, 2));
 
-export function deadLetterDetail(d: DeadLetter): string {
+export function deadLetterDetail(d: DeadLetterEntry): string {
   return [
     `id:            ${d.id}`,
     `event:         ${d.eventId} (${d.eventType})`,
@@ -68,6 +87,7 @@ export function deadLetterDetail(d: DeadLetter): string {
     `first failed:  ${formatTime(d.firstFailedAt)}`,
     `last failed:   ${formatTime(d.lastFailedAt)}`,
     `reason:        ${d.reason}`,
+    `retryable:     ${d.permanent ? 'no: it failed for good (a PermanentError, or a delivery that does not decode)' : 'yes'}`,
     '',
     'error:',
     d.stack ?? d.reason,
@@ -77,9 +97,13 @@ export function deadLetterDetail(d: DeadLetter): string {
   ].join('\n');
 }
 
+/** `closed`; `open until 17:30:12Z`: when the next probe may run; `half-open` while it runs. */
+const circuitCell = (c: HandlerStatus['circuit']): string =>
+  c.state === 'open' && c.until !== null ? `open until ${formatTime(c.until).slice(11)}` : c.state;
+
 export function handlersTable(rows: readonly HandlerStatus[]): string {
   if (rows.length === 0) return 'No handlers: no worker of this deployment has started yet.';
-  const t = table(['handler', 'state', 'waiting', 'active', 'delayed', 'dead', 'done', 'last error']);
+  const t = table(['handler', 'state', 'waiting', 'active', 'delayed', 'dead', 'done', 'circuit', 'last error']);
   for (const r of rows)
     t.push([
       r.handler,
@@ -89,6 +113,7 @@ export function handlersTable(rows: readonly HandlerStatus[]): string {
       r.delayed,
       r.dead,
       r.done,
+      circuitCell(r.circuit),
       r.lastError ? `${formatTime(r.lastError.at)} ${oneLine(r.lastError.reason, 50)}` : '-',
     ]);
   return t.toString();
@@ -119,7 +144,7 @@ export function eventReport(r: EventReport): string {
   }
   if (r.deadLetters.length > 0)
     lines.push('', `Dead letters: ${r.deadLetters.map((d) => `${d.id} (${d.handler ?? 'decode'})`).join(', ')}`);
-  lines.push('', 'delivery:', typeof r.delivery === 'string' ? r.delivery : JSON.stringify(r.delivery, null, 2));
+  lines.push('', 'delivery:', prettyDelivery(r.delivery));
   for (const c of r.conflictingDuplicates) {
     lines.push(
       '',

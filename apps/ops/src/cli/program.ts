@@ -11,7 +11,16 @@ import { openOperations, type OpenedOperations } from '../open-operations.js';
 import type { Operations } from '../operations.js';
 import { confirm } from './confirm.js';
 import { FIND_LIMIT, FIND_MAX, findQueryFrom } from '../find-events.js';
-import { deadLetterDetail, deadLetterTable, eventReport, foundEventsTable, handlersTable, replayResult, statsTable } from './format.js';
+import {
+  deadLetterDetail,
+  deadLetterTable,
+  eventReport,
+  foundEventsTable,
+  handlersTable,
+  redisMemoryLine,
+  replayResult,
+  statsTable,
+} from './format.js';
 import { createProgressBar } from './progress.js';
 
 export interface CliIo {
@@ -43,6 +52,8 @@ interface FilterOptions {
   eventType?: string;
   since?: number;
   limit?: number;
+  reason?: string;
+  retryableOnly?: boolean;
 }
 
 const positiveInt = (value: string): number => {
@@ -67,6 +78,8 @@ const toFilter = (o: FilterOptions): DeadLetterFilter => {
   if (o.eventType !== undefined) filter.eventType = o.eventType;
   if (o.since !== undefined) filter.since = o.since;
   if (o.limit !== undefined) filter.limit = o.limit;
+  if (o.reason !== undefined) filter.reason = o.reason;
+  if (o.retryableOnly) filter.retryableOnly = true;
   return filter;
 };
 
@@ -76,6 +89,8 @@ const describeFilter = (f: DeadLetterFilter): string => {
     f.eventId !== undefined ? `event ${f.eventId}` : '',
     f.eventType !== undefined ? `event type ${f.eventType}` : '',
     f.since !== undefined ? `since ${new Date(f.since).toISOString()}` : '',
+    f.reason !== undefined ? `reason containing "${f.reason}"` : '',
+    f.retryableOnly ? 'retryable only' : '',
   ].filter(Boolean);
   return parts.length > 0 ? ` (${parts.join(', ')})` : '';
 };
@@ -121,19 +136,25 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       .addOption(new Option('--decode-failures', 'only intake’s entries: deliveries that did not decode (no handler)').conflicts('handler'))
       .option('--event-id <id>', 'only this event’s entries')
       .option('--event-type <type>', 'only this event type, e.g. customer.voucher.loyalty_card.points_added')
-      .option('--since <when>', 'only entries that last failed since then: 30m, 2h, 7d, or a date', sinceParser(now));
+      .option('--since <when>', 'only entries that last failed since then: 30m, 2h, 7d, or a date', sinceParser(now))
+      .option('--reason <text>', 'only entries whose failure reason contains this text (any case), e.g. 503')
+      .option('--retryable-only', 'leave out what failed for good (PermanentError, did not decode): a retry cannot help those');
     if (limit) cmd.option('--limit <n>', 'at most this many, newest first', positiveInt);
     return cmd;
   };
 
   program
     .command('stats')
-    .description('per queue (intake and each handler): waiting, active, delayed, completed, done (handlers: inline runs too), failed, dead')
+    .description(
+      'per queue (intake and each handler): waiting, active, delayed, jobs completed (kept by retention), units done (intake: deliveries processed; handlers: inline first tries too), failed, dead; ' +
+        'paused or open circuit beside the name; ' +
+        'then Redis: used memory, maxmemory, bytes per processed event over the last hour',
+    )
     .addOption(jsonOption())
     .action(async (o: { json?: boolean }) => {
-      const rows = await withOps((ops) => ops.stats());
-      if (o.json) json(rows);
-      else out(statsTable(rows));
+      const [queues, redis] = await withOps((ops) => Promise.all([ops.stats(), ops.redisMemory()]));
+      if (o.json) json({ queues, redis });
+      else out(`${statsTable(queues)}\n${redisMemoryLine(redis)}`);
     });
 
   const dlq = program.command('dlq').description('dead letters: list, show, retry, purge');
@@ -180,8 +201,11 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       const filtered = Object.keys(filter).length > 0;
       if (o.all && ids.length > 0) throw new UsageError('give dead letter ids or --all, not both');
       if (!o.all && ids.length === 0)
-        throw new UsageError('give the dead letter ids to retry, or --all (optionally with --handler / --event-type / --since)');
-      if (!o.all && filtered) throw new UsageError('filters (--handler, --event-id, --since, …) select entries for --all; add --all');
+        throw new UsageError(
+          'give the dead letter ids to retry, or --all (optionally with --handler / --event-type / --since / --reason / --retryable-only)',
+        );
+      if (!o.all && filtered)
+        throw new UsageError('filters (--handler, --event-id, --since, --reason, --retryable-only, …) select entries for --all; add --all');
       if (o.all) {
         const bar = createProgressBar(io.stderr, 'retrying', !o.json);
         const retried = await withOps((ops) => ops.retryAllDeadLetters(filter, bar.onProgress)).finally(() => bar.stop());
@@ -288,7 +312,7 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
 
   program
     .command('handlers')
-    .description('every handler: running or paused, waiting, active, delayed, dead, done, last error')
+    .description('every handler: running or paused, waiting, active, delayed, dead, done, circuit breaker, last error')
     .addOption(jsonOption())
     .action(async (o: { json?: boolean }) => {
       const rows = await withOps((ops) => ops.handlers());

@@ -1,0 +1,155 @@
+/*
+ * The hot store's compact records against a real Redis: the once-only records
+ * of a business fact (one hash, a field per handler) and the kept delivery
+ * (one deflated string per event). Their size is part of the contract: issue
+ * #17's budget is 1,000 bytes of Redis per processed event.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { deletePrefix, testRedisUrl, uniquePrefix } from '@vouchflow/test-support';
+import {
+  decodeKeptDelivery,
+  deliveryKey,
+  encodeKeptDelivery,
+  findDelivery,
+  handlerJobId,
+  intakeCopyJobId,
+  onceKey,
+  unitRecordReader,
+  unitRecords,
+  type UnitRecords,
+} from '@vouchflow/pipeline';
+
+const prefix = uniquePrefix('compact');
+// As long as Voucherify's own (evcus_ + 18 hex), and then some.
+const eventId = 'evcus_0e6d44043e9e51d3aa_long';
+let redis: Redis;
+let records: UnitRecords;
+const lost: string[] = [];
+
+beforeAll(() => {
+  redis = new Redis(testRedisUrl());
+  records = unitRecords(redis, prefix, { leaseMs: 30_000, keepMs: 60_000, onLost: ({ owner }) => lost.push(owner) });
+});
+
+afterAll(async () => {
+  await records.close();
+  await deletePrefix(testRedisUrl(), prefix);
+  await redis.quit();
+});
+
+describe('once-only records', () => {
+  it('keeps the records of two handlers in one small listpack hash, with the once-only window as its TTL', async () => {
+    const key = onceKey(prefix, 'vtx_compact_1');
+    const email = await records.claim({ key, owner: handlerJobId(eventId, 'email'), handler: 'email', attempt: 1 });
+    const crm = await records.claim({ key, owner: handlerJobId(eventId, 'handler-crm-upsert'), handler: 'handler-crm-upsert', attempt: 9 });
+    if ('status' in email || 'status' in crm) throw new Error('expected both claims granted');
+    // Claims (the longest values) must not turn the hash into a table.
+    expect(await redis.object('ENCODING', key)).toBe('listpack');
+    expect(await redis.pttl(key)).toBeGreaterThan(25_000);
+    expect(await email.done(1)).toBe(true);
+    expect(await crm.done(12)).toBe(true);
+    expect(await redis.object('ENCODING', key)).toBe('listpack');
+    expect(await redis.pttl(key)).toBeGreaterThan(55_000);
+    expect(await redis.memory('USAGE', key)).toBeLessThan(250);
+
+    const reader = unitRecordReader(redis, prefix);
+    expect(await reader.read('vtx_compact_1', 'email')).toMatchObject({
+      state: 'done',
+      owner: handlerJobId(eventId, 'email'),
+      attempts: 1,
+    });
+    const at = (await reader.read('vtx_compact_1', 'handler-crm-upsert')) as { at: number };
+    expect(Math.abs(at.at - Date.now())).toBeLessThan(5_000);
+    expect(await reader.doneTotals()).toMatchObject({ email: 1, 'handler-crm-upsert': 1 });
+  });
+
+  it('refuses a second claim while the first is held, and says the effect is done once recorded, naming the unit', async () => {
+    const key = onceKey(prefix, 'vtx_compact_2');
+    const first = await records.claim({ key, owner: handlerJobId(eventId, 'email'), handler: 'email', attempt: 1 });
+    if ('status' in first) throw new Error('expected the claim granted');
+    const twin = handlerJobId('evcus_twin', 'email');
+    const busy = await records.claim({ key, owner: twin, handler: 'email', attempt: 1 });
+    expect(busy).toMatchObject({ status: 'busy', by: handlerJobId(eventId, 'email') });
+    expect((busy as { retryInMs: number }).retryInMs).toBeGreaterThan(25_000);
+    await first.done(1);
+    expect(await records.claim({ key, owner: twin, handler: 'email', attempt: 1 })).toEqual({
+      status: 'done',
+      by: handlerJobId(eventId, 'email'),
+    });
+  });
+
+  it('lets a claim whose lease ended be taken, and the old holder then records nothing and counts it lost', async () => {
+    const key = onceKey(prefix, 'vtx_compact_3');
+    const short = unitRecords(redis, prefix, { leaseMs: 1_000, keepMs: 60_000, onLost: ({ owner }) => lost.push(owner) });
+    try {
+      const old = await short.claim({ key, owner: 'replay-a', handler: 'email', attempt: 1 });
+      if ('status' in old) throw new Error('expected the claim granted');
+      // As if the holder's process had frozen past its lease: the lease ends (to the second) without renewal.
+      await redis.hset(key, 'email', `r:replay-a:${'x'}:1:${Math.floor(Date.now() / 1000) - 1}`);
+      expect(await unitRecordReader(redis, prefix).read('vtx_compact_3', 'email')).toBeUndefined();
+      const next = await records.claim({ key, owner: 'replay-b', handler: 'email', attempt: 1 });
+      expect('status' in next).toBe(false);
+      expect(await old.done(1)).toBe(false);
+      expect(old.lost).toBe(true);
+      expect(lost).toContain('replay-a');
+      expect(await unitRecordReader(redis, prefix).read('vtx_compact_3', 'email')).toMatchObject({ state: 'running', owner: 'replay-b' });
+    } finally {
+      await short.close();
+    }
+  });
+});
+
+describe('kept deliveries', () => {
+  const specDir = fileURLToPath(new URL('../../schema/fixtures/spec/', import.meta.url));
+
+  it('round-trips every spec example, and keeps points_added in under 600 bytes of Redis', async () => {
+    for (const file of readdirSync(specDir)) {
+      const body = readFileSync(specDir + file, 'utf8');
+      const kept = {
+        body,
+        eventId,
+        eventType: (JSON.parse(body) as { event: { type: string } }).event.type,
+        receivedAt: 1_764_000_000_123,
+        processedAt: 1_764_000_000_456,
+        intakeAttempts: 2,
+        intakeJobId: intakeCopyJobId(eventId, 'n0nce'),
+        handlers: ['email', 'crm'],
+        trace: '{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","a":[1,2]}',
+      };
+      const record = encodeKeptDelivery(kept);
+      expect(decodeKeptDelivery(eventId, record), file).toEqual(kept);
+      expect(record.length, file).toBeLessThan(body.length);
+    }
+    const body = JSON.stringify(JSON.parse(readFileSync(specDir + 'customer.voucher.loyalty_card.points_added.json', 'utf8')));
+    const key = deliveryKey(prefix, eventId);
+    await records.set(
+      key,
+      encodeKeptDelivery({
+        body,
+        eventId,
+        eventType: 'customer.voucher.loyalty_card.points_added',
+        receivedAt: Date.now(),
+        processedAt: Date.now(),
+        intakeAttempts: 1,
+        intakeJobId: 'a-job-id-of-another-form',
+        handlers: [],
+      }),
+      60_000,
+    );
+    expect(await redis.memory('USAGE', key)).toBeLessThan(650);
+    expect(await findDelivery({ connection: redis, queuePrefix: prefix }, eventId)).toMatchObject({
+      body,
+      intakeJobId: 'a-job-id-of-another-form',
+      handlers: [],
+    });
+    expect(await redis.pttl(key)).toBeGreaterThan(55_000);
+  });
+
+  it('reads nothing it did not write', () => {
+    expect(decodeKeptDelivery(eventId, Buffer.from('ev-some-intake-job-id'))).toBeUndefined();
+    expect(decodeKeptDelivery(eventId, Buffer.of(1, 0x31))).toBeUndefined();
+  });
+});
