@@ -143,3 +143,53 @@ describe('why a unit waits, from its job', () => {
     expect(failed.nextRunAt).toBeGreaterThan(Date.now() + MINUTE);
   });
 });
+
+describe('why a unit waits, behind an open circuit', () => {
+  const d = new Deployment();
+  let deadLetters: RedisDeadLetterStore;
+  let ops: Operations;
+  const crm: AnyHandler = {
+    name: 'crm',
+    events: ['customer.voucher.loyalty_card.points_added'],
+    circuit: { failures: 1, windowMs: MINUTE, cooldownMs: 10 * MINUTE },
+    handle: async () => {
+      throw new Error('HubSpot 503: Service Unavailable');
+    },
+  };
+
+  beforeAll(async () => {
+    await d.start([crm], { inlineFirstTry: true, maxAttempts: 3, backoffMs: 10 * MINUTE, maxBackoffMs: 10 * MINUTE });
+    deadLetters = createDeadLetterStore({ connection: d.redis, queuePrefix: d.prefix });
+    ops = createOperations({
+      connection: d.redis,
+      queuePrefix: d.prefix,
+      deadLetters,
+      handlers: () => readHandlerRegistry(d.redis, d.prefix),
+    });
+  });
+
+  afterAll(async () => {
+    await ops.close();
+    await deadLetters.close();
+    await d.cleanup();
+  });
+
+  it('says "circuit open" for a unit held by its handler’s breaker, with when it is tried next', async () => {
+    const first = delivery();
+    const second = delivery();
+    const unit = async (eventId: string) => (await ops.showEvent(eventId)).handlers.find((h) => h.handler === 'crm');
+    await d.send(first);
+    // One failure opens this breaker; the next unit is held, not tried.
+    await expect.poll(async () => (await unit(first.eventId))?.state, { timeout: 20_000 }).toBe('delayed');
+    await d.send(second);
+    await expect.poll(async () => (await unit(second.eventId))?.reason, { timeout: 20_000 }).toBe('circuit open');
+    const held = (await unit(second.eventId))!;
+    expect(held).toMatchObject({ state: 'delayed', attemptsMade: 0 });
+    expect(held.nextRunAt).toBeGreaterThan(Date.now());
+    const [row] = await ops.findEvents({
+      customer: (JSON.parse(second.body) as { data: { customer: { id: string } } }).data.customer.id,
+      limit: 1,
+    });
+    expect(row?.handlers).toEqual([expect.objectContaining({ handler: 'crm', outcome: 'delayed', reason: 'circuit open' })]);
+  });
+});
