@@ -41,7 +41,7 @@ describe('a handler’s circuit breaker in the operator’s tools', { timeout: 9
     ]);
     expect(statsTable.stdout).toContain('handler-crm (circuit open)');
     expect(statsTable.stdout).not.toContain('handler-email (');
-    const rows = Object.fromEntries(jsonOf<QueueStats[]>(statsJson).map((r) => [r.queue, r.circuit]));
+    const rows = Object.fromEntries(jsonOf<{ queues: QueueStats[] }>(statsJson).queues.map((r) => [r.queue, r.circuit]));
     expect(rows).toEqual({ intake: null, 'handler-crm': 'open', 'handler-email': 'closed' });
 
     const time = new Date(until).toISOString().slice(11, 19);
