@@ -14,9 +14,11 @@ import {
   eventIdSegment,
   findDelivery,
   INTAKE_TOTAL,
+  findIndexedEvents,
   handlerJobId,
   handlerJobOptions,
   handlerReplayJobId,
+  unitAttemptsMade,
   unitMaxAttempts,
   unitRecordReader,
   openHandlerQueue,
@@ -35,6 +37,8 @@ import {
 } from '@vouchflow/pipeline';
 import type { ArchiveStore, ArchivedEvent } from '@vouchflow/archive';
 import { ConflictError } from './errors/conflict-error.js';
+import { whyWaiting } from './waiting.js';
+import { findEvents, type FindQuery, type FoundEvent } from './find-events.js';
 import { NotFoundError } from './errors/not-found-error.js';
 
 /** Counts of one queue; `dead` is its dead letters (for intake: deliveries that did not decode). */
@@ -79,8 +83,12 @@ export interface HandlerWork {
   attemptsMade: number;
   /** Epoch milliseconds. */
   finishedAt: number | null;
-  /** The last error, or why the run was skipped. */
+  /** The last error, or why the run was skipped; for a waiting or delayed unit, why it waits. */
   reason: string | null;
+  /** A waiting or delayed unit: epoch ms it runs next (waiting: now, once a worker is free); null when it does not wait, or waits for a resume. */
+  nextRunAt: number | null;
+  /** The error of each failed try of its job, oldest first (the first line of the stack BullMQ kept); a first try made inline is not among them. */
+  errors: string[];
   /** An operator's replay rather than the original fan-out. */
   replay: boolean;
 }
@@ -169,6 +177,8 @@ export interface Operations {
   purgeDeadLetterIds(ids: readonly string[], onProgress?: Progress): Promise<number>;
   /** @throws NotFoundError when nothing about the event is kept. */
   showEvent(eventId: string): Promise<EventReport>;
+  /** Events about a customer, a voucher code or a transaction, newest first, each with its handlers' outcomes. @throws UsageError */
+  findEvents(query: FindQuery): Promise<FoundEvent[]>;
   /** @throws NotFoundError, ConflictError */
   replay(eventId: string, handler?: string): Promise<ReplayResult>;
   /** Every handler the deployment runs or ran. */
@@ -268,7 +278,7 @@ function archivedReport(archived: ArchivedEvent): EventReport {
     delivery: parseBody(archived.body),
     handlers: archived.handlers.map((handler): HandlerWork => {
       const outcome = archived.outcomes.find((o) => o.handler === handler);
-      const base = { handler, jobId: handlerJobId(archived.eventId, handler), replay: false };
+      const base = { handler, jobId: handlerJobId(archived.eventId, handler), replay: false, nextRunAt: null, errors: [] };
       if (!outcome) return { ...base, state: 'unknown', attemptsMade: 0, finishedAt: null, reason: 'no outcome archived' };
       return {
         ...base,
@@ -325,7 +335,7 @@ export function createOperations(deps: OperationsDeps): Operations {
     const own = owner === jobId;
     const attemptsMade = own ? ((record.state === 'done' ? record.attempts : record.attempt) ?? 1) : 1;
     const finishedAt = own && record.state === 'done' ? (record.at ?? null) : null;
-    const base = { handler, jobId, attemptsMade, finishedAt, reason: null, replay: false };
+    const base = { handler, jobId, attemptsMade, finishedAt, reason: null, replay: false, nextRunAt: null, errors: [] };
     if (record.state === 'running') return owner === jobId ? { ...base, state: 'active' } : undefined;
     if (owner === jobId || (handedTo && replayIds.includes(owner))) return { ...base, state: 'completed' };
     return handedTo ? { ...base, state: 'completed', reason: `skipped: already done by ${owner}` } : undefined;
@@ -348,14 +358,22 @@ export function createOperations(deps: OperationsDeps): Operations {
 
   async function workOf(job: Job<HandlerJobData>, handler: string, replay: boolean): Promise<HandlerWork> {
     const state = workState(await job.getState());
-    return {
+    const work: HandlerWork = {
       handler,
       jobId: job.id ?? '',
       state,
-      attemptsMade: job.attemptsMade,
+      // Tries made inline, before the job existed, count too.
+      attemptsMade: unitAttemptsMade(job.attemptsMade, job.data),
       finishedAt: job.finishedOn ?? null,
       reason: job.failedReason || skippedReason(job),
       replay,
+      nextRunAt: null,
+      errors: (job.stacktrace ?? []).map((stack) => stack.split('\n', 1)[0] ?? stack),
+    };
+    if (state !== 'waiting' && state !== 'delayed') return work;
+    return {
+      ...work,
+      ...(await whyWaiting({ connection, queuePrefix, queue: handlerQueue(handler), handler, now: Date.now() }, job, state)),
     };
   }
 
@@ -394,7 +412,7 @@ export function createOperations(deps: OperationsDeps): Operations {
     };
   }
 
-  return {
+  const operations: Operations = {
     async handlers() {
       const [names, done] = await Promise.all([handlerNames(), once.doneTotals()]);
       return Promise.all(names.sort().map((name) => handlerStatus(name, done)));
@@ -490,7 +508,17 @@ export function createOperations(deps: OperationsDeps): Operations {
           const unit = await unitWithoutJob(handler, eventId, businessKey, { handedTo: handedTo.includes(handler), replayIds });
           if (unit) handlers.push(unit);
           else if (handedTo.includes(handler)) {
-            handlers.push({ handler, jobId, state: 'gone', attemptsMade: 0, finishedAt: null, reason: null, replay: false });
+            handlers.push({
+              handler,
+              jobId,
+              state: 'gone',
+              attemptsMade: 0,
+              finishedAt: null,
+              reason: null,
+              replay: false,
+              nextRunAt: null,
+              errors: [],
+            });
           }
         }
       }
@@ -578,8 +606,18 @@ export function createOperations(deps: OperationsDeps): Operations {
       return [intake, ...names.map(handlerQueue)];
     },
 
+    async findEvents(query) {
+      const { archive } = deps;
+      return findEvents(query, {
+        indexed: async (q) => findIndexedEvents(connection, queuePrefix, q, await handlerNames()),
+        show: (eventId) => operations.showEvent(eventId),
+        ...(archive ? { archived: async (q) => (await archive.findEvents(q)).map(archivedReport) } : {}),
+      });
+    },
+
     async close() {
       await Promise.all([intake.close(), ...[...handlerQueues.values()].map((q) => q.close())]);
     },
   };
+  return operations;
 }

@@ -102,6 +102,8 @@ describe('events show with first tries inline', () => {
         finishedAt: expect.any(Number) as number,
         reason: null,
         replay: false,
+        nextRunAt: null,
+        errors: [],
       },
       {
         handler: 'slow',
@@ -111,6 +113,8 @@ describe('events show with first tries inline', () => {
         finishedAt: expect.any(Number) as number,
         reason: null,
         replay: false,
+        nextRunAt: null,
+        errors: [],
       },
     ]);
     expect(report.deadLetters).toEqual([]);

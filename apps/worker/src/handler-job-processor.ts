@@ -4,6 +4,7 @@ import type { HandlerOutcome } from '@vouchflow/handler-kit';
 import { recordFirstFailure, recordPermanentFailure, unitAttemptsMade, unitMaxAttempts, type HandlerJobData } from '@vouchflow/pipeline';
 import { deliveryOf, keptBody, undecodable } from './deliveries.js';
 import { postpone } from './postpone.js';
+import { WAIT_REASONS } from './wait-reasons.js';
 import { RetryLaterExhaustedError } from './retry-later.js';
 import { runUnitBehindCircuit } from './circuit.js';
 import { archiveDead, archiveSettled } from './archive-entries.js';
@@ -61,20 +62,22 @@ export function handlerJobProcessor(ctx: WorkerContext, h: PerHandler) {
         return outcome.result;
       case 'busy':
         if (logger.isDebugEnabled()) log().debug('another run holds the claim: waiting for it');
-        return postpone(job, token, Date.now() + outcome.retryInMs);
+        return postpone(job, token, Date.now() + outcome.retryInMs, WAIT_REASONS.busy);
       case 'retry-later':
-        return postpone(job, token, Date.now() + outcome.delayMs);
+        return postpone(job, token, Date.now() + outcome.delayMs, outcome.reason);
       case 'aborted':
-        return postpone(job, token, Date.now());
+        return postpone(job, token, Date.now(), WAIT_REASONS.aborted);
       case 'held':
         if (logger.isDebugEnabled()) log().debug('circuit open: waiting, no attempt spent', { retryInMs: outcome.retryInMs });
-        return postpone(job, token, Date.now() + outcome.retryInMs);
+        return postpone(job, token, Date.now() + outcome.retryInMs, outcome.reason);
       case 'failed': {
         await Promise.all([
           recordFirstFailure(connection, queuePrefix, queueName, job.id!),
           outcome.permanent ? recordPermanentFailure(connection, queuePrefix, queueName, job.id!) : undefined,
         ]);
         if (outcome.permanent || isLast) await keepBody();
+        // BullMQ's failedReason says why it waits now, not an earlier postponement's reason.
+        else if (job.data.waitReason !== undefined) await job.updateData({ ...job.data, waitReason: undefined });
         const { error } = outcome;
         if (outcome.permanent) throw permanentError(`${error.name}: ${error.message}`, error.stack);
         throw error;

@@ -9,6 +9,7 @@ import {
   encodeKeptDelivery,
   handlerJobId,
   handlerJobOptions,
+  indexEvent,
   INTAKE_TOTAL,
   recordFirstFailure,
   removeWhenCompleted,
@@ -21,6 +22,7 @@ import { decodeBody } from './deliveries.js';
 import type { DriftFinder } from './drift.js';
 import { INTAKE_LABEL } from './metrics.js';
 import { postpone } from './postpone.js';
+import { WAIT_REASONS } from './wait-reasons.js';
 import type { Unit, UnitOutcome } from './unit.js';
 import { runUnitBehindCircuit } from './circuit.js';
 import { archiveDelivery, archiveSettled } from './archive-entries.js';
@@ -80,7 +82,7 @@ async function firstTries(
     inline.push({ h, unit: { event, unitId, attempt: 1, replay: false, log }, data, opts });
   }
   // In the same batch as the units' claims, and before any of the delivery's handler jobs exists.
-  const kept = keepDelivery(ctx, intakeJob, targets);
+  const kept = Promise.all([keepDelivery(ctx, intakeJob, targets), indexDelivery(ctx, intakeJob, event)]);
   const settled = await Promise.allSettled([kept, ...inline.map(({ h, unit }) => runUnitBehindCircuit(ctx, h, unit))]);
   const trouble = settled.find((s) => s.status === 'rejected');
   if (trouble) throw trouble.reason;
@@ -93,17 +95,17 @@ async function firstTries(
         journaled.push(archiveSettled(ctx, { eventId, receivedAt, handler: h.handler.name, attempts: 1 }, outcome.result));
         break;
       case 'busy':
-        add(data, { ...opts, delay: outcome.retryInMs });
+        add({ ...data, waitReason: WAIT_REASONS.busy }, { ...opts, delay: outcome.retryInMs });
         break;
       case 'retry-later':
-        add({ ...data, retryLaters: 1 }, { ...opts, delay: outcome.delayMs });
+        add({ ...data, retryLaters: 1, waitReason: outcome.reason }, { ...opts, delay: outcome.delayMs });
         break;
       case 'aborted':
         add(data, opts);
         break;
       case 'held':
         // Its handler's circuit is open: the unit waits in its queue with all its tries.
-        add(data, { ...opts, delay: outcome.retryInMs });
+        add({ ...data, waitReason: outcome.reason }, { ...opts, delay: outcome.retryInMs });
         break;
       case 'failed': {
         const { error } = outcome;
@@ -122,12 +124,21 @@ async function firstTries(
         h.retried.inc();
         unit.log().info('first try failed: will retry', { error: error.message });
         const next = continuedAsJob(data, opts, 1, maxAttempts);
-        add(next.data, { ...next.opts, delay: backoffDelay(1, backoffMs, ctx.maxBackoffMs) });
+        add(
+          { ...next.data, waitReason: WAIT_REASONS.afterFailure(error.message) },
+          { ...next.opts, delay: backoffDelay(1, backoffMs, ctx.maxBackoffMs) },
+        );
         break;
       }
     }
   }
   return toAdd;
+}
+
+/** Indexes the delivery under whom and what it is about (`pnpm ops events find`), for the delivery retention, in the units' batch. */
+function indexDelivery(ctx: IntakeContext, job: Job<IntakeJobData>, event: HandledEvent): Promise<void> {
+  const { eventId, receivedAt } = job.data;
+  return indexEvent(ctx.records, ctx.queuePrefix, { eventId, receivedAt, delivery: event }, ctx.deliveryRetentionMs);
 }
 
 /**
@@ -180,7 +191,7 @@ export function intakeProcessor(ctx: IntakeContext) {
     if (!decoded.known && targets.length === 0) {
       metrics.deliveries.inc({ outcome: 'unknown_type' });
       removeWhenCompleted(job);
-      await Promise.all([keepDelivery(ctx, job, []), archiveDelivery(ctx, job.data, event, [])]);
+      await Promise.all([keepDelivery(ctx, job, []), indexDelivery(ctx, job, event), archiveDelivery(ctx, job.data, event, [])]);
       log().info('unfamiliar event type: kept, no handler');
       return { handlers: [] };
     }

@@ -161,6 +161,16 @@ export async function failedAt(redis: RedisClient, queuePrefix: string, queueNam
   return score === null ? undefined : Number(score);
 }
 
+/** A queue's delayed set (zset: job id → when it runs next, times 0x1000, plus an ordering counter). */
+const delayedKey = (queuePrefix: string, queueName: string): string => `${bullPrefix(queuePrefix)}:${queueName}:delayed`;
+
+/** Epoch ms at which a delayed job runs next (BullMQ keeps no such field on the job); undefined when it is not delayed. */
+export async function delayedUntil(redis: RedisClient, queuePrefix: string, queueName: string, jobId: string): Promise<number | undefined> {
+  const score = await redis.zscore(delayedKey(queuePrefix, queueName), jobId);
+  // BullMQ's getDelayedScore: the timestamp times 0x1000, the low 12 bits ordering jobs due in the same millisecond.
+  return score === null ? undefined : Math.floor(Number(score) / 0x1000);
+}
+
 /**
  * How long a completed job stays, whatever its producer asked: BullMQ applies
  * the completing job's own `removeOnComplete` over its worker's.

@@ -1,7 +1,7 @@
 import * as t from 'io-ts';
 import { Queue, type JobsOptions, type QueueOptions } from 'bullmq';
 import { bullPrefix, handlerQueueName } from '@vouchflow/core';
-import { eventIdSegment, quietQueueErrors, type QueueSettings } from './intake.js';
+import { eventIdOfSegment, eventIdSegment, quietQueueErrors, type QueueSettings } from './intake.js';
 
 /**
  * One unit of work: a delivery for one handler. It carries the delivery
@@ -25,6 +25,12 @@ export const HandlerJobData = t.intersection(
       attemptOffset: t.number,
       /** RetryLaterErrors in a row since the last counted try; at MAX_RETRY_LATER the next one counts as a failed try. */
       retryLaters: t.number,
+      /**
+       * Why the unit waits, set by the worker as it delays it without a failure of this job ('rate limited', a
+       * RetryLaterError's message, 'retry after failure: …' for an inline first try, 'circuit open'); cleared when a
+       * try fails (BullMQ's failedReason says why then). `pnpm ops events show` prints it beside the next run time.
+       */
+      waitReason: t.string,
       /** The unit already failed for good before this job existed: the worker dead-letters it on arrival with this error. */
       failed: t.intersection([t.type({ reason: t.string }), t.partial({ stack: t.string })]),
     }),
@@ -39,6 +45,19 @@ export const handlerJobId = (eventId: string, handler: string): string => `ev-${
 /** Job id of an operator's replay of an event for one handler: unique per replay, so it never collides with the original unit. */
 export const handlerReplayJobId = (eventId: string, handler: string, nonce: string): string =>
   `replay-${eventIdSegment(eventId)}-${handler}-${nonce}`;
+
+/**
+ * The event a unit belongs to, from its job id (a {@link handlerJobId} or a
+ * {@link handlerReplayJobId} of `handler`), as once-only records name their
+ * owner. Undefined for anything else, and for over-long event ids (hashed).
+ */
+export function eventIdOfUnit(unitId: string, handler: string): string | undefined {
+  const original = /^ev-(.*)$/.exec(unitId);
+  if (original && original[1]!.endsWith(`-${handler}`)) return eventIdOfSegment(original[1]!.slice(0, -handler.length - 1));
+  const replay = /^replay-(.*)-([^-]+)$/.exec(unitId);
+  if (replay && replay[1]!.endsWith(`-${handler}`)) return eventIdOfSegment(replay[1]!.slice(0, -handler.length - 1));
+  return undefined;
+}
 
 /** The BullMQ backoff type of handler jobs: exponential with jitter, capped; the worker implements it. */
 export const HANDLER_BACKOFF_TYPE = 'jittered-exponential';

@@ -1,6 +1,7 @@
 export {
   IntakeJobData,
   eventIdSegment,
+  eventIdOfSegment,
   intakeJobId,
   intakeCopyJobId,
   intakeDeduplicationId,
@@ -12,11 +13,13 @@ export {
   HandlerJobData,
   handlerJobId,
   handlerReplayJobId,
+  eventIdOfUnit,
   handlerJobOptions,
   HANDLER_BACKOFF_TYPE,
   openHandlerQueue,
 } from './handler-jobs.js';
 export { deliveryKey, encodeKeptDelivery, decodeKeptDelivery, findDelivery, deliveryBody, type KeptDelivery } from './deliveries.js';
+export { EVENT_INDEX_MAX_PER_KEY, indexEvent, findIndexedEvents, type EventIndexQuery, type IndexedEvent } from './event-index.js';
 export type { DeadLetter, DeadLetterFilter, DeadLetterStore, Progress } from './dead-letters.js';
 export {
   createDeadLetterStore,
@@ -55,6 +58,7 @@ export {
   readFailedJobs,
   failedJobIds,
   failedAt,
+  delayedUntil,
   removeWhenCompleted,
   retryFailedJob,
   scriptBulkAdder,

@@ -44,6 +44,25 @@ export function eventIdSegment(eventId: string): string {
   return out;
 }
 
+/** The event id a {@link eventIdSegment} was made from; undefined for a hashed (over-long) one, which cannot be reversed. */
+export function eventIdOfSegment(segment: string): string | undefined {
+  if (segment.startsWith('%h')) return undefined;
+  if (ALL_SAFE.test(segment)) return segment;
+  let out = '';
+  for (let i = 0; i < segment.length; i++) {
+    if (segment[i] !== '%') {
+      if (!SAFE_CHAR.test(segment[i]!)) return undefined;
+      out += segment[i];
+      continue;
+    }
+    const hex = segment.slice(i + 1, i + 5);
+    if (!/^[0-9a-f]{4}$/.test(hex)) return undefined;
+    out += String.fromCharCode(parseInt(hex, 16));
+    i += 4;
+  }
+  return out;
+}
+
 /** BullMQ job id derived from an event id alone (for jobs that must map one-to-one to an event). */
 export const intakeJobId = (eventId: string): string => `ev-${eventIdSegment(eventId)}`;
 

@@ -140,6 +140,9 @@ export function continuedAsJob(
  *   release                          → {'ok'} | {'lost'}
  *   set     a = index of the value in ARGV; a new key counts one for `handler`'s total if given → {'ok'}
  *   handover  deletes the key if it lapses within ms anyway (or never would) → {'ok'}
+ *   index   owner = member, a = score, b = most members kept → {'ok'}: a sorted set entry (the
+ *           event index), members scored more than ms before it dropped, then the lowest beyond b;
+ *           the key expires ms after its newest write
  */
 const BATCH = `
 local totals = KEYS[#KEYS]
@@ -162,6 +165,13 @@ for line in string.gmatch(ARGV[1], '[^\\n]+') do
   if op == 'set' then
     if field ~= '' and redis.call('EXISTS', key) == 0 then redis.call('HINCRBY', totals, field, 1) end
     redis.call('SET', key, ARGV[tonumber(a)], 'PX', ms)
+    out[i] = {'ok'}
+  elseif op == 'index' then
+    redis.call('ZADD', key, a, owner)
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (tonumber(a) - ms))
+    local extra = redis.call('ZCARD', key) - tonumber(b)
+    if extra > 0 then redis.call('ZREMRANGEBYRANK', key, 0, extra - 1) end
+    redis.call('PEXPIRE', key, ms)
     out[i] = {'ok'}
   elseif op == 'handover' then
     local left = redis.call('PTTL', key)
@@ -265,6 +275,13 @@ export interface UnitRecords {
   set(key: string, value: Buffer, ttlMs: number, countAs?: string): Promise<void>;
   /** Deletes `key` in the same batch unless it would outlive `ttlMs` (a key another one takes over from). */
   handover(key: string, ttlMs: number): Promise<void>;
+  /**
+   * Adds `member` to the sorted set `key` with `score` in the same batch (the
+   * event index): members scored more than `ttlMs` before it go, then the
+   * lowest beyond `max`; the key expires `ttlMs` after its newest write.
+   * `member` must not hold '|' or a newline.
+   */
+  index(key: string, member: string, score: number, max: number, ttlMs: number): Promise<void>;
   /** Claims held by runs of this process. */
   readonly held: number;
   /** Stops renewing (claims held lapse after one lease). Pending operations are still sent. */
@@ -388,6 +405,9 @@ export function unitRecords(redis: RedisClient, queuePrefix: string, options: Un
     },
     async handover(key, ttlMs) {
       await run(key, ['handover', '', '', '', ms(ttlMs), '', '']);
+    },
+    async index(key, member, score, max, ttlMs) {
+      await run(key, ['index', '', member, '', ms(ttlMs), String(Math.round(score)), String(Math.max(1, Math.floor(max)))]);
     },
     async close() {
       clearInterval(renewer);

@@ -13,6 +13,7 @@ import { bullPrefix } from '@vouchflow/core';
 import { deletePrefix, openQueueEvents, testRedisUrl, uniquePrefix, waitForEvent } from '@vouchflow/test-support';
 import {
   checkBullmqSeam,
+  delayedUntil,
   failedAt,
   failedJobIds,
   firstFailureKey,
@@ -171,6 +172,26 @@ describe('job hashes and failed sets', () => {
       expect(ids.map((r) => r.jobId)).toEqual(failed.map((j) => j.id));
       expect(await failedAt(redis, prefix, q.name, 'j1')).toBe(ids[0]!.failedAt);
       expect(await failedAt(redis, prefix, q.name, 'nope')).toBeUndefined();
+    } finally {
+      await q.close();
+    }
+  });
+});
+
+describe('delayedUntil', () => {
+  it('reads when a delayed job runs next, as BullMQ scores it: the add time plus the delay', async () => {
+    const q = new Queue(`seam-delay-${n++}`, { connection: redis, prefix: bullPrefix(prefix) });
+    try {
+      const before = Date.now();
+      const job = await q.add('x', {}, { jobId: 'd1', delay: 60_000 });
+      await q.add('x', {}, { jobId: 'd2', delay: 60_000, timestamp: job.timestamp });
+      expect(await q.getJobState('d1')).toBe('delayed');
+      expect(await delayedUntil(redis, prefix, q.name, 'd1')).toBe(job.timestamp + 60_000);
+      // Two jobs due in the same millisecond differ only in the low bits BullMQ orders them by.
+      expect(await delayedUntil(redis, prefix, q.name, 'd2')).toBe(job.timestamp + 60_000);
+      expect(job.timestamp).toBeGreaterThanOrEqual(before);
+      await q.add('x', {}, { jobId: 'w1' });
+      expect(await delayedUntil(redis, prefix, q.name, 'w1')).toBeUndefined();
     } finally {
       await q.close();
     }

@@ -6,8 +6,10 @@ import { ConflictError } from '../errors/conflict-error.js';
 import { NotFoundError } from '../errors/not-found-error.js';
 import { UsageError } from '../errors/usage-error.js';
 import { filterFrom } from '../filters.js';
+import { findQueryFrom } from '../find-events.js';
 import type { Operations } from '../operations.js';
 import { loginPage } from './login-page.js';
+import { createEventPages } from './event-pages.js';
 import { createSessions, safeEqual } from './session.js';
 
 /** Name of the dashboard session cookie. */
@@ -292,6 +294,10 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
     res.json(await ops.getDeadLetter(parts.join('/')));
   });
 
+  api.get('/events', async (req, res) => {
+    res.json(await ops.findEvents(findQueryFrom(req.query, now())));
+  });
+
   api.get('/events/:eventId', async (req, res) => {
     res.json(await ops.showEvent(req.params['eventId'] ?? ''));
   });
@@ -323,7 +329,11 @@ export function createAdminApp(deps: AdminAppDeps): express.Express {
   });
 
   app.use('/api', guard, api);
-  if (deps.dashboard) app.use(DASHBOARD, guard, deps.dashboard);
+  if (deps.dashboard) {
+    // Before bull-board's router, which would answer every path under /dashboard with its own page.
+    app.use(`${DASHBOARD}/events`, guard, createEventPages(ops, logger));
+    app.use(DASHBOARD, guard, deps.dashboard);
+  }
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const error = coerceError(err);

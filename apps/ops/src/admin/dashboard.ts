@@ -149,7 +149,8 @@ export function createDashboard(ops: Operations, basePath = '/dashboard', logger
     queues: [],
     serverAdapter,
     options: {
-      uiConfig: { boardTitle: 'vouchflow', hideDocsLink: true },
+      // The event pages (search by customer, code or event id; an event's timeline) sit beside the queue view.
+      uiConfig: { boardTitle: 'vouchflow', hideDocsLink: true, miscLinks: [{ text: 'Find events', url: `${basePath}/events` }] },
       handlerHooks: { before: allowList(logger) },
     },
   });

@@ -1,6 +1,7 @@
 import Table from 'cli-table3';
 import type { RedisMemoryReport } from '@vouchflow/core';
 import type { DeadLetterEntry, EventReport, HandlerStatus, QueueStats, ReplayResult } from '../operations.js';
+import type { FoundEvent, FoundOutcome } from '../find-events.js';
 
 /*
  * Human-readable renderings of what the operations return. `--json` prints
@@ -128,7 +129,7 @@ export function eventReport(r: EventReport): string {
   ];
   if (r.handlers.length === 0) lines.push('No handler work for this event.');
   else {
-    const t = table(['handler', 'job id', 'state', 'attempts', 'finished', 'reason']);
+    const t = table(['handler', 'job id', 'state', 'attempts', 'finished', 'next run', 'reason']);
     for (const h of r.handlers)
       t.push([
         h.handler,
@@ -136,6 +137,7 @@ export function eventReport(r: EventReport): string {
         h.replay ? `${h.state} (replay)` : h.state,
         h.attemptsMade,
         formatTime(h.finishedAt),
+        formatTime(h.nextRunAt),
         oneLine(h.reason, 60),
       ]);
     lines.push(t.toString());
@@ -155,4 +157,31 @@ export function eventReport(r: EventReport): string {
 
 export function replayResult(r: ReplayResult): string {
   return [`Replaying event ${r.eventId}:`, ...r.jobs.map((j) => `  ${j.handler}: job ${j.jobId}`)].join('\n');
+}
+
+/** `email: done 2026-11-25 17:30:12Z`, `crm: delayed until 2026-11-25 17:31:12Z (rate limited)`, `sms: dead 2026-11-25 17:30:13Z (400 Bad Request)`. */
+export function outcomeLine(o: FoundOutcome): string {
+  const what = o.replay ? `${o.outcome} (replay)` : o.outcome;
+  const waits = o.outcome === 'delayed' || o.outcome === 'waiting';
+  const when =
+    waits && o.nextRunAt !== null
+      ? ` until ${formatTime(o.nextRunAt)}`
+      : !waits && o.finishedAt !== null
+        ? ` ${formatTime(o.finishedAt)}`
+        : '';
+  const why = o.reason ? ` (${oneLine(o.reason.replace(/^skipped: /, ''), 60)})` : '';
+  return `${o.handler}: ${what}${when}${why}`;
+}
+
+export function foundEventsTable(rows: readonly FoundEvent[]): string {
+  if (rows.length === 0) return 'No events found (the index keeps the delivery retention; older ones are found with ARCHIVE_URL set).';
+  const t = table(['received', 'event id', 'event type', 'handlers']);
+  for (const e of rows)
+    t.push([
+      formatTime(e.receivedAt),
+      e.source === 'archive' ? `${e.eventId} (archive)` : e.eventId,
+      e.eventType ?? '-',
+      e.handlers.length > 0 ? e.handlers.map(outcomeLine).join('\n') : 'no handler',
+    ]);
+  return t.toString();
 }

@@ -10,7 +10,17 @@ import { UsageError } from '../errors/usage-error.js';
 import { openOperations, type OpenedOperations } from '../open-operations.js';
 import type { Operations } from '../operations.js';
 import { confirm } from './confirm.js';
-import { deadLetterDetail, deadLetterTable, eventReport, handlersTable, redisMemoryLine, replayResult, statsTable } from './format.js';
+import { FIND_LIMIT, FIND_MAX, findQueryFrom } from '../find-events.js';
+import {
+  deadLetterDetail,
+  deadLetterTable,
+  eventReport,
+  foundEventsTable,
+  handlersTable,
+  redisMemoryLine,
+  replayResult,
+  statsTable,
+} from './format.js';
 import { createProgressBar } from './progress.js';
 
 export interface CliIo {
@@ -239,9 +249,8 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       else out(`Purged ${plural(purged, 'dead letter')}${describeFilter(filter)}.`);
     });
 
-  program
-    .command('events')
-    .description('look up events')
+  const events = program.command('events').description('look up events: by id, or by the customer, code or transaction they are about');
+  events
     .command('show')
     .description('an event, its delivery, and where each handler’s work for it stands')
     .argument('<eventId>', 'Voucherify event id, e.g. evcus_…')
@@ -250,6 +259,25 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
       const report = await withOps((ops) => ops.showEvent(eventId));
       if (o.json) json(report);
       else out(eventReport(report));
+    });
+
+  events
+    .command('find')
+    .description(
+      'events about a customer (id, source id or e-mail, any case), a voucher code or a transaction, newest first, with each handler’s outcome',
+    )
+    .option('--customer <who>', 'customer id, source id or e-mail address')
+    .option('--code <code>', 'voucher (card) code')
+    .option('--transaction <id>', 'transaction id, e.g. vtx_…')
+    .option('--since <when>', 'only events received since then: 30m, 2h, 7d, or a date', sinceParser(now))
+    .option('--limit <n>', `at most this many (default ${FIND_LIMIT}, at most ${FIND_MAX})`, positiveInt)
+    .addOption(jsonOption())
+    .action(async (o: { customer?: string; code?: string; transaction?: string; since?: number; limit?: number; json?: boolean }) => {
+      const { json: asJsonOutput, ...given } = o;
+      const query = findQueryFrom(given, now());
+      const rows = await withOps((ops) => ops.findEvents(query));
+      if (asJsonOutput) json(rows);
+      else out(foundEventsTable(rows));
     });
 
   program
