@@ -7,6 +7,7 @@ import { foundEvent, type FoundEvent, type FoundOutcome } from '../find-events.j
 import type { DeadLetterEntry, EventReport, HandlerWork, Operations } from '../operations.js';
 import { html, Html } from './html.js';
 import { PRINCIPAL_HEADER } from './dashboard.js';
+import { formatTime } from '../cli/format.js';
 
 /*
  * The dashboard's event pages, beside bull-board's queue view and behind the
@@ -17,13 +18,7 @@ import { PRINCIPAL_HEADER } from './dashboard.js';
  * Server-rendered, no script: the CSP allows none.
  */
 
-const when = (ms: number | null | undefined): string =>
-  ms === null || ms === undefined
-    ? '-'
-    : new Date(ms)
-        .toISOString()
-        .replace('T', ' ')
-        .replace(/\.\d{3}Z$/, 'Z');
+const when = formatTime;
 
 const CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
 
