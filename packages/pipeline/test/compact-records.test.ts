@@ -4,6 +4,7 @@
  * (one deflated string per event). Their size is part of the contract: issue
  * #17's budget is 1,000 bytes of Redis per processed event.
  */
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -146,6 +147,12 @@ describe('kept deliveries', () => {
       handlers: [],
     });
     expect(await redis.pttl(key)).toBeGreaterThan(55_000);
+  });
+
+  it('reads with the dictionary it wrote with: a released dictionary never changes', () => {
+    // Records written with dictionary 1 can only be inflated with these exact bytes; a new dictionary gets a new number.
+    const released = readFileSync(fileURLToPath(new URL('../assets/delivery-dictionary-1.txt', import.meta.url)));
+    expect(createHash('sha256').update(released).digest('hex')).toBe('a7690d00607a4599067dec57094e1176dca6be135bc2afb596aa390c874f0217');
   });
 
   it('reads nothing it did not write', () => {
