@@ -136,13 +136,13 @@ export function continuedAsJob(
  *   claim   b = attempt              → {'claimed'} | {'done', owner} | {'busy', owner, ms left}
  *   renew                            → {'ok'} | {'lost'}
  *   done    a = at:attempts, token '' for a replay (no claim) → {'ok'} | {'lost'}
- * Owners arrive and leave as stored (see compactOwner).
  *   release                          → {'ok'} | {'lost'}
  *   set     a = index of the value in ARGV; a new key counts one for `handler`'s total if given → {'ok'}
  *   handover  deletes the key if it lapses within ms anyway (or never would) → {'ok'}
  *   index   owner = member, a = score, b = most members kept → {'ok'}: a sorted set entry (the
  *           event index), members scored more than ms before it dropped, then the lowest beyond b;
  *           the key expires ms after its newest write
+ * Owners arrive and leave as stored (see compactOwner).
  */
 const BATCH = `
 local totals = KEYS[#KEYS]
