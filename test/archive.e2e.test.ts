@@ -4,50 +4,20 @@
  * the archive and its handler runs; PostgreSQL going away mid-run delays
  * archiving, never processing, and nothing is lost or doubled once it is back.
  */
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createArchiveStore, journalKey, type ArchivedEvent, type ArchiveStore } from '@vouchflow/archive';
 import { findDelivery } from '@vouchflow/pipeline';
-import { createTestDatabase, freePort, startApp, startTcpProxy, type TcpProxy, type TestDatabase } from '@vouchflow/test-support';
+import {
+  createTestDatabase,
+  freePort,
+  runOps,
+  scrapeMetric as scrape,
+  startApp,
+  startTcpProxy,
+  type TcpProxy,
+  type TestDatabase,
+} from '@vouchflow/test-support';
 import { eventually, HANDLERS, Pipeline } from './support/pipeline.js';
-
-const ROOT = resolve(import.meta.dirname, '..');
-
-interface OpsRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** `pnpm ops <args>` as a real process. */
-function runOps(args: string[], env: Record<string, string>): Promise<OpsRun> {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@vouchflow/source', '--import', 'tsx', resolve(ROOT, 'apps/ops/src/main.ts'), ...args],
-    {
-      cwd: ROOT,
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    },
-  );
-  child.stdin.end();
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  return new Promise((resolvePromise, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
-
-/** One sample's value from Prometheus text, e.g. `vouchflow_archive_backlog{state="waiting"}`. */
-async function scrape(metricsPort: number, sample: string): Promise<number | undefined> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
-  return line === undefined ? undefined : Number(line.slice(sample.length + 1));
-}
 
 /** Every archived delivery of a deployment, with its outcomes. */
 const archivedOf = (store: ArchiveStore): Promise<ArchivedEvent[]> => store.findEvents({ since: 0, limit: 1000 });

@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deletePrefix, freePort, startApp, testRedisUrl, uniquePrefix, type AppProcess } from '@vouchflow/test-support';
+import { deletePrefix, freePort, runOps, startApp, testRedisUrl, uniquePrefix, type AppProcess } from '@vouchflow/test-support';
 import { deliveryBody, HttpClient } from './support/pipeline.js';
 
 /*
@@ -11,7 +9,6 @@ import { deliveryBody, HttpClient } from './support/pipeline.js';
  * `pnpm ops events show` lists it. The real ingress and the real CLI.
  */
 
-const ROOT = resolve(import.meta.dirname, '..');
 const prefix = uniquePrefix('conflict');
 let ingress: AppProcess | undefined;
 let client: HttpClient | undefined;
@@ -22,23 +19,9 @@ afterAll(async () => {
   await deletePrefix(testRedisUrl(), prefix);
 });
 
-function opsJson(args: string[]): Promise<{ code: number | null; json: unknown; stderr: string }> {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@vouchflow/source', '--import', 'tsx', resolve(ROOT, 'apps/ops/src/main.ts'), ...args, '--json'],
-    {
-      cwd: ROOT,
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', REDIS_URL: testRedisUrl(), QUEUE_PREFIX: prefix },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  return new Promise((done) =>
-    child.once('close', (code) => done({ code, json: stdout ? (JSON.parse(stdout) as unknown) : null, stderr })),
-  );
+async function opsJson(args: string[]): Promise<{ code: number | null; json: unknown; stderr: string }> {
+  const run = await runOps([...args, '--json'], { REDIS_URL: testRedisUrl(), QUEUE_PREFIX: prefix });
+  return { code: run.code, json: run.stdout ? (JSON.parse(run.stdout) as unknown) : null, stderr: run.stderr };
 }
 
 describe('a conflicting duplicate', () => {

@@ -5,40 +5,10 @@
  * of maxmemory, and unavailable (503) only once Redis refuses writes.
  * A private redis-server, so its maxmemory can be changed and filled.
  */
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { freePort } from '@vouchflow/test-support';
+import { freePort, runOps, scrapeMetric as scrape } from '@vouchflow/test-support';
 import { eventually, Pipeline } from './support/pipeline.js';
-
-const ROOT = resolve(import.meta.dirname, '..');
-
-function runOps(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@vouchflow/source', '--import', 'tsx', resolve(ROOT, 'apps/ops/src/main.ts'), ...args],
-    {
-      cwd: ROOT,
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  return new Promise((resolvePromise, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
-
-async function scrape(metricsPort: number, sample: string): Promise<number | undefined> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
-  return line === undefined ? undefined : Number(line.slice(sample.length + 1));
-}
 
 async function readyz(base: string): Promise<{ status: number; body: { status: string; warnings?: string[]; problems?: string[] } }> {
   const res = await fetch(`${base}/readyz`);

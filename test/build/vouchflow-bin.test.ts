@@ -1,30 +1,13 @@
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deletePrefix, testRedisUrl, uniquePrefix } from '@vouchflow/test-support';
+import { deletePrefix, runProcess, testRedisUrl, uniquePrefix } from '@vouchflow/test-support';
+
+// pnpm itself must find its way: the whole environment, as a user's shell has it.
+const run = (command: string, args: readonly string[], env: Record<string, string>) => runProcess(command, args, env, { inheritEnv: true });
 
 const ROOT = resolve(import.meta.dirname, '../..');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: readonly string[], env: Record<string, string>): Promise<Run> {
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  child.stdin.end();
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  return new Promise((resolvePromise, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
 
 /**
  * The `vouchflow` bin prints what the command prints and nothing else: no

@@ -12,6 +12,7 @@ import { intakeJobOptions, openIntakeQueue, type IntakeJobData } from '@vouchflo
 import { PermanentError, type AnyHandler } from '@vouchflow/handler-kit';
 import { deletePrefix, testRedisUrl, uniquePrefix, waitForEvent, openQueueEvents } from '@vouchflow/test-support';
 import { createWorker, type RunningWorker, type WorkerDeps } from '../../worker/src/create-worker.js';
+import type { ProcessRun as OpsRun } from '@vouchflow/test-support';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
 const FIXTURE = resolve(ROOT, 'packages/schema/fixtures/points_added.json');
@@ -126,33 +127,8 @@ export const waitForEvents = <A extends { jobId: string }>(
   { count = 1, timeoutMs = 20_000 } = {},
 ): Promise<A[]> => waitForEvent(qe, name, test, { count, timeoutMs });
 
-export interface OpsRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `pnpm ops <args>` as a real process (stdin a closed pipe, not a terminal). */
-export function runOps(args: string[], env: Record<string, string>): Promise<OpsRun> {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@vouchflow/source', '--import', 'tsx', resolve(ROOT, 'apps/ops/src/main.ts'), ...args],
-    {
-      cwd: ROOT,
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    },
-  );
-  child.stdin.end();
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  return new Promise((resolvePromise, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
+export { runOps } from '@vouchflow/test-support';
+export type { OpsRun };
 
 /** Parses the stdout of a `--json` run, saying what was printed when it is not JSON. */
 export function jsonOf<T>(run: OpsRun): T {

@@ -161,8 +161,7 @@ export async function inSpan<T>(tracer: Tracer, name: string, options: SpanOptio
       try {
         return await fn(span);
       } catch (err) {
-        span.recordException(err instanceof Error ? err : String(err));
-        span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+        failed(span, err);
         throw err;
       } finally {
         span.end();
@@ -171,14 +170,19 @@ export async function inSpan<T>(tracer: Tracer, name: string, options: SpanOptio
   );
 }
 
+/** Marks a span as ended by an error. */
+function failed(span: Span, err: unknown): void {
+  span.recordException(err instanceof Error ? err : String(err));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+}
+
 /** `inSpan` for synchronous work (a decode). */
 export function inSpanSync<T>(tracer: Tracer, name: string, attributes: Attributes, fn: () => T): T {
   return tracer.startActiveSpan(name, { attributes }, (span) => {
     try {
       return fn();
     } catch (err) {
-      span.recordException(err instanceof Error ? err : String(err));
-      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+      failed(span, err);
       throw err;
     } finally {
       span.end();

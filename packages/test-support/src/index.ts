@@ -6,3 +6,4 @@ export { testRedisUrl } from './test-redis.js';
 export { startRedisCluster, type RedisCluster } from './redis-cluster.js';
 export { createTestDatabase, startTcpProxy, type TestDatabase, type TcpProxy } from './postgres.js';
 export { waitForEvent, openQueueEvents, type QueueEventName } from './queue-events.js';
+export { runProcess, runOps, scrapeMetric, type ProcessRun } from './processes.js';
