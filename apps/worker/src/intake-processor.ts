@@ -12,7 +12,6 @@ import {
   indexEvent,
   INTAKE_TOTAL,
   recordFirstFailure,
-  removeWhenCompleted,
   recordPermanentFailure,
   type HandlerJobData,
   type IntakeJobData,
@@ -190,7 +189,6 @@ export function intakeProcessor(ctx: IntakeContext) {
     const targets = ctx.route(event.event.type);
     if (!decoded.known && targets.length === 0) {
       metrics.deliveries.inc({ outcome: 'unknown_type' });
-      removeWhenCompleted(job);
       await Promise.all([keepDelivery(ctx, job, []), indexDelivery(ctx, job, event), archiveDelivery(ctx, job.data, event, [])]);
       log().info('unfamiliar event type: kept, no handler');
       return { handlers: [] };
@@ -220,7 +218,6 @@ export function intakeProcessor(ctx: IntakeContext) {
       log().warn('fan-out failed: retrying later', { error: coerceError(err).message, delayMs: delay });
       return postpone(job, token, Date.now() + delay);
     }
-    removeWhenCompleted(job);
     metrics.deliveries.inc({ outcome: 'routed' });
     if (logger.isDebugEnabled()) log().debug('fanned out', { handlers: targets.map((h) => h.name) });
     return { handlers: targets.map((h) => h.name) };

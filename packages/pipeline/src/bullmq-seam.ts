@@ -171,14 +171,6 @@ export async function delayedUntil(redis: RedisClient, queuePrefix: string, queu
   return score === null ? undefined : Math.floor(Number(score) / 0x1000);
 }
 
-/**
- * How long a completed job stays, whatever its producer asked: BullMQ applies
- * the completing job's own `removeOnComplete` over its worker's.
- */
-export function removeWhenCompleted(job: Job): void {
-  job.opts.removeOnComplete = true;
-}
-
 // ---------------------------------------------------------------------------
 // Retry with fresh attempts, atomically
 

@@ -59,7 +59,6 @@ export {
   failedJobIds,
   failedAt,
   delayedUntil,
-  removeWhenCompleted,
   retryFailedJob,
   scriptBulkAdder,
   publicBulkAdder,

@@ -84,9 +84,9 @@ export const intakeDeduplicationId = (eventId: string): string => eventIdSegment
 /**
  * Options of an intake job as the ingress adds it: deduplicated by event id
  * for `windowMs`, atomically inside BullMQ's add script. A replay that must
- * run an event again inside the window adds without `deduplication`. How long
- * a completed intake job is kept is the worker's decision (it sets
- * removeOnComplete when it completes one); the deduplication key outlives it.
+ * run an event again inside the window adds without `deduplication`. The ingress
+ * sets no removeOnComplete: the worker removes a completed intake job (its
+ * delivery is kept as a compact record), and the deduplication key outlives it.
  */
 export function intakeJobOptions(eventId: string, nonce: string, windowMs: number): JobsOptions & { jobId: string } {
   return {

@@ -25,7 +25,6 @@ import {
   readFailedJobs,
   readJobData,
   recordFirstFailure,
-  removeWhenCompleted,
   permanentFailureKey,
   recordPermanentFailure,
   retryFailedJob,
@@ -259,33 +258,6 @@ describe('retry with fresh attempts', () => {
       }
     } finally {
       await q.close();
-    }
-  });
-});
-
-describe('removeWhenCompleted', () => {
-  it("removes a completed job whose producer asked to keep it: the job's option wins over the worker's", async () => {
-    const q = new Queue(`seam-keep-${n++}`, { connection: redis, prefix: bullPrefix(prefix) });
-    const events = await openQueueEvents(testRedisUrl(), bullPrefix(prefix), q.name);
-    const connection = redis.duplicate();
-    const worker = new Worker(
-      q.name,
-      (job) => {
-        removeWhenCompleted(job);
-        return Promise.resolve('ok');
-      },
-      { connection, prefix: bullPrefix(prefix), removeOnComplete: { age: 3600 } },
-    );
-    try {
-      const completed = waitForEvent(events, 'completed');
-      await q.add('x', {}, { jobId: 'k1', removeOnComplete: false });
-      await completed;
-      expect(await Job.fromId(q, 'k1')).toBeUndefined();
-    } finally {
-      await worker.close();
-      await events.close();
-      await q.close();
-      await connection.quit();
     }
   });
 });
