@@ -149,6 +149,16 @@ describe('the admin API and dashboard under random input', () => {
     await d.cleanup();
   });
 
+  // Found by the property below (seed -1363432345): a job id that names one of the queue's own keys.
+  it('answers 404, not 500, for a job id that is the name of a queue key', async () => {
+    for (const id of ['failed', 'meta', 'wait', 'events', 'id', 'delayed', 'completed', 'active', 'paused', 'stalled', 'marker']) {
+      for (const queue of ['intake', 'handler-crm']) {
+        const answer = await raw(base, 'GET', `/dashboard/api/queues/${queue}/${id}`, { cookie: session });
+        expect([id, queue, answer.status]).toEqual([id, queue, 404]);
+      }
+    }
+  });
+
   for (const mode of ['without a session', 'with a session'] as const) {
     it(`never answers 5XX ${mode}`, async () => {
       const seen = new Map<number, number>();

@@ -14,7 +14,7 @@
  * to `queue.addBulk` rather than run a script it does not know.
  */
 import { createRequire } from 'node:module';
-import { Job, type JobsOptions, type Queue } from 'bullmq';
+import { Job, QueueKeys, type JobsOptions, type Queue } from 'bullmq';
 import { bullPrefix, INTAKE_QUEUE, type RedisClient } from '@vouchflow/core';
 import { intakeDeduplicationId } from './intake.js';
 
@@ -261,6 +261,19 @@ export async function retryFailedJob(
 
 const ADD_COMMAND = 'vouchflowAddStandardJobs';
 const ARGS_PER_JOB = 3;
+
+// The names BullMQ gives a queue's own keys (`failed`, `meta`, `wait`, …), from its public QueueKeys.
+const QUEUE_KEY_NAMES = new Set(Object.keys(new QueueKeys('').getKeys('q')));
+
+/**
+ * Whether `id`, read as a job id (a user's input: a URL, a CLI argument),
+ * would name one of the queue's own keys instead of a job: `failed` reads the
+ * failed set, `meta` the queue's settings hash. BullMQ's own ids are numbers
+ * or custom ids without `:`, so such an id is never a job.
+ */
+export function namesQueueKey(id: string): boolean {
+  return id.includes(':') || QUEUE_KEY_NAMES.has(id);
+}
 
 /** The id a bulk add answers for a job that was a duplicate of a kept delivery (never an id a job asks for). */
 export const ALREADY_KEPT = 'already-kept';

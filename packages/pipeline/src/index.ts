@@ -64,6 +64,7 @@ export {
   publicBulkAdder,
   ALREADY_KEPT,
   deduplicationKey,
+  namesQueueKey,
   type SeamCheck,
   type FailedJobFields,
   type AddBulk,

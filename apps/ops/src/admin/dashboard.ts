@@ -5,7 +5,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { BeforeHook } from '@bull-board/api/typings/app';
 import { ExpressAdapter } from '@bull-board/express';
 import { handlerQueueName, INTAKE_QUEUE, type Logger } from '@vouchflow/core';
-import { deadLetterId, type CircuitView } from '@vouchflow/pipeline';
+import { deadLetterId, namesQueueKey, type CircuitView } from '@vouchflow/pipeline';
 import type { Operations } from '../operations.js';
 
 /**
@@ -45,6 +45,8 @@ class DeadLetterAwareAdapter extends BullMQAdapter {
   }
 
   override async getJob(id: string): Promise<Job | undefined> {
+    // An id like `failed` or `meta` would read the queue's own keys as if they were a job.
+    if (namesQueueKey(id)) return undefined;
     const job = await super.getJob(id);
     return job ? this.wrap(job) : undefined;
   }
