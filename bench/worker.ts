@@ -95,6 +95,7 @@ async function bare(redis: Redis, round: string): Promise<number> {
   let finished!: () => void;
   const allDone = new Promise<void>((r) => (finished = r));
   const started = performance.now();
+  if (process.env['BENCH_COMMANDSTATS']) await redis.config('RESETSTAT');
   const worker = new Worker('bare', async () => ({ done: true }), { connection: redis, prefix, concurrency: CONCURRENCY });
   worker.on('completed', () => {
     if (++done >= EVENTS) finished();
@@ -104,6 +105,7 @@ async function bare(redis: Redis, round: string): Promise<number> {
   console.log(
     `    bare: ${seconds.toFixed(2)} s, redis cpu ${((await redisCpu(redis)) - cpu0).toFixed(2)} s, node cpu ${nodeCpu(node0)} s`,
   );
+  if (process.env['BENCH_COMMANDSTATS']) console.log(await redis.info('commandstats'));
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
@@ -122,6 +124,7 @@ async function vouchflow(redis: Redis, url: string, round: string): Promise<numb
     QUEUE_PREFIX: queuePrefix,
     HANDLERS: NOOP_HANDLERS,
     LOG_LEVEL: 'info',
+    ...(process.env['BENCH_NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['BENCH_NODE_OPTIONS'] } : {}),
     METRICS_PORT: String(await freePort()),
   });
   try {
@@ -129,6 +132,9 @@ async function vouchflow(redis: Redis, url: string, round: string): Promise<numb
     await fill(intake, deliveries(round));
     const cpu0 = await redisCpu(redis);
     const worker0 = childCpu(worker.process.pid!);
+    // Profiling (BENCH_NODE_OPTIONS=--import=<hook>): the hook starts its profiler on SIGUSR2, at the clock's start.
+    if (process.env['BENCH_NODE_OPTIONS']) process.kill(worker.process.pid!, 'SIGUSR2');
+    if (process.env['BENCH_COMMANDSTATS']) await redis.config('RESETSTAT');
     const started = performance.now();
     await intake.resume();
     // Done when every delivery is through intake (units that succeed at once have no job of their own;
@@ -138,6 +144,7 @@ async function vouchflow(redis: Redis, url: string, round: string): Promise<numb
     const spilled = (
       await Promise.all(handlerQueues.map((q) => q.getJobCountByTypes('wait', 'active', 'delayed', 'completed', 'failed')))
     ).reduce((a, b) => a + b, 0);
+    if (process.env['BENCH_COMMANDSTATS']) console.log(await redis.info('commandstats'));
     console.log(
       `    vouchflow: ${seconds.toFixed(2)} s, redis cpu ${((await redisCpu(redis)) - cpu0).toFixed(2)} s, worker process cpu ${(childCpu(worker.process.pid!) - worker0).toFixed(2)} s, handler jobs ${spilled}`,
     );
