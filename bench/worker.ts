@@ -73,9 +73,11 @@ async function redisCpu(redis: Redis): Promise<number> {
   return get('used_cpu_user') + get('used_cpu_sys');
 }
 
-/** CPU seconds a child process has used so far (utime + stime from /proc, in clock ticks of 10 ms). */
-function childCpu(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+/** CPU seconds a child process (all its threads), or with `mainThread` its event loop's thread alone, has used so far (utime + stime from /proc, in clock ticks of 10 ms). */
+function childCpu(pid: number, mainThread = false): number {
+  const fields = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8')
+    .split(') ')[1]!
+    .split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
@@ -132,8 +134,9 @@ async function vouchflow(redis: Redis, url: string, round: string): Promise<numb
     await fill(intake, deliveries(round));
     const cpu0 = await redisCpu(redis);
     const worker0 = childCpu(worker.process.pid!);
+    const loop0 = childCpu(worker.process.pid!, true);
     // Profiling (BENCH_NODE_OPTIONS=--import=<hook>): the hook starts its profiler on SIGUSR2, at the clock's start.
-    if (process.env['BENCH_NODE_OPTIONS']) process.kill(worker.process.pid!, 'SIGUSR2');
+    if (process.env['BENCH_NODE_OPTIONS']?.includes('--import')) process.kill(worker.process.pid!, 'SIGUSR2');
     if (process.env['BENCH_COMMANDSTATS']) await redis.config('RESETSTAT');
     const started = performance.now();
     await intake.resume();
@@ -146,7 +149,7 @@ async function vouchflow(redis: Redis, url: string, round: string): Promise<numb
     ).reduce((a, b) => a + b, 0);
     if (process.env['BENCH_COMMANDSTATS']) console.log(await redis.info('commandstats'));
     console.log(
-      `    vouchflow: ${seconds.toFixed(2)} s, redis cpu ${((await redisCpu(redis)) - cpu0).toFixed(2)} s, worker process cpu ${(childCpu(worker.process.pid!) - worker0).toFixed(2)} s, handler jobs ${spilled}`,
+      `    vouchflow: ${seconds.toFixed(2)} s, redis cpu ${((await redisCpu(redis)) - cpu0).toFixed(2)} s, worker process cpu ${(childCpu(worker.process.pid!) - worker0).toFixed(2)} s (event loop ${(childCpu(worker.process.pid!, true) - loop0).toFixed(2)} s), handler jobs ${spilled}`,
     );
     if (spilled > 0) spills += spilled;
     return EVENTS / seconds;

@@ -25,6 +25,8 @@ import {
   registerHandlers,
   type HandlerJobData,
   type IntakeJobData,
+  keptDeliveryDictionary,
+  threadDeflater,
 } from '@vouchflow/pipeline';
 import { createRouter } from './routing.js';
 import { backoffStrategy } from './backoff.js';
@@ -160,6 +162,7 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
   });
 
   const breakers = circuitBreakers(deps, metrics, events);
+  const deflater = threadDeflater(keptDeliveryDictionary());
 
   const ctx: IntakeContext = {
     connection,
@@ -167,6 +170,7 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     logger,
     metrics,
     records,
+    deflater,
     cache,
     events,
     runs,
@@ -294,6 +298,7 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
         } finally {
           clearTimeout(abortTimer);
         }
+        await deflater.close();
         await records.close();
         await Promise.all([intakeQueue, ...handlerQueues.values()].map((q) => q.close()));
       })();

@@ -6,7 +6,7 @@ import {
   continuedAsJob,
   deduplicationKey,
   deliveryKey,
-  encodeKeptDelivery,
+  keptDeliveryRecord,
   handlerJobId,
   handlerJobOptions,
   indexEvent,
@@ -147,14 +147,18 @@ function indexDelivery(ctx: IntakeContext, job: Job<IntakeJobData>, event: Handl
  * would outlive the record.
  */
 async function keepDelivery(ctx: IntakeContext, job: Job<IntakeJobData>, targets: readonly AnyHandler[]): Promise<void> {
-  const record = encodeKeptDelivery({
-    ...job.data,
-    processedAt: Date.now(),
-    intakeAttempts: job.attemptsStarted,
-    intakeJobId: job.id!,
-    handlers: targets.map((h) => h.name),
-    ...(job.opts.telemetry?.metadata ? { trace: job.opts.telemetry.metadata } : {}),
-  });
+  const { body, ...data } = job.data;
+  const record = keptDeliveryRecord(
+    {
+      ...data,
+      processedAt: Date.now(),
+      intakeAttempts: job.attemptsStarted,
+      intakeJobId: job.id!,
+      handlers: targets.map((h) => h.name),
+      ...(job.opts.telemetry?.metadata ? { trace: job.opts.telemetry.metadata } : {}),
+    },
+    await ctx.deflater.deflate(body),
+  );
   await Promise.all([
     ctx.records.set(deliveryKey(ctx.queuePrefix, job.data.eventId), record, ctx.deliveryRetentionMs, INTAKE_TOTAL),
     ctx.records.handover(deduplicationKey(ctx.queuePrefix, job.data.eventId), ctx.deliveryRetentionMs),

@@ -3,17 +3,19 @@
  * business fact), the same whether it runs inline in its intake job or from
  * its handler's queue:
  *
- *   permit → claim → run → settle → record
+ *   claim → permit → run → settle → record
  *
- * - permit: one of the handler's `concurrency` permits in this process. A unit
- *   waits for one; it is given back when the handler's promise settles, not
- *   when the unit's outcome is decided, so a handler that ignores its signal
- *   past its timeout keeps its permit.
  * - claim: the unit's once-only record, claimed for this run (see the
  *   pipeline's units.ts). The claim is renewed while the run lives and is
  *   ended by that run alone, when its handler settles: a handler that
  *   overruns its timeout keeps it, so its retry finds the claim taken and
  *   waits instead of running the effect a second time beside it.
+ * - permit: one of the handler's `concurrency` permits in this process, taken
+ *   once the claim is held and given back the moment the handler's promise
+ *   settles: it bounds the handler's runs at once, not the Redis round trips
+ *   around them (held across those, ten permits capped a handler at ten
+ *   units per two round trips). A handler that ignores its signal past its
+ *   timeout keeps its permit until it settles.
  * - record: the moment the handler's promise is fulfilled, `done` is written
  *   (batched with every other unit that settled in the same turn), before the
  *   unit's outcome reaches BullMQ or its siblings finish. The one gap left is
@@ -72,18 +74,15 @@ function announce(ctx: WorkerContext, h: PerHandler, unit: Unit, result: Handler
 export async function runUnit(ctx: WorkerContext, h: PerHandler, unit: Unit): Promise<UnitOutcome> {
   const { handler, timeoutMs } = h;
   const key = onceKey(ctx.queuePrefix, businessKeyOf(unit.event));
-  await h.permits.acquire();
   let claim: Claim | undefined;
   if (!unit.replay) {
-    let claimed: Claim | ClaimRefusal;
-    try {
-      claimed = await ctx.records.claim({ key, owner: unit.unitId, handler: handler.name, attempt: unit.attempt });
-    } catch (err) {
-      h.permits.release();
-      throw err;
-    }
+    const claimed: Claim | ClaimRefusal = await ctx.records.claim({
+      key,
+      owner: unit.unitId,
+      handler: handler.name,
+      attempt: unit.attempt,
+    });
     if ('status' in claimed) {
-      h.permits.release();
       const refusal = claimed;
       if (refusal.status === 'busy') return { kind: 'busy', retryInMs: Math.min(refusal.retryInMs, TWIN_POLL) };
       h.skipped.inc();
@@ -94,6 +93,8 @@ export async function runUnit(ctx: WorkerContext, h: PerHandler, unit: Unit): Pr
     }
     claim = claimed;
   }
+  // After the claim: a permit bounds the handler's runs at once, not the round trips around them.
+  await h.permits.acquire();
 
   const run = ctx.runs.start(handler.name, timeoutMs);
   const context: HandlerContext = {
@@ -117,25 +118,22 @@ export async function runUnit(ctx: WorkerContext, h: PerHandler, unit: Unit): Pr
   // A handler that settles soon after its signal aborted honoured it: it was cancelled, whatever it returns.
   const ended = running.then(async (s): Promise<boolean> => {
     run.end();
+    h.permits.release();
     const settledAt = performance.now();
-    try {
-      if (!s.ok || (run.reason() !== undefined && !overran)) {
-        await claim?.release();
-        return false;
-      }
-      if (claim) {
-        if (await claim.done(unit.attempt)) {
-          const window = (performance.now() - settledAt) / SECOND;
-          ctx.metrics.recordWindow.observe(window);
-          if (ctx.logger.isDebugEnabled()) unit.log().debug('unit recorded done', { recordMs: window * SECOND });
-        }
-      } else {
-        await ctx.records.recordReplay({ key, owner: unit.unitId, handler: handler.name, attempts: unit.attempt });
-      }
-      return true;
-    } finally {
-      h.permits.release();
+    if (!s.ok || (run.reason() !== undefined && !overran)) {
+      await claim?.release();
+      return false;
     }
+    if (claim) {
+      if (await claim.done(unit.attempt)) {
+        const window = (performance.now() - settledAt) / SECOND;
+        ctx.metrics.recordWindow.observe(window);
+        if (ctx.logger.isDebugEnabled()) unit.log().debug('unit recorded done', { recordMs: window * SECOND });
+      }
+    } else {
+      await ctx.records.recordReplay({ key, owner: unit.unitId, handler: handler.name, attempts: unit.attempt });
+    }
+    return true;
   });
 
   const first = await Promise.race([running, run.aborted.catch(() => undefined)]);

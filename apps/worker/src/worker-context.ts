@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { SECOND, type Logger, type RedisClient } from '@vouchflow/core';
 import type { AnyHandler, HandlerOutcome } from '@vouchflow/handler-kit';
-import type { UnitRecords } from '@vouchflow/pipeline';
+import type { BodyDeflater, UnitRecords } from '@vouchflow/pipeline';
 import type { ArchiveJournal } from '@vouchflow/archive';
 import type { DeliveryCache } from './delivery-cache.js';
 import type { HandlerRuns } from './handler-runs.js';
@@ -34,6 +34,8 @@ export interface WorkerContext {
   readonly metrics: WorkerMetrics;
   /** Once-only claims and records of this process, batched per event-loop turn. */
   readonly records: UnitRecords;
+  /** Deflates kept deliveries' bodies off the event loop. */
+  readonly deflater: BodyDeflater;
   readonly cache: DeliveryCache;
   readonly events: EventEmitter<WorkerEvents>;
   readonly runs: HandlerRuns;

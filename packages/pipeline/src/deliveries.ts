@@ -56,15 +56,22 @@ function dictionary(version: number): Buffer {
 
 const NEWLINE = 0x0a;
 
+/** The dictionary kept bodies are deflated with now (a {@link BodyDeflater}'s). */
+export const keptDeliveryDictionary = (): Buffer => dictionary(DICTIONARY_VERSION);
+
 /** The kept record of a delivery. */
 export function encodeKeptDelivery(d: KeptDelivery): Buffer {
+  return keptDeliveryRecord(d, deflateRawSync(d.body, { dictionary: keptDeliveryDictionary() }));
+}
+
+/** The kept record of a delivery whose body is already deflated with {@link keptDeliveryDictionary}. */
+export function keptDeliveryRecord(d: Omit<KeptDelivery, 'body'>, deflatedBody: Buffer): Buffer {
   // Its job id is the event's plus a per-copy suffix: only the suffix is kept (the whole id if it is not of that form).
   const base = intakeJobId(d.eventId);
   const job = d.intakeJobId.startsWith(base) ? d.intakeJobId.slice(base.length) : `=${d.intakeJobId}`;
   const trace = d.trace === undefined ? '' : `,${d.trace}`;
   const header = `${d.receivedAt},${d.processedAt - d.receivedAt},${d.intakeAttempts},${job},${d.handlers.join(';')}${trace}\n`;
-  const body = deflateRawSync(d.body, { dictionary: dictionary(DICTIONARY_VERSION) });
-  return Buffer.concat([Buffer.of(DICTIONARY_VERSION), Buffer.from(header, 'utf8'), body]);
+  return Buffer.concat([Buffer.of(DICTIONARY_VERSION), Buffer.from(header, 'utf8'), deflatedBody]);
 }
 
 /** Decodes a kept record; undefined for anything else (a value written by an older version: an intake job id). */

@@ -18,7 +18,17 @@ export {
   HANDLER_BACKOFF_TYPE,
   openHandlerQueue,
 } from './handler-jobs.js';
-export { deliveryKey, encodeKeptDelivery, decodeKeptDelivery, findDelivery, deliveryBody, type KeptDelivery } from './deliveries.js';
+export { threadDeflater, inlineDeflater, type BodyDeflater } from './body-deflater.js';
+export {
+  deliveryKey,
+  encodeKeptDelivery,
+  keptDeliveryRecord,
+  keptDeliveryDictionary,
+  decodeKeptDelivery,
+  findDelivery,
+  deliveryBody,
+  type KeptDelivery,
+} from './deliveries.js';
 export { EVENT_INDEX_MAX_PER_KEY, indexEvent, findIndexedEvents, type EventIndexQuery, type IndexedEvent } from './event-index.js';
 export type { DeadLetter, DeadLetterFilter, DeadLetterStore, Progress } from './dead-letters.js';
 export {
