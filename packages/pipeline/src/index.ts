@@ -48,6 +48,7 @@ export {
   type UnitRecordReader,
   type Claim,
   type ClaimRefusal,
+  type UnitInDoubt,
 } from './units.js';
 export {
   PINNED_BULLMQ_VERSION,
