@@ -149,7 +149,7 @@ export function createWorkerMetrics(queues: () => readonly Queue[], options: { d
     }),
     unitsInDoubt: new Counter({
       name: 'vouchflow_units_in_doubt_total',
-      help: "Units whose earlier run started and never ended (its process died or froze), by resolution: wasDone confirmed_done (not run), ran_again (wasDone found no effect), check_failed (retried, still in doubt), ran_unchecked (no wasDone: the effect may repeat)",
+      help: 'Units whose earlier run started and never ended (its process died or froze), by resolution: wasDone confirmed_done (not run), ran_again (wasDone found no effect), check_failed (retried, still in doubt), ran_unchecked (no wasDone: the effect may repeat)',
       labelNames: ['handler', 'resolution'],
       registers,
     }),

@@ -21,10 +21,11 @@
  * - in doubt: a claim taken over from a run whose lease ran out (it started
  *   and never ended) says so. Such a unit asks its handler's `wasDone` before
  *   running again, inside the run (same permit, claim, timeout and signal):
- *   true records it done without running, false runs it. Until an answer
- *   settles it (a throw, a timeout, a shutdown), the claim is given back still
- *   in doubt, so the retry asks again rather than running blind. A handler
- *   without `wasDone` runs again, told by `ctx.inDoubt`.
+ *   true records it done without running, false runs it. A handler without
+ *   `wasDone` runs again, told by `ctx.inDoubt`. A run that ends without a
+ *   record and without `wasDone` having said false (it threw, a timeout, a
+ *   shutdown, or no `wasDone` and the handler failed) gives the claim back
+ *   still in doubt, so the retry asks again rather than running blind.
  */
 import { coerceError, SECOND, type Logger } from '@vouchflow/core';
 import { businessKeyOf, occurredAtOf, type HandledEvent } from '@vouchflow/schema';

@@ -21,9 +21,7 @@ afterEach(async () => {
 
 async function metric(worker: RunningWorker, name: string, labels: Record<string, string>): Promise<number> {
   const values = (await worker.metrics.registry.getSingleMetric(name)?.get())?.values ?? [];
-  return values
-    .filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))
-    .reduce((sum, v) => sum + v.value, 0);
+  return values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((sum, v) => sum + v.value, 0);
 }
 
 const inDoubt = (worker: RunningWorker, resolution: string) =>
@@ -32,7 +30,12 @@ const inDoubt = (worker: RunningWorker, resolution: string) =>
 /** As a worker process killed during the unit's first run leaves it: claimed by its owner, then no renewal, the lease run out. */
 async function leftByADeadProcess(d: IntakeJobData, transactionId: string): Promise<void> {
   const dead = unitRecords(h.redis, h.prefix, { leaseMs: 1000, keepMs: 60_000 });
-  const claim = await dead.claim({ key: onceKey(h.prefix, transactionId), owner: handlerJobId(d.eventId, 'email'), handler: 'email', attempt: 1 });
+  const claim = await dead.claim({
+    key: onceKey(h.prefix, transactionId),
+    owner: handlerJobId(d.eventId, 'email'),
+    handler: 'email',
+    attempt: 1,
+  });
   if ('status' in claim) throw new Error('expected the claim granted');
   await dead.close();
   const reader = unitRecordReader(h.redis, h.prefix);
