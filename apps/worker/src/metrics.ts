@@ -23,12 +23,21 @@ export interface WorkerMetrics {
   duration: Histogram<'handler' | 'outcome'>;
   claimsLost: Counter<'handler'>;
   overruns: Counter<'handler'>;
+  unitsInDoubt: Counter<'handler' | 'resolution'>;
   recordWindow: Histogram;
   /** 0 closed, 1 open, 2 half-open (one probe runs), as this process last saw it. */
   circuitState: Gauge<'handler'>;
   /** Changes of state made by this process (`to`: open, half-open, closed); summed over processes, every change once. */
   circuitTransitions: Counter<'handler' | 'to'>;
 }
+
+/**
+ * How a unit in doubt (an earlier run started and never ended) was settled:
+ * its handler's `wasDone` confirmed the effect (recorded done, not run), found
+ * none (run again), failed (a failed try; still in doubt), or the handler has
+ * no `wasDone` (run again unchecked: the effect may repeat).
+ */
+export type InDoubtResolution = 'confirmed_done' | 'ran_again' | 'check_failed' | 'ran_unchecked';
 
 /** `vouchflow_circuit_state`'s values. */
 export const CIRCUIT_STATE_VALUE = { closed: 0, open: 1, 'half-open': 2 } as const;
@@ -136,6 +145,12 @@ export function createWorkerMetrics(queues: () => readonly Queue[], options: { d
       name: 'vouchflow_handler_overruns_total',
       help: 'Handler runs that ignored their abort signal past their timeout or shutdown: permit and claim kept until they settle',
       labelNames: ['handler'],
+      registers,
+    }),
+    unitsInDoubt: new Counter({
+      name: 'vouchflow_units_in_doubt_total',
+      help: 'Units whose earlier run started and never ended (its process died or froze), by resolution: wasDone confirmed_done (not run), ran_again (wasDone found no effect), check_failed (retried, still in doubt), ran_unchecked (no wasDone: the effect may repeat)',
+      labelNames: ['handler', 'resolution'],
       registers,
     }),
     recordWindow: new Histogram({

@@ -76,6 +76,9 @@ export function validateHandler(value: unknown, origin: string): AnyHandler {
     }
   }
   if (typeof h['handle'] !== 'function') return fail(`handler "${name}": handle must be a function`);
+  if (h['wasDone'] !== undefined && typeof h['wasDone'] !== 'function') {
+    fail(`handler "${name}": wasDone must be a function when given (got ${describe(h['wasDone'])})`);
+  }
   if (h['concurrency'] !== undefined && !isPositiveInt(h['concurrency'])) {
     fail(`handler "${name}": concurrency must be a positive integer (got ${describe(h['concurrency'])})`);
   }

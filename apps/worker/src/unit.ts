@@ -20,11 +20,19 @@
  *   (batched with every other unit that settled in the same turn), before the
  *   unit's outcome reaches BullMQ or its siblings finish. The one gap left is
  *   a process that dies between the effect and that record.
+ * - in doubt: a claim taken over from a run whose lease ran out (it started
+ *   and never ended) says so. Such a unit asks its handler's `wasDone` before
+ *   running again, inside the run (same permit, claim, timeout and signal):
+ *   true records it done without running, false runs it. A handler without
+ *   `wasDone` runs again, told by `ctx.inDoubt`. A run that ends without a
+ *   record and without `wasDone` having said false (it threw, a timeout, a
+ *   shutdown, or no `wasDone` and the handler failed) gives the claim back
+ *   still in doubt, so the retry asks again rather than running blind.
  */
 import { coerceError, SECOND, type Logger } from '@vouchflow/core';
 import { businessKeyOf, occurredAtOf, type HandledEvent } from '@vouchflow/schema';
 import { narrowLogger, PermanentError, RetryLaterError, type HandlerContext, type HandlerOutcome } from '@vouchflow/handler-kit';
-import { onceKey, type Claim, type ClaimRefusal } from '@vouchflow/pipeline';
+import { onceKey, type Claim, type ClaimRefusal, type UnitInDoubt } from '@vouchflow/pipeline';
 import { retryLaterDelay } from './retry-later.js';
 import { HandlerTimeoutError } from './errors/handler-timeout-error.js';
 import type { PerHandler, WorkerContext } from './worker-context.js';
@@ -70,6 +78,54 @@ function announce(ctx: WorkerContext, h: PerHandler, unit: Unit, result: Handler
   ctx.events.emit('settled', { handler: h.handler.name, eventId: unit.event.event.id, unitId: unit.unitId, result });
 }
 
+/** The line logged for every unit in doubt, with its resolution: one message to search for. */
+const IN_DOUBT = 'unit in doubt: an earlier run of it started and never ended';
+
+/**
+ * Asks the handler of a unit in doubt whether the effect happened; resolves
+ * true when it did. Without `wasDone`, false: the unit runs again. Counts and
+ * logs each resolution; `answered` hears the answer before the run goes on.
+ */
+async function wasDone(
+  h: PerHandler,
+  unit: Unit,
+  context: HandlerContext,
+  doubt: UnitInDoubt,
+  answered: (answer: boolean) => void,
+): Promise<boolean> {
+  const { handler } = h;
+  const earlier = { by: doubt.owner, byAttempt: doubt.attempt };
+  if (!handler.wasDone) {
+    h.inDoubt('ran_unchecked').inc();
+    unit.log().warn(IN_DOUBT, { ...earlier, resolution: 'ran_unchecked', note: 'no wasDone: run again, its effect may repeat' });
+    return false;
+  }
+  let done: boolean;
+  try {
+    done = (await handler.wasDone(unit.event, context)) === true;
+  } catch (err) {
+    h.inDoubt('check_failed').inc();
+    unit.log().warn(IN_DOUBT, {
+      ...earlier,
+      resolution: 'check_failed',
+      note: 'wasDone failed: not run, a failed try; still in doubt for its retry',
+      error: coerceError(err).message,
+    });
+    throw err;
+  }
+  // An answer after the signal aborted (timeout, shutdown) does not let the effect start.
+  if (!done) context.signal.throwIfAborted();
+  answered(done);
+  const resolution = done ? 'confirmed_done' : 'ran_again';
+  h.inDoubt(resolution).inc();
+  unit.log().info(IN_DOUBT, {
+    ...earlier,
+    resolution,
+    note: done ? 'wasDone confirmed its effect: recorded done without running' : 'wasDone found no effect: run again',
+  });
+  return done;
+}
+
 /** Runs one try of a unit through its whole life. Rejects only when Redis fails it (the caller retries the unit later). */
 export async function runUnit(ctx: WorkerContext, h: PerHandler, unit: Unit): Promise<UnitOutcome> {
   const { handler, timeoutMs } = h;
@@ -97,6 +153,7 @@ export async function runUnit(ctx: WorkerContext, h: PerHandler, unit: Unit): Pr
   await h.permits.acquire();
 
   const run = ctx.runs.start(handler.name, timeoutMs);
+  const doubt = claim?.inDoubt;
   const context: HandlerContext = {
     get logger() {
       return narrowLogger(unit.log());
@@ -104,28 +161,36 @@ export async function runUnit(ctx: WorkerContext, h: PerHandler, unit: Unit): Pr
     signal: run.signal,
     attempt: unit.attempt,
     idempotencyKey: `${handler.name}:${businessKeyOf(unit.event)}`,
+    inDoubt: doubt !== undefined,
     occurredAt: occurredAtOf(unit.event),
     errors: { PermanentError, RetryLaterError },
   };
   const started = performance.now();
   const seconds = () => (performance.now() - started) / SECOND;
+  // wasDone's answer for a unit in doubt; undefined while none came (not asked, or it threw or was aborted).
+  let answer: boolean | undefined;
   // Inside an async function, so a handler that throws synchronously settles like one that rejects.
-  const running = settle(traceAttempt(handler.name, unit, async () => handler.handle(unit.event, context)));
+  const running = settle(
+    traceAttempt(handler.name, unit, async () =>
+      doubt && (await wasDone(h, unit, context, doubt, (a) => (answer = a))) ? undefined : handler.handle(unit.event, context),
+    ),
+  );
 
   // Set when the handler ignored its aborted signal past the grace: it is then taken at its word when it settles.
   let overran = false;
-  // The run's end, whenever the handler settles: record or give back the claim, then the permit.
+  // The run's end, whenever the handler settles: the permit back, then the claim recorded done or given back.
   // A handler that settles soon after its signal aborted honoured it: it was cancelled, whatever it returns.
   const ended = running.then(async (s): Promise<boolean> => {
     run.end();
     h.permits.release();
     const settledAt = performance.now();
     if (!s.ok || (run.reason() !== undefined && !overran)) {
-      await claim?.release();
+      // A unit in doubt stays so unless wasDone said its effect had not happened.
+      await claim?.release({ inDoubt: answer !== false });
       return false;
     }
     if (claim) {
-      if (await claim.done(unit.attempt)) {
+      if ((await claim.done(unit.attempt)) && answer !== true) {
         const window = (performance.now() - settledAt) / SECOND;
         ctx.metrics.recordWindow.observe(window);
         if (ctx.logger.isDebugEnabled()) unit.log().debug('unit recorded done', { recordMs: window * SECOND });
@@ -169,6 +234,12 @@ export async function runUnit(ctx: WorkerContext, h: PerHandler, unit: Unit): Pr
   // Settled: the record (or release) goes out with this turn's batch; wait for it before BullMQ hears.
   await ended;
   if (settled.ok && run.reason() === undefined) {
+    if (answer === true && doubt) {
+      h.confirmedDone.inc();
+      const result = { skipped: `already done by ${doubt.owner} (try ${doubt.attempt}), as wasDone confirmed` };
+      announce(ctx, h, unit, result);
+      return { kind: 'done', result };
+    }
     h.tookCompleted.observe(seconds());
     if (claim?.lost) unit.log().warn('claim lost while the handler ran: its effect happened, but another run holds the record');
     const result = settled.value ?? { done: true as const };

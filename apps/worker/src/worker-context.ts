@@ -6,7 +6,7 @@ import type { ArchiveJournal } from '@vouchflow/archive';
 import type { DeliveryCache } from './delivery-cache.js';
 import type { HandlerRuns } from './handler-runs.js';
 import type { RetryLaterLimits } from './retry-later.js';
-import type { WorkerMetrics } from './metrics.js';
+import type { InDoubtResolution, WorkerMetrics } from './metrics.js';
 import { Semaphore } from './semaphore.js';
 import type { CircuitBreaker } from './circuit.js';
 
@@ -64,6 +64,9 @@ export function perHandlerOf(h: AnyHandler, metrics: WorkerMetrics, circuit?: Ci
     pause: { paused: false },
     completed: metrics.completed.labels({ handler: h.name }),
     skipped: metrics.skipped.labels({ handler: h.name, reason: 'already_done' }),
+    /** Units in doubt whose `wasDone` confirmed the effect: recorded done without running. */
+    confirmedDone: metrics.skipped.labels({ handler: h.name, reason: 'confirmed_done' }),
+    inDoubt: (resolution: InDoubtResolution) => metrics.unitsInDoubt.labels({ handler: h.name, resolution }),
     failed: metrics.failed.labels({ handler: h.name }),
     retried: metrics.retried.labels({ handler: h.name }),
     retryLater: metrics.retryLater.labels({ handler: h.name }),

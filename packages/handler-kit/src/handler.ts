@@ -42,6 +42,13 @@ export interface HandlerContext {
    * id) and this handler. Send it to downstreams that accept one.
    */
   idempotencyKey: string;
+  /**
+   * True when an earlier run of this unit started and never ended (its worker
+   * process died or froze past its claim), so its effect may already have
+   * happened: pass `idempotencyKey` downstream if you can. With `wasDone`, it
+   * is asked first; still true if `wasDone` said false.
+   */
+  inDoubt: boolean;
   /** When the change happened (transaction time, else event time), for refusing out-of-order updates. */
   occurredAt: Date;
   /** The error classes, handed over so a plain-JavaScript handler needs no import. */
@@ -88,6 +95,15 @@ export interface Handler<P extends EventPattern = EventPattern> {
   events: readonly P[];
   /** `event` is deeply read-only (the worker freezes it): copy what you need to change. */
   handle(event: HandlerEvent<P>, ctx: HandlerContext): Promise<HandlerOutcome | void>;
+  /**
+   * Asked only for a unit in doubt (`ctx.inDoubt`: an earlier run started and
+   * never ended), before running it again: did that effect happen? Look it up
+   * downstream by `ctx.idempotencyKey`; do not do the effect here. `true`
+   * records the unit done without running it; `false` runs it. A throw counts
+   * as a failed try (the unit stays in doubt and is asked again on its retry).
+   * Without it, a unit in doubt runs again.
+   */
+  wasDone?(event: HandlerEvent<P>, ctx: HandlerContext): Promise<boolean>;
   /** Units of work run at once per worker process. @defaultValue 10 */
   concurrency?: number;
   rateLimit?: RateLimit;
@@ -105,9 +121,10 @@ export interface Handler<P extends EventPattern = EventPattern> {
  * A handler of any events, as the worker holds them. `handle` is a method, so
  * a handler of some events is assignable here (method parameters are bivariant).
  */
-export interface AnyHandler extends Omit<Handler, 'events' | 'handle'> {
+export interface AnyHandler extends Omit<Handler, 'events' | 'handle' | 'wasDone'> {
   events: readonly string[];
   handle(event: AnyHandlerEvent, ctx: HandlerContext): Promise<HandlerOutcome | void>;
+  wasDone?(event: AnyHandlerEvent, ctx: HandlerContext): Promise<boolean>;
 }
 
 /** Types a handler: `event` is narrowed to the events it subscribes to. */

@@ -19,6 +19,7 @@ describe('runHandler', () => {
     expect(run.ctx.idempotencyKey).toBe('probe:vtx_0e6d44043e9e51d377');
     expect(run.ctx.occurredAt.toISOString()).toBe('2024-03-11T15:27:44.884Z');
     expect(run.ctx.attempt).toBe(1);
+    expect(run.ctx.inDoubt).toBe(false);
     expect(run.ctx.signal).toBeInstanceOf(AbortSignal);
     expect(run.logs).toEqual([
       expect.objectContaining({ level: 'info', message: 'seen', points: 40, handler: 'probe', eventId: 'evcus_0e6d44043e9e51d3aa' }),

@@ -58,6 +58,7 @@ export {
   type UnitRecordReader,
   type Claim,
   type ClaimRefusal,
+  type UnitInDoubt,
 } from './units.js';
 export {
   PINNED_BULLMQ_VERSION,

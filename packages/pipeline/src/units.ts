@@ -34,11 +34,21 @@ function expandOwner(stored: string, handler: string): string {
  * trip) for as long as the run lives, like BullMQ's job locks, so no fixed TTL
  * can run out under a slow handler, and a claim whose process died lapses
  * after one lease. The lease's end is in the value (Redis's own clock), since
- * a hash field has no TTL of its own; the key lives as long as its longest
- * need: a lease, or the once-only window of a done record. `done` and
+ * a hash field has no TTL of its own; the key lives as long as the once-only
+ * window from its last claim or done record. `done` and
  * `release` are written only by the claim's holder: a run that finds another
  * token in the record has lost its claim and writes nothing (the caller counts
  * it).
+ *
+ * A unit is in doubt when its claim is taken over from an `r:` record whose
+ * lease ran out: that run started and never ended (its process died or
+ * froze), so its effect may or may not have happened. The claim that takes it
+ * over says so, naming that run (owner and attempt), at no extra round trip.
+ * That is why a claim keeps its key for the once-only window, not one lease:
+ * the retry of a unit whose process died may come long after the lease (a
+ * stalled job, a backoff), and must still find the record that puts it in
+ * doubt. A run that gives a claim back still in doubt (it could not settle the
+ * doubt) writes the earlier run's record back, lapsed.
  *
  * Only this module writes or parses these strings: everyone else reads the
  * decoded {@link UnitRecord}.
@@ -133,10 +143,12 @@ export function continuedAsJob(
  * with anything unsafe percent-encoded), tokens hex, handlers `[a-z0-9_-]`,
  * the rest digits and ':'. Times of leases are Redis's (TIME), so processes
  * whose clocks differ agree on when a claim lapses.
- *   claim   b = attempt              → {'claimed'} | {'done', owner} | {'busy', owner, ms left}
+ *   claim   a = ms to keep the key, b = attempt → {'claimed'} | {'claimed', owner, attempt} (taken over
+ *           from a lapsed run: in doubt) | {'done', owner} | {'busy', owner, ms left}
  *   renew                            → {'ok'} | {'lost'}
  *   done    a = at:attempts, token '' for a replay (no claim) → {'ok'} | {'lost'}
- *   release                          → {'ok'} | {'lost'}
+ *   release a = '' (the field goes), or owner:token:attempt of the run to leave in doubt (written
+ *           back lapsed) → {'ok'} | {'lost'}
  *   set     a = index of the value in ARGV; a new key counts one for `handler`'s total if given → {'ok'}
  *   handover  deletes the key if it lapses within ms anyway (or never would) → {'ok'}
  *   index   owner = member, a = score, b = most members kept → {'ok'}: a sorted set entry (the
@@ -190,8 +202,12 @@ for line in string.gmatch(ARGV[1], '[^\\n]+') do
       out[i] = {'busy', holder or '', lease - now}
     else
       redis.call('HSET', key, field, 'r:' .. owner .. ':' .. token .. ':' .. b .. ':' .. leaseEnd(ms))
-      atLeast(key, ms)
-      out[i] = {'claimed'}
+      atLeast(key, tonumber(a))
+      if state == 'r' then
+        out[i] = {'claimed', holder or '', tonumber(string.match(v, '^r:[^:]*:[^:]*:(%d+):')) or 0}
+      else
+        out[i] = {'claimed'}
+      end
     end
   else
     local v = false
@@ -210,7 +226,11 @@ for line in string.gmatch(ARGV[1], '[^\\n]+') do
       atLeast(key, ms)
       out[i] = {'ok'}
     elseif op == 'release' then
-      redis.call('HDEL', key, field)
+      if a == '' then
+        redis.call('HDEL', key, field)
+      else
+        redis.call('HSET', key, field, 'r:' .. a .. ':0')
+      end
       out[i] = {'ok'}
     else
       redis.call('HSET', key, field, 'd:' .. owner .. ':' .. a)
@@ -244,16 +264,30 @@ export type ClaimRefusal =
   /** Another run (a twin, or an earlier run of this unit still going) holds the claim, for `retryInMs` more unless renewed. */
   | { status: 'busy'; by: string; retryInMs: number };
 
+/** A run that started and never ended (its process died or froze): its effect may or may not have happened. */
+export interface UnitInDoubt {
+  /** The unit (handler job id) whose run it was. */
+  owner: string;
+  /** That run's try. */
+  attempt: number;
+}
+
 /** A claim held by one run. Its lease is renewed until {@link Claim.done} or {@link Claim.release}. */
 export interface Claim {
   readonly key: string;
   readonly owner: string;
+  /** Set when this claim took over from a run whose lease ran out: the unit is in doubt. */
+  readonly inDoubt?: UnitInDoubt;
   /** Set once a renewal or a record found that another run holds the record: this run must not record anything. */
   readonly lost: boolean;
   /** Records the effect (only if this run still holds the claim); resolves false when the claim was lost. */
   done(attempts: number): Promise<boolean>;
-  /** Gives the claim back so another run may take it; resolves false when it was lost already. */
-  release(): Promise<boolean>;
+  /**
+   * Gives the claim back so another run may take it; resolves false when it
+   * was lost already. `{ inDoubt: true }` on a claim that is in doubt keeps
+   * the doubt: the next claim is told of the same earlier run, as this one was.
+   */
+  release(options?: { inDoubt?: boolean }): Promise<boolean>;
 }
 
 export interface UnitRecordsOptions {
@@ -375,9 +409,19 @@ export function unitRecords(redis: RedisClient, queuePrefix: string, options: Un
     async claim({ key, owner, handler, attempt }) {
       const token = `${processTag}${(runs++).toString(36)}`;
       const stored = compactOwner(owner, handler);
-      const [status, by = '', pttl = 0] = await run(key, ['claim', handler, stored, token, ms(options.leaseMs), '', String(attempt)]);
+      const [status, by = '', n = 0] = await run(key, [
+        'claim',
+        handler,
+        stored,
+        token,
+        ms(options.leaseMs),
+        ms(options.keepMs),
+        String(attempt),
+      ]);
       if (status === 'done') return { status: 'done', by: expandOwner(by, handler) };
-      if (status === 'busy') return { status: 'busy', by: expandOwner(by, handler), retryInMs: Math.max(0, Number(pttl)) };
+      if (status === 'busy') return { status: 'busy', by: expandOwner(by, handler), retryInMs: Math.max(0, Number(n)) };
+      // Taken over from a run whose lease ran out: the stored owner and attempt, to write back if the doubt stays.
+      const doubt = by === '' ? undefined : { stored: by, attempt: Number(n) };
       const h: Held = { key, owner: stored, token, handler, lost: false };
       held.add(h);
       const end = async (args: Op['args']): Promise<boolean> => {
@@ -390,11 +434,13 @@ export function unitRecords(redis: RedisClient, queuePrefix: string, options: Un
       return {
         key,
         owner,
+        ...(doubt ? { inDoubt: { owner: expandOwner(doubt.stored, handler), attempt: doubt.attempt } } : {}),
         get lost() {
           return h.lost;
         },
         done: (attempts) => end(['done', handler, stored, token, ms(options.keepMs), `${Date.now().toString(36)}:${attempts}`, '']),
-        release: () => end(['release', handler, stored, token, '', '', '']),
+        release: ({ inDoubt = false } = {}) =>
+          end(['release', handler, stored, token, '', inDoubt && doubt ? `${doubt.stored}:-:${doubt.attempt}` : '', '']),
       };
     },
     async recordReplay({ key, owner, handler, attempts }) {

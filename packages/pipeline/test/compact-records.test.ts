@@ -103,6 +103,64 @@ describe('once-only records', () => {
   });
 });
 
+describe('units in doubt', () => {
+  /** A claim held by a process that then died: it stops renewing, and its lease (whole seconds) runs out. */
+  async function claimOfADeadProcess(businessKey: string, owner: string, attempt: number): Promise<string> {
+    const key = onceKey(prefix, businessKey);
+    const dying = unitRecords(redis, prefix, { leaseMs: 1_000, keepMs: 60_000 });
+    const claim = await dying.claim({ key, owner, handler: 'email', attempt });
+    if ('status' in claim) throw new Error('expected the claim granted');
+    await dying.close();
+    while (await unitRecordReader(redis, prefix).read(businessKey, 'email')) await new Promise((r) => setTimeout(r, 100));
+    return key;
+  }
+
+  it('says a claim taken over from a lapsed run is in doubt, naming that run, and keeps the record past the lease', async () => {
+    const owner = handlerJobId(eventId, 'email');
+    const key = await claimOfADeadProcess('vtx_doubt_1', owner, 3);
+    // The record outlives its lease: the retry of a unit whose process died may come much later.
+    expect(await redis.pttl(key)).toBeGreaterThan(50_000);
+    const next = await records.claim({ key, owner, handler: 'email', attempt: 4 });
+    if ('status' in next) throw new Error('expected the claim granted');
+    expect(next.inDoubt).toEqual({ owner, attempt: 3 });
+    expect(await redis.object('ENCODING', key)).toBe('listpack');
+    expect(await next.done(4)).toBe(true);
+  });
+
+  it('says nothing of doubt for a first claim, nor after a claim was given back', async () => {
+    const key = onceKey(prefix, 'vtx_doubt_2');
+    const owner = handlerJobId(eventId, 'email');
+    const first = await records.claim({ key, owner, handler: 'email', attempt: 1 });
+    if ('status' in first) throw new Error('expected the claim granted');
+    expect(first.inDoubt).toBeUndefined();
+    expect(await first.release()).toBe(true);
+    const second = await records.claim({ key, owner, handler: 'email', attempt: 2 });
+    if ('status' in second) throw new Error('expected the claim granted');
+    expect(second.inDoubt).toBeUndefined();
+    await second.release();
+  });
+
+  it('keeps the doubt, naming the same earlier run, when a claim in doubt is given back in doubt', async () => {
+    const owner = handlerJobId(eventId, 'email');
+    const key = await claimOfADeadProcess('vtx_doubt_3', owner, 2);
+    const asked = await records.claim({ key, owner, handler: 'email', attempt: 3 });
+    if ('status' in asked) throw new Error('expected the claim granted');
+    expect(asked.inDoubt).toEqual({ owner, attempt: 2 });
+    // Its check failed: given back still in doubt, free at once (no lease to wait out).
+    expect(await asked.release({ inDoubt: true })).toBe(true);
+    expect(await unitRecordReader(redis, prefix).read('vtx_doubt_3', 'email')).toBeUndefined();
+    const again = await records.claim({ key, owner, handler: 'email', attempt: 4 });
+    if ('status' in again) throw new Error('expected the claim granted');
+    expect(again.inDoubt).toEqual({ owner, attempt: 2 });
+    // Settled (the check found no effect, and the run failed): a plain release ends the doubt.
+    await again.release();
+    const last = await records.claim({ key, owner, handler: 'email', attempt: 5 });
+    if ('status' in last) throw new Error('expected the claim granted');
+    expect(last.inDoubt).toBeUndefined();
+    await last.release();
+  });
+});
+
 describe('kept deliveries', () => {
   const specDir = fileURLToPath(new URL('../../schema/fixtures/spec/', import.meta.url));
 

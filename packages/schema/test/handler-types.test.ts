@@ -97,6 +97,7 @@ describe('handler types', () => {
       signal: new AbortController().signal,
       attempt: 1,
       idempotencyKey: 'x:1',
+      inDoubt: false,
       occurredAt: new Date(),
       errors: { PermanentError, RetryLaterError },
     };
@@ -115,6 +116,7 @@ describe('handler types', () => {
       signal: new AbortController().signal,
       attempt: 1,
       idempotencyKey: 'x:vtx_0e6d44043e9e51d377',
+      inDoubt: false,
       occurredAt: new Date(event.event.created_at),
       errors: { PermanentError, RetryLaterError },
     };

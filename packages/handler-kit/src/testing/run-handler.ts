@@ -31,6 +31,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** @defaultValue `${handler.name}:${transaction id, else event id}`, as the worker computes it */
   idempotencyKey?: string;
+  /** What `ctx.inDoubt` reports (an earlier run never ended). `runHandler` only runs `handle`; call `wasDone` yourself. @defaultValue false */
+  inDoubt?: boolean;
 }
 
 /** What a run did. */
@@ -88,6 +90,7 @@ export async function runHandler(handler: Runnable, delivery: unknown, options: 
     signal: options.signal ? AbortSignal.any([timeout, options.signal]) : timeout,
     attempt,
     idempotencyKey: options.idempotencyKey ?? `${handler.name}:${businessKeyOf(decoded.right.event)}`,
+    inDoubt: options.inDoubt ?? false,
     occurredAt: occurredAtOf(decoded.right.event),
     errors: { PermanentError, RetryLaterError },
   };
