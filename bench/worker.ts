@@ -6,9 +6,11 @@
  * no-op jobs of the same payload, in the same run, on the same private
  * redis-server, with the same concurrency (the worker's INTAKE_CONCURRENCY
  * default, 50). Both sides start with a full queue (filled before the clock
- * starts; the worker process waits on a paused queue) and are timed until
- * the last job is completed. Rounds alternate baseline and worker; the best
- * round of each is reported.
+ * starts; the worker waits on a paused queue) and are timed until the last
+ * job is completed. Each side is one long-lived process across the rounds, as
+ * a deployed worker is (the bare worker runs in this process): the worker
+ * app is started once, and each round pauses its queue, fills it and resumes
+ * it. Rounds alternate baseline and worker; the best round of each is reported.
  *
  * Ratio = worker events/s ÷ bare jobs/s. An event is one intake job whose
  * first try of each handler runs inline, plus the once-only claim and record
@@ -17,17 +19,21 @@
  * that spilled into their handler's queue) are counted and must be 0. Redis
  * CPU and the worker process's CPU per phase are printed too.
  *
- * Options: --events=N per round (default 4000), --rounds=N (default 2),
+ * Options: --events=N per round (default 4000), --rounds=N (default 3),
  * --concurrency=N of the bare worker (default 50, the worker's default).
+ * Diagnostics (environment): BENCH_NODE_OPTIONS for the worker process (an
+ * `--import` hook gets SIGUSR2 at each round's start, e.g. to start a CPU
+ * profile), BENCH_COMMANDSTATS=1 prints Redis's command stats of each side,
+ * BENCH_THREADS=1 the worker's CPU per thread.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { bullPrefix, handlerQueueName, INTAKE_QUEUE } from '@vouchflow/core';
 import { intakeJobId, type IntakeJobData } from '@vouchflow/pipeline';
-import { freePort, startApp, startRedisServer } from '@vouchflow/test-support';
+import { freePort, startApp, startRedisServer, type AppProcess } from '@vouchflow/test-support';
 import { recordRatio } from './_results.js';
 
 const { values } = parseArgs({
@@ -35,7 +41,7 @@ const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
     events: { type: 'string', default: '4000' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '50' },
   },
 });
@@ -114,29 +120,59 @@ async function bare(redis: Redis, round: string): Promise<number> {
   return EVENTS / seconds;
 }
 
-async function vouchflow(redis: Redis, url: string, round: string): Promise<number> {
-  const queuePrefix = `bench-worker-${round}`;
-  const prefix = bullPrefix(queuePrefix);
-  const intake = new Queue(INTAKE_QUEUE, { connection: redis, prefix });
-  const handlerQueues = ['noop-a', 'noop-b'].map((h) => new Queue(handlerQueueName(h), { connection: redis, prefix }));
-  // The worker process starts on a paused queue, so the clock starts with a full queue and a ready worker.
-  await intake.pause();
-  const worker = startApp('worker', {
-    REDIS_URL: url,
-    QUEUE_PREFIX: queuePrefix,
-    HANDLERS: NOOP_HANDLERS,
-    LOG_LEVEL: 'info',
-    ...(process.env['BENCH_NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['BENCH_NODE_OPTIONS'] } : {}),
-    METRICS_PORT: String(await freePort()),
-  });
-  try {
-    await worker.waitForLog((l) => l.message === 'worker started', 60_000);
+/** Per-thread CPU seconds of a process so far (BENCH_THREADS=1): the event loop, V8's GC and compiler helpers, the deflate thread. */
+function threadCpu(pid: number): string {
+  return readdirSync(`/proc/${pid}/task`)
+    .map((tid) => {
+      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return `${tid}=${((Number(f[11]) + Number(f[12])) / 100).toFixed(2)}`;
+    })
+    .join(' ');
+}
+
+/**
+ * The worker app, one process for every round (as the bare worker is one
+ * process, this one): started as a user starts it, then fed round by round.
+ */
+class WorkerApp {
+  static readonly QUEUE_PREFIX = 'bench-worker';
+  private readonly prefix = bullPrefix(WorkerApp.QUEUE_PREFIX);
+  private readonly intake: Queue;
+  private readonly handlerQueues: Queue[];
+
+  private constructor(
+    private readonly redis: Redis,
+    readonly app: AppProcess,
+  ) {
+    this.intake = new Queue(INTAKE_QUEUE, { connection: redis, prefix: this.prefix });
+    this.handlerQueues = ['noop-a', 'noop-b'].map((h) => new Queue(handlerQueueName(h), { connection: redis, prefix: this.prefix }));
+  }
+
+  static async start(redis: Redis, url: string): Promise<WorkerApp> {
+    // The worker process waits on a paused queue, so each round's clock starts with a full queue and a ready worker.
+    await new Queue(INTAKE_QUEUE, { connection: redis, prefix: bullPrefix(WorkerApp.QUEUE_PREFIX) }).pause();
+    const app = startApp('worker', {
+      REDIS_URL: url,
+      QUEUE_PREFIX: WorkerApp.QUEUE_PREFIX,
+      HANDLERS: NOOP_HANDLERS,
+      LOG_LEVEL: 'info',
+      ...(process.env['BENCH_NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['BENCH_NODE_OPTIONS'] } : {}),
+      METRICS_PORT: String(await freePort()),
+    });
+    await app.waitForLog((l) => l.message === 'worker started', 60_000);
+    return new WorkerApp(redis, app);
+  }
+
+  async round(round: string): Promise<number> {
+    const { redis, intake } = this;
+    const pid = this.app.process.pid!;
+    await intake.pause();
     await fill(intake, deliveries(round));
     const cpu0 = await redisCpu(redis);
-    const worker0 = childCpu(worker.process.pid!);
-    const loop0 = childCpu(worker.process.pid!, true);
+    const worker0 = childCpu(pid);
+    const loop0 = childCpu(pid, true);
     // Profiling (BENCH_NODE_OPTIONS=--import=<hook>): the hook starts its profiler on SIGUSR2, at the clock's start.
-    if (process.env['BENCH_NODE_OPTIONS']?.includes('--import')) process.kill(worker.process.pid!, 'SIGUSR2');
+    if (process.env['BENCH_NODE_OPTIONS']?.includes('--import')) process.kill(pid, 'SIGUSR2');
     if (process.env['BENCH_COMMANDSTATS']) await redis.config('RESETSTAT');
     const started = performance.now();
     await intake.resume();
@@ -145,21 +181,24 @@ async function vouchflow(redis: Redis, url: string, round: string): Promise<numb
     await drained(intake);
     const seconds = (performance.now() - started) / 1000;
     const spilled = (
-      await Promise.all(handlerQueues.map((q) => q.getJobCountByTypes('wait', 'active', 'delayed', 'completed', 'failed')))
+      await Promise.all(this.handlerQueues.map((q) => q.getJobCountByTypes('wait', 'active', 'delayed', 'completed', 'failed')))
     ).reduce((a, b) => a + b, 0);
     if (process.env['BENCH_COMMANDSTATS']) console.log(await redis.info('commandstats'));
     console.log(
-      `    vouchflow: ${seconds.toFixed(2)} s, redis cpu ${((await redisCpu(redis)) - cpu0).toFixed(2)} s, worker process cpu ${(childCpu(worker.process.pid!) - worker0).toFixed(2)} s (event loop ${(childCpu(worker.process.pid!, true) - loop0).toFixed(2)} s), handler jobs ${spilled}`,
+      `    vouchflow: ${seconds.toFixed(2)} s, redis cpu ${((await redisCpu(redis)) - cpu0).toFixed(2)} s, worker process cpu ${(childCpu(pid) - worker0).toFixed(2)} s (event loop ${(childCpu(pid, true) - loop0).toFixed(2)} s), handler jobs ${spilled}`,
     );
+    if (process.env['BENCH_THREADS']) console.log(`    worker threads' cpu since start: ${threadCpu(pid)}`);
     if (spilled > 0) spills += spilled;
     return EVENTS / seconds;
-  } finally {
-    await worker.stop('SIGTERM', 30_000);
-    for (const q of [intake, ...handlerQueues]) {
+  }
+
+  async stop(): Promise<void> {
+    await this.app.stop('SIGTERM', 30_000);
+    for (const q of [this.intake, ...this.handlerQueues]) {
       await q.obliterate({ force: true });
       await q.close();
     }
-    await redis.eval(`for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end`, 0, `${prefix}*`);
+    await this.redis.eval(`for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end`, 0, `${this.prefix}*`);
   }
 }
 
@@ -171,11 +210,16 @@ try {
   console.log(`${EVENTS} events per round, ${ROUNDS} rounds, concurrency ${CONCURRENCY}, redis-server on :${server.port}`);
   const bareRates: number[] = [];
   const workerRates: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    bareRates.push(await bare(redis, `r${r}`));
-    console.log(`  round ${r + 1}: bare BullMQ    ${bareRates.at(-1)!.toFixed(0)} jobs/s`);
-    workerRates.push(await vouchflow(redis, server.url, `r${r}`));
-    console.log(`  round ${r + 1}: vouchflow      ${workerRates.at(-1)!.toFixed(0)} events/s (×2 handlers)`);
+  const app = await WorkerApp.start(redis, server.url);
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      bareRates.push(await bare(redis, `r${r}`));
+      console.log(`  round ${r + 1}: bare BullMQ    ${bareRates.at(-1)!.toFixed(0)} jobs/s`);
+      workerRates.push(await app.round(`r${r}`));
+      console.log(`  round ${r + 1}: vouchflow      ${workerRates.at(-1)!.toFixed(0)} events/s (×2 handlers)`);
+    }
+  } finally {
+    await app.stop();
   }
   const bestBare = Math.max(...bareRates);
   const bestWorker = Math.max(...workerRates);

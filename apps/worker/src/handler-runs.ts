@@ -21,28 +21,36 @@ export class HandlerRuns {
 
   /**
    * A handler run's abort machinery: one controller (cheaper than
-   * AbortSignal.any) aborted at the timeout or at shutdown, and a promise that
+   * AbortSignal.any), made when the handler first reads its signal (many
+   * never do), aborted at the timeout or at shutdown; and a promise that
    * rejects then, so the worker moves on even if the handler ignores its signal.
    */
   start(handler: string, timeoutMs: number): HandlerRun {
     const { running, graceMs } = this;
-    const controller = new AbortController();
+    let controller: AbortController | undefined;
     let why: 'timeout' | 'shutdown' | undefined;
+    let error: Error | undefined;
     let fail!: (err: Error) => void;
     const aborted = new Promise<never>((_, reject) => (fail = reject));
     aborted.catch(() => {}); // observed through Promise.race; never unhandled
     const abort = (reason: 'timeout' | 'shutdown') => {
       if (why) return;
       why = reason;
-      const err = reason === 'timeout' ? new HandlerTimeoutError(handler, timeoutMs) : new ShutdownAbortError(graceMs);
-      controller.abort(err);
-      fail(err);
+      error = reason === 'timeout' ? new HandlerTimeoutError(handler, timeoutMs) : new ShutdownAbortError(graceMs);
+      controller?.abort(error);
+      fail(error);
     };
     const timer = setTimeout(() => abort('timeout'), timeoutMs);
     running.add(abort);
     if (this.graceOver) abort('shutdown');
     return {
-      signal: controller.signal,
+      get signal() {
+        if (!controller) {
+          controller = new AbortController();
+          if (error) controller.abort(error);
+        }
+        return controller.signal;
+      },
       aborted,
       reason: () => why,
       end() {

@@ -66,19 +66,22 @@ async function firstTries(
   const { connection, queuePrefix, logger, maxAttempts, backoffMs } = ctx;
   const { eventId, eventType, receivedAt } = intakeJob.data;
   const toAdd: HandlerJobToAdd[] = [];
-  const inline: Array<{ h: PerHandler; unit: Unit; data: HandlerJobData; opts: JobsOptions }> = [];
+  // The job a unit goes on as, should it not end inline (most do: built only then).
+  const jobOf = (handler: string, unitId: string): { data: HandlerJobData; opts: JobsOptions } => ({
+    data: { eventId, eventType, receivedAt, handler, intakeJobId: intakeJob.id! },
+    opts: handlerJobOptions(unitId, { attempts: maxAttempts, backoffMs }),
+  });
+  const inline: Array<{ h: PerHandler; unit: Unit }> = [];
   for (const target of targets) {
     const h = ctx.perHandler.get(target.name)!;
     const unitId = handlerJobId(eventId, target.name);
-    const data: HandlerJobData = { eventId, eventType, receivedAt, handler: target.name, intakeJobId: intakeJob.id! };
-    const opts = handlerJobOptions(unitId, { attempts: maxAttempts, backoffMs });
     // Paused means paused: a first try does not slip past a paused queue by running inline.
     if (!ctx.inlineFirstTry || h.handler.rateLimit || h.pause.paused) {
-      toAdd.push({ handler: target.name, data, opts });
+      toAdd.push({ handler: target.name, ...jobOf(target.name, unitId) });
       continue;
     }
     const log = () => logger.child({ eventId, eventType, handler: target.name, jobId: unitId, attempt: 1 });
-    inline.push({ h, unit: { event, unitId, attempt: 1, replay: false, log }, data, opts });
+    inline.push({ h, unit: { event, unitId, attempt: 1, replay: false, log } });
   }
   // In the same batch as the units' claims, and before any of the delivery's handler jobs exists.
   const kept = Promise.all([keepDelivery(ctx, intakeJob, targets), indexDelivery(ctx, intakeJob, event)]);
@@ -86,13 +89,15 @@ async function firstTries(
   const trouble = settled.find((s) => s.status === 'rejected');
   if (trouble) throw trouble.reason;
   const outcomes = settled.slice(1).map((s) => (s as PromiseFulfilledResult<UnitOutcome>).value);
-  for (const [i, { h, unit, data, opts }] of inline.entries()) {
+  for (const [i, { h, unit }] of inline.entries()) {
     const outcome = outcomes[i]!;
+    if (outcome.kind === 'done') {
+      journaled.push(archiveSettled(ctx, { eventId, receivedAt, handler: h.handler.name, attempts: 1 }, outcome.result));
+      continue;
+    }
+    const { data, opts } = jobOf(h.handler.name, unit.unitId);
     const add = (d: HandlerJobData, o: JobsOptions) => toAdd.push({ handler: h.handler.name, data: d, opts: o });
     switch (outcome.kind) {
-      case 'done':
-        journaled.push(archiveSettled(ctx, { eventId, receivedAt, handler: h.handler.name, attempts: 1 }, outcome.result));
-        break;
       case 'busy':
         add({ ...data, waitReason: WAIT_REASONS.busy }, { ...opts, delay: outcome.retryInMs });
         break;
@@ -197,11 +202,13 @@ export function intakeProcessor(ctx: IntakeContext) {
       log().info('unfamiliar event type: kept, no handler');
       return { handlers: [] };
     }
-    ctx.cache.set(job.id!, decoded, job.data.body.length);
     // Archive appends (no-ops without ARCHIVE_URL): units ended inline, then the delivery; they never reject.
     const journaled: Promise<void>[] = [];
     try {
       const jobs = await firstTries(ctx, job, event, targets, journaled);
+      // Only units that go on as jobs read the decoded delivery again (usually in this process, moments later).
+      // Caching every delivery would keep each one alive past its job, into the old generation.
+      if (jobs.length > 0) ctx.cache.set(job.id!, decoded, job.data.body.length);
       // Deterministic job ids: this intake job run again after a crash adds nothing twice.
       await Promise.all([
         ...jobs.map((j) => ctx.handlerQueues.get(j.handler)!.add('run', j.data, j.opts)),

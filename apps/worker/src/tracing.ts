@@ -1,4 +1,4 @@
-import { inSpan, vouchflowTracer } from '@vouchflow/telemetry';
+import { inSpan, tracingOn, vouchflowTracer } from '@vouchflow/telemetry';
 
 /**
  * One try of a unit of work as a span (handler, attempt, outcome), a child of
@@ -10,6 +10,7 @@ export function traceAttempt<T>(
   unit: { event: { event: { id: string } }; attempt: number; replay?: boolean },
   run: () => Promise<T>,
 ): Promise<T> {
+  if (!tracingOn()) return run();
   return inSpan(
     vouchflowTracer(),
     `handler ${handler}`,

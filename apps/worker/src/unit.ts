@@ -158,7 +158,9 @@ export async function runUnit(ctx: WorkerContext, h: PerHandler, unit: Unit): Pr
     get logger() {
       return narrowLogger(unit.log());
     },
-    signal: run.signal,
+    get signal() {
+      return run.signal;
+    },
     attempt: unit.attempt,
     idempotencyKey: `${handler.name}:${businessKeyOf(unit.event)}`,
     inDoubt: doubt !== undefined,

@@ -83,6 +83,8 @@ function batchOptions(env: Env) {
  * them cost the worker's hot path a few microseconds per unit.
  */
 let recording = 0;
+/** Whether any app in this process exports spans (else spans are not worth building). */
+export const tracingOn = (): boolean => recording > 0;
 const NOT_RECORDING: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /**
