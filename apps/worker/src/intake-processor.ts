@@ -83,8 +83,10 @@ async function firstTries(
     const log = () => logger.child({ eventId, eventType, handler: target.name, jobId: unitId, attempt: 1 });
     inline.push({ h, unit: { event, unitId, attempt: 1, replay: false, log } });
   }
-  // In the same batch as the units' claims, and before any of the delivery's handler jobs exists.
-  const kept = Promise.all([keepDelivery(ctx, intakeJob, targets), indexDelivery(ctx, intakeJob, event)]);
+  // Deflated first, so that the kept record goes out in the same batch as the units' claims: before any
+  // handler runs (`events show` finds the event while they do) and before any of its handler jobs exists.
+  const record = await keptRecordOf(ctx, intakeJob, targets);
+  const kept = Promise.all([storeKept(ctx, intakeJob, record), indexDelivery(ctx, intakeJob, event)]);
   const settled = await Promise.allSettled([kept, ...inline.map(({ h, unit }) => runUnitBehindCircuit(ctx, h, unit))]);
   const trouble = settled.find((s) => s.status === 'rejected');
   if (trouble) throw trouble.reason;
@@ -152,8 +154,13 @@ function indexDelivery(ctx: IntakeContext, job: Job<IntakeJobData>, event: Handl
  * would outlive the record.
  */
 async function keepDelivery(ctx: IntakeContext, job: Job<IntakeJobData>, targets: readonly AnyHandler[]): Promise<void> {
+  await storeKept(ctx, job, await keptRecordOf(ctx, job, targets));
+}
+
+/** The delivery's kept record, its body deflated off the event loop. */
+async function keptRecordOf(ctx: IntakeContext, job: Job<IntakeJobData>, targets: readonly AnyHandler[]): Promise<Buffer> {
   const { body, ...data } = job.data;
-  const record = keptDeliveryRecord(
+  return keptDeliveryRecord(
     {
       ...data,
       processedAt: Date.now(),
@@ -164,6 +171,9 @@ async function keepDelivery(ctx: IntakeContext, job: Job<IntakeJobData>, targets
     },
     await ctx.deflater.deflate(body),
   );
+}
+
+async function storeKept(ctx: IntakeContext, job: Job<IntakeJobData>, record: Buffer): Promise<void> {
   await Promise.all([
     ctx.records.set(deliveryKey(ctx.queuePrefix, job.data.eventId), record, ctx.deliveryRetentionMs, INTAKE_TOTAL),
     ctx.records.handover(deduplicationKey(ctx.queuePrefix, job.data.eventId), ctx.deliveryRetentionMs),
