@@ -18,14 +18,6 @@ export interface BodyDeflater {
   close(): Promise<void>;
 }
 
-/** Deflates on the caller's thread (tools, tests, and the fallback). */
-export function inlineDeflater(dictionary: Buffer): BodyDeflater {
-  return {
-    deflate: (body) => Promise.resolve(deflateRawSync(body, { dictionary })),
-    close: () => Promise.resolve(),
-  };
-}
-
 // CommonJS, evaluated: no file to resolve, the same from src/ (tsx) and dist/.
 const THREAD = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -47,53 +39,65 @@ parentPort.on('message', ({ id, bodies }) => {
 `;
 
 interface Batch {
-  resolve: Array<(b: Buffer) => void>;
   bodies: string[];
+  resolve: Array<(b: Buffer) => void>;
 }
 
 type Reply = { id: number; buffer: ArrayBuffer; lengths: number[]; error?: undefined } | { id: number; error: string };
 
 /** Deflates on a thread of its own, one message per event-loop turn. */
 export function threadDeflater(dictionary: Buffer): BodyDeflater {
-  const inline = inlineDeflater(dictionary);
+  const deflateInline = (batch: Batch) => batch.bodies.forEach((b, i) => batch.resolve[i]!(deflateRawSync(b, { dictionary })));
   let worker: Worker | undefined = new Worker(THREAD, { eval: true, workerData: { dictionary } });
   // Never what keeps a process alive: close() ends it in order, and an exit without close() must not wait on it.
   worker.unref();
   let next = 0;
   const waiting = new Map<number, Batch>();
   let current: Batch | undefined;
+  // Told when the last batch sent came back (close() waits for it).
+  let idle: (() => void) | undefined;
+  const answered = (id: number) => {
+    waiting.delete(id);
+    if (waiting.size === 0 && !current) idle?.();
+  };
 
   const fallBack = () => {
     worker = undefined;
-    for (const batch of waiting.values()) deflateInline(batch);
-    waiting.clear();
+    for (const [id, batch] of waiting) {
+      deflateInline(batch);
+      answered(id);
+    }
   };
-  const deflateInline = (batch: Batch) => batch.bodies.forEach((b, i) => batch.resolve[i]!(deflateRawSync(b, { dictionary })));
-
   worker.on('message', (reply: Reply) => {
     const batch = waiting.get(reply.id);
     if (!batch) return;
-    waiting.delete(reply.id);
-    if (reply.error !== undefined) return deflateInline(batch);
-    let at = 0;
-    reply.lengths.forEach((len, i) => {
-      batch.resolve[i]!(Buffer.from(reply.buffer, at, len));
-      at += len;
-    });
+    if (reply.error !== undefined) deflateInline(batch);
+    else {
+      let at = 0;
+      reply.lengths.forEach((len, i) => {
+        batch.resolve[i]!(Buffer.from(reply.buffer, at, len));
+        at += len;
+      });
+    }
+    answered(reply.id);
   });
   worker.on('error', fallBack);
   worker.on('exit', fallBack);
 
   return {
     deflate(body) {
-      if (!worker) return inline.deflate(body);
+      if (!worker) return Promise.resolve(deflateRawSync(body, { dictionary }));
       return new Promise<Buffer>((resolve) => {
         if (!current) {
-          const batch: Batch = (current = { resolve: [], bodies: [] });
+          const batch: Batch = (current = { bodies: [], resolve: [] });
           // After this turn's I/O callbacks: every delivery processed in this turn goes in one message.
           setImmediate(() => {
             current = undefined;
-            if (!worker) return deflateInline(batch);
+            if (!worker) {
+              deflateInline(batch);
+              if (waiting.size === 0) idle?.();
+              return;
+            }
             const id = next++;
             waiting.set(id, batch);
             worker.postMessage({ id, bodies: batch.bodies });
@@ -106,11 +110,8 @@ export function threadDeflater(dictionary: Buffer): BodyDeflater {
     async close() {
       const w = worker;
       if (!w) return;
-      // Bodies handed over before close() still come back (the thread answers in order).
-      await new Promise<void>((resolve) => {
-        const check = () => (waiting.size === 0 && !current ? resolve() : setImmediate(check));
-        check();
-      });
+      // Bodies handed over before close() still come back.
+      if (waiting.size > 0 || current) await new Promise<void>((r) => (idle = r));
       worker = undefined;
       w.removeAllListeners('exit');
       await w.terminate();

@@ -18,7 +18,7 @@ export {
   HANDLER_BACKOFF_TYPE,
   openHandlerQueue,
 } from './handler-jobs.js';
-export { threadDeflater, inlineDeflater, type BodyDeflater } from './body-deflater.js';
+export { threadDeflater, type BodyDeflater } from './body-deflater.js';
 export {
   deliveryKey,
   encodeKeptDelivery,
