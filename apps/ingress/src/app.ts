@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -89,7 +90,10 @@ const readError = (type: string, message: string): Error & { type: string; statu
  * before `end`. Anything else (chunked, compressed, over the limit) goes to
  * body-parser, which owns those rules.
  */
-function readPlainBody(req: IncomingMessage, length: number, done: (err: Error | undefined, body?: Buffer) => void): void {
+function readPlainBody(req: IncomingMessage, length: number, callback: (err: Error | undefined, body?: Buffer) => void): void {
+  // Called back in the caller's async context, as body-parser does: the request's trace (tracing.ts)
+  // lives there, while the stream's events arrive in the socket's.
+  const done = AsyncResource.bind(callback);
   let first: Buffer | undefined;
   let chunks: Buffer[] | undefined;
   let received = 0;
