@@ -265,17 +265,21 @@ async function main(): Promise<void> {
   if (PIN) spawnSync('taskset', ['-a', '-p', '-c', '1', String(redis.process.pid)]);
   const [basePort, ingressPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   const baseline = startServer('bench/_bare-express.ts', { PORT: String(basePort), NODE_ENV: 'production' });
-  const ingress = startServer('apps/ingress/dist/main.js', {
-    PORT: String(ingressPort),
-    INGRESS_METRICS_PORT: String(metricsPort),
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'error',
-    REDIS_URL: redis.url,
-    QUEUE_PREFIX: 'bench',
-    VOUCHERIFY_WEBHOOK_SECRET: SECRET,
-    // No worker drains the queue here: back-pressure must not kick in during the run.
-    MAX_BACKLOG: '100000000',
-  }, (process.env['BENCH_INGRESS_NODE_ARGS'] ?? '').split(' ').filter(Boolean));
+  const ingress = startServer(
+    'apps/ingress/dist/main.js',
+    {
+      PORT: String(ingressPort),
+      INGRESS_METRICS_PORT: String(metricsPort),
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'error',
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: 'bench',
+      VOUCHERIFY_WEBHOOK_SECRET: SECRET,
+      // No worker drains the queue here: back-pressure must not kick in during the run.
+      MAX_BACKLOG: '100000000',
+    },
+    (process.env['BENCH_INGRESS_NODE_ARGS'] ?? '').split(' ').filter(Boolean),
+  );
   const baseUrl = `http://127.0.0.1:${basePort}`;
   const ingressUrl = `http://127.0.0.1:${ingressPort}`;
   let failed = false;

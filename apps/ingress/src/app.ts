@@ -288,7 +288,7 @@ export function createApp(deps: IngressDeps): RequestListener {
       if (Number.isSafeInteger(bytes) && bytes >= 0 && bytes <= bodyLimit) return readPlainBody(req, bytes, received);
     }
     const withBody = req as IncomingMessage & { body?: unknown };
-    readBody(req as Request, res as Response, (err?: unknown) => received(err, Buffer.isBuffer(withBody.body) ? withBody.body : undefined));
+    readBody(req, res, (err?: unknown) => received(err, Buffer.isBuffer(withBody.body) ? withBody.body : undefined));
   };
 
   app.post(WEBHOOK_PATH, (req, res, next) => deliver(req, res, next));

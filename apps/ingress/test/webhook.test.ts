@@ -177,9 +177,9 @@ describe('POST /webhooks/voucherify against real Redis', () => {
       socket.write(body.slice(0, 100));
       socket.destroy();
       await vi.waitFor(() =>
-        expect(rejections().some((l) => l['outcome'] === 'bad_request' && l['reason'] === 'could not read the body (request.aborted)')).toBe(
-          true,
-        ),
+        expect(
+          rejections().some((l) => l['outcome'] === 'bad_request' && l['reason'] === 'could not read the body (request.aborted)'),
+        ).toBe(true),
       );
       t.lines.length = 0;
       expect(await jobsOf(eventId)).toEqual([]);
