@@ -1,4 +1,3 @@
-import { AsyncResource } from 'node:async_hooks';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -10,6 +9,7 @@ import type { Intake } from './intake.js';
 import type { DuplicateInspector } from './conflicting-duplicates.js';
 import type { IngressMetrics, Outcome } from './metrics.js';
 import { isJsonMediaType, routingFields, type RoutingFields } from './routing-fields.js';
+import { inActiveContext } from './tracing.js';
 
 export interface IngressDeps {
   /** Webhook secrets; empty only when unsigned delivery is explicitly allowed. */
@@ -91,9 +91,8 @@ const readError = (type: string, message: string): Error & { type: string; statu
  * body-parser, which owns those rules.
  */
 function readPlainBody(req: IncomingMessage, length: number, callback: (err: Error | undefined, body?: Buffer) => void): void {
-  // Called back in the caller's async context, as body-parser does: the request's trace (tracing.ts)
-  // lives there, while the stream's events arrive in the socket's.
-  const done = AsyncResource.bind(callback);
+  // The request's trace, if any, continues in the callback (tracing.ts).
+  const done = inActiveContext(callback);
   let first: Buffer | undefined;
   let chunks: Buffer[] | undefined;
   let received = 0;
