@@ -271,7 +271,7 @@ async function main(): Promise<void> {
       PORT: String(ingressPort),
       INGRESS_METRICS_PORT: String(metricsPort),
       NODE_ENV: 'production',
-      LOG_LEVEL: 'error',
+      // LOG_LEVEL at its default (info), as users run it: a stored delivery writes no log line.
       REDIS_URL: redis.url,
       QUEUE_PREFIX: 'bench',
       VOUCHERIFY_WEBHOOK_SECRET: SECRET,
