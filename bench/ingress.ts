@@ -23,7 +23,7 @@
  * against the same Redis with its append-only file fsync'd once a second
  * (`appendfsync everysec`) and on every write (`always`), full speed and
  * sequential, for the durability choice in README and docker-compose.yml.
- * About 90 s.
+ * About two minutes (114 s on the quiet machine), plus the build when sources changed.
  *
  * Options: --duration=SECONDS per measured run (default 5), --rounds=N
  * (default 5), --connections=N (default 64), --sequential=N requests
