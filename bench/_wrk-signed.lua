@@ -4,7 +4,8 @@
 -- duplicate and both servers receive exactly the same kind of bodies.
 -- Environment: BENCH_TEMPLATE (file: body before the id, newline, body after),
 -- BENCH_SECRET, BENCH_RUN (unique per run), BENCH_INTERVAL_US (0 = as fast as
--- possible; else each thread sends one request per interval, open loop).
+-- possible; else each thread sends one request per interval, open loop),
+-- BENCH_PATH (default /webhooks/voucherify).
 local ffi = require("ffi")
 ffi.cdef [[
 typedef struct evp_md_st EVP_MD;
@@ -24,7 +25,7 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local prefix, suffix, secret, run, interval_us
+local prefix, suffix, secret, run, interval_us, path
 local digest = ffi.new("unsigned char[32]")
 local digest_len = ffi.new("unsigned int[1]")
 local tv = ffi.new("bench_timeval")
@@ -38,6 +39,7 @@ function init(args)
   secret = os.getenv("BENCH_SECRET")
   run = os.getenv("BENCH_RUN")
   interval_us = tonumber(os.getenv("BENCH_INTERVAL_US") or "0")
+  path = os.getenv("BENCH_PATH") or "/webhooks/voucherify"
 end
 
 -- Hex digits written through the FFI: string.format in a loop would make the
@@ -59,7 +61,7 @@ function request()
   counter = counter + 1
   local body = prefix .. "evcus_bench_" .. run .. "_" .. tid .. "_" .. counter .. suffix
   crypto.HMAC(crypto.EVP_sha256(), secret, #secret, body, #body, digest, digest_len)
-  return wrk.format("POST", "/webhooks/voucherify", {
+  return wrk.format("POST", path, {
     ["Content-Type"] = "application/json",
     ["X-Voucherify-Signature"] = hex(digest, 32),
   }, body)

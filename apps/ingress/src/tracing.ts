@@ -45,3 +45,15 @@ export function traceEnqueue(eventId: string, eventType: string): { metadata: st
     },
   };
 }
+
+/**
+ * `callback`, called back in the trace context active now: stream events
+ * (a request body's `end`) arrive in the socket's context, not the request's.
+ * Without telemetry there is no context to keep and this costs one closure;
+ * Node's `AsyncResource.bind`, which body-parser uses, cost the ingress more
+ * CPU per delivery than its signature check.
+ */
+export function inActiveContext<A extends unknown[]>(callback: (...args: A) => void): (...args: A) => void {
+  const active = context.active();
+  return (...args: A) => context.with(active, callback, undefined, ...args);
+}

@@ -1,4 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '@vouchflow/test-support';
 import { SIGNATURE_HEADER, signBody } from '@vouchflow/schema';
 import { deduplicationTtlMs, IntakeJobData, intakeDeduplicationId } from '@vouchflow/pipeline';
@@ -153,6 +157,59 @@ describe('POST /webhooks/voucherify against real Redis', () => {
     expect(res.json()).toEqual({ error: 'body exceeds the size limit' });
     // The connection stays usable after the refused body.
     expect((await t.client.get('/healthz')).status).toBe(200);
+  });
+
+  // The exact path skips Express (app.ts); a plain body is read by the ingress itself, anything
+  // chunked, compressed or over the limit by body-parser. Every combination must answer alike.
+  it.each(['/webhooks/voucherify', '/webhooks/voucherify/'])(
+    '%s: refuses a body its sender stops sending halfway as unreadable, stores nothing, and keeps answering',
+    async (path) => {
+      const eventId = newEventId();
+      const body = deliveryBody(eventId);
+      const socket = connect(t.ingress.port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: ingress\r\nContent-Type: application/json\r\n${SIGNATURE_HEADER}: ${signBody(body, SECRET)}\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\n\r\n`,
+      );
+      // "100 Continue" means the server handed the request to the ingress: it is reading the body now.
+      await once(socket, 'data');
+      socket.write(body.slice(0, 100));
+      socket.destroy();
+      await vi.waitFor(() =>
+        expect(
+          rejections().some((l) => l['outcome'] === 'bad_request' && l['reason'] === 'could not read the body (request.aborted)'),
+        ).toBe(true),
+      );
+      t.lines.length = 0;
+      expect(await jobsOf(eventId)).toEqual([]);
+      expect((await t.client.deliver(deliveryBody())).status).toBe(202);
+    },
+  );
+
+  it.each([
+    ['chunked', {}],
+    ['gzip-compressed', { 'content-encoding': 'gzip' }],
+  ])('accepts a delivery sent %s, signed over its JSON, like a plain one', async (_how, extra: Record<string, string>) => {
+    const eventId = newEventId();
+    const body = deliveryBody(eventId);
+    const payload = extra['content-encoding'] === 'gzip' ? gzipSync(body) : Buffer.from(body);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${t.ingress.url}/webhooks/voucherify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signBody(body, SECRET), ...extra },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      // Written in two parts without a Content-Length: Node sends them chunked.
+      req.write(payload.subarray(0, 50));
+      req.end(payload.subarray(50));
+    });
+    expect(status).toBe(202);
+    expect((await jobsOf(eventId)).map((j) => j.data.body)).toEqual([body]);
   });
 
   it.each(['/webhooks/voucherify/', '/WEBHOOKS/VOUCHERIFY'])('answers the same on %s, which Express routes here too', async (path) => {
