@@ -1,7 +1,8 @@
 /*
  * `pnpm bench worker`: events per second drained by the worker app as a user
- * runs it (`pnpm start:worker`, i.e. `node --import tsx apps/worker/src/main.ts`,
- * every setting at its default, two no-op plugin handlers loaded through
+ * runs it (its sources through tsx, as `pnpm dev:worker`; the compiled build
+ * `pnpm start:worker` runs measured the same in session 4), every setting
+ * at its default, two no-op plugin handlers loaded through
  * HANDLERS from bench/_noop-handlers.ts) against a bare BullMQ worker running
  * no-op jobs of the same payload, in the same run, on the same private
  * redis-server, with the same concurrency (the worker's INTAKE_CONCURRENCY
