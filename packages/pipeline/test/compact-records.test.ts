@@ -103,6 +103,34 @@ describe('once-only records', () => {
   });
 });
 
+describe('a batch', () => {
+  it('counts every unit recorded done, and keeps every record for the window, when many units share one Lua call', async () => {
+    const facts = Array.from({ length: 20 }, (_, i) => `vtx_batch_${i}`);
+    const handlers = ['email', 'handler-crm-upsert'];
+    const before = await unitRecordReader(redis, prefix).doneTotals();
+    // One turn: every claim goes in one call, then every done record in one more.
+    const claims = await Promise.all(
+      facts.flatMap((fact, i) =>
+        handlers.map((handler) =>
+          records.claim({ key: onceKey(prefix, fact), owner: handlerJobId(`evcus_batch_${i}`, handler), handler, attempt: 1 }),
+        ),
+      ),
+    );
+    expect(await Promise.all(claims.map((c) => ('status' in c ? false : c.done(1))))).toEqual(claims.map(() => true));
+    const after = await unitRecordReader(redis, prefix).doneTotals();
+    for (const handler of handlers) expect((after[handler] ?? 0) - (before[handler] ?? 0)).toBe(facts.length);
+    for (const [i, fact] of facts.entries()) {
+      expect(await redis.pttl(onceKey(prefix, fact))).toBeGreaterThan(55_000);
+      for (const handler of handlers) {
+        expect(await unitRecordReader(redis, prefix).read(fact, handler)).toMatchObject({
+          state: 'done',
+          owner: handlerJobId(`evcus_batch_${i}`, handler),
+        });
+      }
+    }
+  });
+});
+
 describe('units in doubt', () => {
   /** A claim held by a process that then died: it stops renewing, and its lease (whole seconds) runs out. */
   async function claimOfADeadProcess(businessKey: string, owner: string, attempt: number): Promise<string> {

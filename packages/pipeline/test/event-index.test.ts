@@ -119,6 +119,16 @@ describe('the event index', () => {
     expect(await ids({ code: 'BRIEF' })).toEqual([]);
   });
 
+  it('drops, in the batch that brings a newer one, entries older than the retention before it', async () => {
+    const cust = { id: 'cust_same_turn' };
+    await Promise.all([
+      indexEvent(records, prefix, { eventId: 'evcus_turn_old', receivedAt: Date.now() - 2 * HOUR, delivery: delivery(cust, 'TURN') }, HOUR),
+      indexEvent(records, prefix, { eventId: 'evcus_turn_new', receivedAt: Date.now(), delivery: delivery(cust, 'TURN') }, HOUR),
+    ]);
+    expect(await ids({ customer: 'cust_same_turn' })).toEqual(['evcus_turn_new']);
+    expect(await ids({ code: 'TURN' })).toEqual(['evcus_turn_new']);
+  });
+
   it('finds a transaction’s event through the once-only records, by the unit or replay that did the effect', async () => {
     const handlers = ['email', 'crm'];
     const tx = 'vtx_0e6d44043e9e51d377';
