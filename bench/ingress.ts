@@ -35,7 +35,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { Agent, request } from 'node:http';
 import { tmpdir, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -44,6 +43,7 @@ import { signBody, SIGNATURE_HEADER } from '@vouchflow/schema';
 import { Redis } from 'ioredis';
 import { openIntakeQueue } from '@vouchflow/pipeline';
 import { freePort, startRedisServer } from '@vouchflow/test-support';
+import { buildApps } from './_build.js';
 import { recordRatio } from './_results.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -254,12 +254,8 @@ async function main(): Promise<void> {
   console.log(`wrk -t1 -c${CONNECTIONS} -d${DURATION}s, ${ROUNDS} alternating round(s).`);
   console.log(PIN ? 'Pinned: servers on CPU 0, wrk and redis-server on CPU 1 (--pin=no to turn off).\n' : 'Not pinned.\n');
 
-  // The ingress as `pnpm start:ingress` runs it: the compiled build, not the sources through tsx
-  // (whose transform, for one, wraps every closure the request path creates in a naming helper).
-  const tsc = createRequire(join(ROOT, 'package.json')).resolve('typescript/bin/tsc');
-  if (spawnSync(process.execPath, [tsc, '-b', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' }).status !== 0) {
-    throw new Error('tsc -b tsconfig.build.json failed');
-  }
+  // The ingress as `pnpm start:ingress` runs it.
+  buildApps();
 
   const redis = await startRedisServer();
   if (PIN) spawnSync('taskset', ['-a', '-p', '-c', '1', String(redis.process.pid)]);

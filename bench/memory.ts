@@ -142,7 +142,7 @@ try {
   apps.push(ingress);
   const worker = startApp('worker', {
     REDIS_URL: server.url,
-    HANDLERS: './bench/_noop-handlers.ts',
+    HANDLERS: './bench/_noop-handlers.mjs',
     METRICS_PORT: String(await freePort()),
     LOG_LEVEL: 'info',
   });

@@ -1,9 +1,8 @@
 /*
  * `pnpm bench worker`: events per second drained by the worker app as a user
- * runs it (its sources through tsx, as `pnpm dev:worker`; the compiled build
- * `pnpm start:worker` runs measured the same in session 4), every setting
- * at its default, two no-op plugin handlers loaded through
- * HANDLERS from bench/_noop-handlers.ts) against a bare BullMQ worker running
+ * runs it (the compiled build, as `pnpm start:worker` runs it, built first),
+ * every setting at its default, two no-op plugin handlers loaded through
+ * HANDLERS from bench/_noop-handlers.mjs) against a bare BullMQ worker running
  * no-op jobs of the same payload, in the same run, on the same private
  * redis-server, with the same concurrency (the worker's INTAKE_CONCURRENCY
  * default, 50). Both sides start with a full queue (filled before the clock
@@ -35,6 +34,7 @@ import { Redis } from 'ioredis';
 import { bullPrefix, handlerQueueName, INTAKE_QUEUE } from '@vouchflow/core';
 import { intakeJobId, type IntakeJobData } from '@vouchflow/pipeline';
 import { freePort, startApp, startRedisServer, type AppProcess } from '@vouchflow/test-support';
+import { buildApps } from './_build.js';
 import { recordRatio } from './_results.js';
 
 const { values } = parseArgs({
@@ -49,7 +49,7 @@ const { values } = parseArgs({
 const EVENTS = Number(values.events);
 const ROUNDS = Number(values.rounds);
 const CONCURRENCY = Number(values.concurrency);
-const NOOP_HANDLERS = resolve(import.meta.dirname, '_noop-handlers.ts');
+const NOOP_HANDLERS = resolve(import.meta.dirname, '_noop-handlers.mjs');
 const SEED = resolve(import.meta.dirname, '../packages/schema/fixtures/points_added.json');
 const seed = JSON.parse(readFileSync(SEED, 'utf8')) as { event: { id: string; type: string }; data: { transaction: { id: string } } };
 
@@ -152,14 +152,19 @@ class WorkerApp {
   static async start(redis: Redis, url: string): Promise<WorkerApp> {
     // The worker process waits on a paused queue, so each round's clock starts with a full queue and a ready worker.
     await new Queue(INTAKE_QUEUE, { connection: redis, prefix: bullPrefix(WorkerApp.QUEUE_PREFIX) }).pause();
-    const app = startApp('worker', {
-      REDIS_URL: url,
-      QUEUE_PREFIX: WorkerApp.QUEUE_PREFIX,
-      HANDLERS: NOOP_HANDLERS,
-      LOG_LEVEL: 'info',
-      ...(process.env['BENCH_NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['BENCH_NODE_OPTIONS'] } : {}),
-      METRICS_PORT: String(await freePort()),
-    });
+    buildApps();
+    const app = startApp(
+      'worker',
+      {
+        REDIS_URL: url,
+        QUEUE_PREFIX: WorkerApp.QUEUE_PREFIX,
+        HANDLERS: NOOP_HANDLERS,
+        LOG_LEVEL: 'info',
+        ...(process.env['BENCH_NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['BENCH_NODE_OPTIONS'] } : {}),
+        METRICS_PORT: String(await freePort()),
+      },
+      { compiled: true },
+    );
     await app.waitForLog((l) => l.message === 'worker started', 60_000);
     return new WorkerApp(redis, app);
   }
