@@ -24,7 +24,7 @@
  * Diagnostics (environment): BENCH_NODE_OPTIONS for the worker process (an
  * `--import` hook gets SIGUSR2 at each round's start, e.g. to start a CPU
  * profile), BENCH_COMMANDSTATS=1 prints Redis's command stats of each side,
- * BENCH_THREADS=1 the worker's CPU per thread.
+ * BENCH_THREADS=1 the worker's CPU per thread and its read and write system calls per event.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -121,6 +121,13 @@ async function bare(redis: Redis, round: string): Promise<number> {
   return EVENTS / seconds;
 }
 
+/** Read and write system calls a process made so far (/proc/<pid>/io). */
+function syscalls(pid: number): { syscr: number; syscw: number } {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const get = (k: string) => Number(new RegExp(`${k}: (\\d+)`).exec(io)?.[1] ?? 0);
+  return { syscr: get('syscr'), syscw: get('syscw') };
+}
+
 /** Per-thread CPU seconds of a process so far (BENCH_THREADS=1): the event loop, V8's GC and compiler helpers, the deflate thread. */
 function threadCpu(pid: number): string {
   return readdirSync(`/proc/${pid}/task`)
@@ -176,6 +183,7 @@ class WorkerApp {
     await fill(intake, deliveries(round));
     const cpu0 = await redisCpu(redis);
     const worker0 = childCpu(pid);
+    const io0 = syscalls(pid);
     const loop0 = childCpu(pid, true);
     // Profiling (BENCH_NODE_OPTIONS=--import=<hook>): the hook starts its profiler on SIGUSR2, at the clock's start.
     if (process.env['BENCH_NODE_OPTIONS']?.includes('--import')) process.kill(pid, 'SIGUSR2');
@@ -193,7 +201,13 @@ class WorkerApp {
     console.log(
       `    vouchflow: ${seconds.toFixed(2)} s, redis cpu ${((await redisCpu(redis)) - cpu0).toFixed(2)} s, worker process cpu ${(childCpu(pid) - worker0).toFixed(2)} s (event loop ${(childCpu(pid, true) - loop0).toFixed(2)} s), handler jobs ${spilled}`,
     );
-    if (process.env['BENCH_THREADS']) console.log(`    worker threads' cpu since start: ${threadCpu(pid)}`);
+    if (process.env['BENCH_THREADS']) {
+      const io = syscalls(pid);
+      console.log(`    worker threads' cpu since start: ${threadCpu(pid)}`);
+      console.log(
+        `    system calls per event: ${((io.syscr - io0.syscr) / EVENTS).toFixed(2)} reads, ${((io.syscw - io0.syscw) / EVENTS).toFixed(2)} writes`,
+      );
+    }
     if (spilled > 0) spills += spilled;
     return EVENTS / seconds;
   }
