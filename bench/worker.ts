@@ -19,7 +19,9 @@
  * that spilled into their handler's queue) are counted and must be 0. Redis
  * CPU and the worker process's CPU per phase are printed too.
  *
- * Options: --events=N per round (default 4000), --rounds=N (default 3),
+ * Options: --events=N per round (default 4000), --rounds=N (default 5: a
+ * deployed worker runs warm, and both sides were still getting faster at
+ * round 3),
  * --concurrency=N of the bare worker (default 50, the worker's default).
  * Diagnostics (environment): BENCH_NODE_OPTIONS for the worker process (an
  * `--import` hook gets SIGUSR2 at each round's start, e.g. to start a CPU
@@ -42,7 +44,7 @@ const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
     events: { type: 'string', default: '4000' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '50' },
   },
 });
