@@ -144,6 +144,7 @@ describe('the Grafana dashboard and the alert rules name what the apps export', 
       'Intake backlog',
       'Handler throughput',
       'Dead letters now',
+      'Units in doubt by resolution',
       'Schema drift',
       'Unknown event types',
     ]) {
@@ -168,6 +169,7 @@ describe('the Grafana dashboard and the alert rules name what the apps export', 
       'VouchflowNoDeliveries',
       'VouchflowTargetDown',
       'VouchflowUndecodableDeliveries',
+      'VouchflowUnitsRanUnchecked',
     ]);
     for (const rule of all) {
       expect(['warning', 'critical']).toContain(rule.labels.severity);
@@ -181,6 +183,6 @@ describe('the Grafana dashboard and the alert rules name what the apps export', 
     const check = spawnSync('promtool', ['check', 'rules', resolve(ROOT, 'deploy/prometheus/alerts.yml')], { encoding: 'utf8' });
     if (check.error) ctx.skip(); // not installed (apt-get install prometheus provides it; .ci/run does)
     expect(check.status, check.stdout + check.stderr).toBe(0);
-    expect(check.stdout).toContain('SUCCESS: 8 rules found');
+    expect(check.stdout).toContain('SUCCESS: 9 rules found');
   });
 });

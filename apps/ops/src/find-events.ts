@@ -3,7 +3,7 @@ import type { EventQuery } from '@vouchflow/archive';
 import { UsageError } from './errors/usage-error.js';
 import { NotFoundError } from './errors/not-found-error.js';
 import { parseSince, SINCE_HELP } from './filters.js';
-import type { EventReport, HandlerWork } from './operations.js';
+import type { EventReport, HandlerWork, InDoubtWork } from './operations.js';
 
 /*
  * `pnpm ops events find` and `GET /api/events`: an event found by whom or what
@@ -25,10 +25,11 @@ export interface FoundOutcome {
   handler: string;
   /**
    * `done`; `skipped` (a twin did it, or the handler chose to: see `reason`); `waiting` or `delayed` (see `reason`
-   * and `nextRunAt`: rate limited, retry later, retry after failure, circuit open, paused); `running`; `dead`
-   * (a dead letter); `gone` (retention removed its records); `unknown`.
+   * and `nextRunAt`: rate limited, retry later, retry after failure, circuit open, paused); `running`;
+   * `in-doubt` (its run started and never ended: see `inDoubt`); `dead` (a dead letter); `gone` (retention
+   * removed its records); `unknown`.
    */
-  outcome: 'done' | 'skipped' | 'waiting' | 'delayed' | 'running' | 'dead' | 'gone' | 'unknown';
+  outcome: 'done' | 'skipped' | 'waiting' | 'delayed' | 'running' | 'in-doubt' | 'dead' | 'gone' | 'unknown';
   reason: string | null;
   /** Epoch ms a waiting or delayed unit runs next. */
   nextRunAt: number | null;
@@ -37,6 +38,8 @@ export interface FoundOutcome {
   attempts: number;
   /** The outcome is an operator's replay's. */
   replay: boolean;
+  /** As `events show` gives it: an earlier run that started and never ended, whatever the outcome says of the unit now. */
+  inDoubt: InDoubtWork | null;
 }
 
 export interface FoundEvent {
@@ -57,6 +60,7 @@ function outcomeOf(work: HandlerWork): FoundOutcome {
     finishedAt: work.finishedAt,
     attempts: work.attemptsMade,
     replay: work.replay,
+    inDoubt: work.inDoubt,
   };
   switch (work.state) {
     case 'completed':
@@ -66,6 +70,7 @@ function outcomeOf(work: HandlerWork): FoundOutcome {
       return { ...base, outcome: 'running' };
     case 'waiting':
     case 'delayed':
+    case 'in-doubt':
     case 'dead':
     case 'gone':
     case 'unknown':

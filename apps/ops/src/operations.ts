@@ -27,6 +27,7 @@ import {
   readCircuit,
   type CircuitView,
   type ConflictingDuplicate,
+  type UnitRecord,
   type DeadLetter,
   type DeadLetterFilter,
   type DeadLetterStore,
@@ -72,9 +73,39 @@ export interface QueueStats {
  * Where one piece of work stands. `dead`: in the dead letters (BullMQ's failed
  * set; tries that will be retried wait in `delayed`). `completed` also covers a
  * unit that left no job (its first try ran inline, or its job aged out) but
- * whose once-only record says it was done. `gone`: retention removed every record of it.
+ * whose once-only record says it was done. `in-doubt`: a unit that left no job
+ * whose run started and never ended (see {@link HandlerWork.inDoubt}). `gone`:
+ * retention removed every record of it.
  */
-export type WorkState = 'waiting' | 'active' | 'delayed' | 'completed' | 'dead' | 'gone' | 'unknown';
+export type WorkState = 'waiting' | 'active' | 'delayed' | 'completed' | 'in-doubt' | 'dead' | 'gone' | 'unknown';
+
+/**
+ * What the next run of a unit in doubt does: `ask-was-done`, its handler's
+ * `wasDone` looks the effect up first (done: recorded without running; not
+ * done: it runs); `run-again`, its handler has no `wasDone`, so it runs again
+ * and its effect may happen twice; `unknown`, no worker has said yet whether
+ * the handler has a `wasDone` (registered by an older worker): one or the other.
+ */
+export type InDoubtNext = 'ask-was-done' | 'run-again' | 'unknown';
+
+/**
+ * A run of a unit that started and never ended: its worker died or froze past
+ * the claim's lease, so its effect may or may not have happened.
+ */
+export interface InDoubtWork {
+  /** The unit whose run it was: this one, or (for a unit still to run) a twin of the same business fact, whose doubt its next run takes over. */
+  owner: string;
+  /** That run's try; null when not recorded. */
+  attempt: number | null;
+  /**
+   * Epoch ms its claim's lease ran out unrenewed (Redis's clock, to the
+   * second); null when a later run failed before it could settle the doubt
+   * (its `wasDone` failed, or it ran without one and failed) and gave the
+   * claim back still in doubt: that record keeps no time.
+   */
+  since: number | null;
+  next: InDoubtNext;
+}
 
 export interface HandlerWork {
   handler: string;
@@ -91,6 +122,8 @@ export interface HandlerWork {
   errors: string[];
   /** An operator's replay rather than the original fan-out. */
   replay: boolean;
+  /** Set when an earlier run of this unit (or of a twin it waits on) started and never ended; null otherwise, and for a replay (it claims nothing). */
+  inDoubt: InDoubtWork | null;
 }
 
 /**
@@ -261,6 +294,19 @@ function replayOptions(jobId: string, registered: RegisteredHandler | undefined,
   };
 }
 
+type InDoubtRecord = Extract<UnitRecord, { state: 'in-doubt' }>;
+
+const inDoubtWork = (record: InDoubtRecord, next: InDoubtNext): InDoubtWork => ({
+  owner: record.owner,
+  attempt: record.attempt ?? null,
+  since: record.leaseEnded ?? null,
+  next,
+});
+
+/** What the next run of a unit in doubt does, as the workers registered its handler. */
+const nextInDoubt = (registered: RegisteredHandler | undefined): InDoubtNext =>
+  registered?.wasDone === undefined ? 'unknown' : registered.wasDone ? 'ask-was-done' : 'run-again';
+
 const skippedReason = (job: Job): string | null => {
   const value: unknown = job.returnvalue;
   return typeof value === 'object' && value !== null && 'skipped' in value && typeof value.skipped === 'string'
@@ -278,7 +324,7 @@ function archivedReport(archived: ArchivedEvent): EventReport {
     delivery: parseBody(archived.body),
     handlers: archived.handlers.map((handler): HandlerWork => {
       const outcome = archived.outcomes.find((o) => o.handler === handler);
-      const base = { handler, jobId: handlerJobId(archived.eventId, handler), replay: false, nextRunAt: null, errors: [] };
+      const base = { handler, jobId: handlerJobId(archived.eventId, handler), replay: false, nextRunAt: null, errors: [], inDoubt: null };
       if (!outcome) return { ...base, state: 'unknown', attemptsMade: 0, finishedAt: null, reason: 'no outcome archived' };
       return {
         ...base,
@@ -316,29 +362,42 @@ export function createOperations(deps: OperationsDeps): Operations {
    * (the worker's INLINE_FIRST_TRY), or its job aged out. Its once-only record
    * tells what became of it: done by this unit (or by a replay of this event,
    * which rewrites the record after the unit ended), done by a twin (so this
-   * unit was skipped), or running now. Undefined when the record says nothing
-   * about this unit. A twin's record counts only for handlers this event was
-   * handed to: other handlers never had a unit for it.
+   * unit was skipped), running now, or in doubt (its run never ended). Undefined
+   * when the record says nothing about this unit: a twin's claim, running or in
+   * doubt, is the twin's. A twin's done record counts only for handlers this
+   * event was handed to: other handlers never had a unit for it.
    */
-  async function unitWithoutJob(
+  function unitWithoutJob(
     handler: string,
-    eventId: string,
-    businessKey: string | undefined,
-    { handedTo, replayIds }: { handedTo: boolean; replayIds: readonly string[] },
-  ): Promise<HandlerWork | undefined> {
-    if (businessKey === undefined) return undefined;
-    const jobId = handlerJobId(eventId, handler);
-    const record = await once.read(businessKey, handler);
+    jobId: string,
+    record: UnitRecord | undefined,
+    { handedTo, replayIds, next }: { handedTo: boolean; replayIds: readonly string[]; next: InDoubtNext },
+  ): HandlerWork | undefined {
     if (!record) return undefined;
     const { owner } = record;
-    // A twin skipped made one try; records written before they kept attempts and times count one too.
     const own = owner === jobId;
-    const attemptsMade = own ? ((record.state === 'done' ? record.attempts : record.attempt) ?? 1) : 1;
-    const finishedAt = own && record.state === 'done' ? (record.at ?? null) : null;
-    const base = { handler, jobId, attemptsMade, finishedAt, reason: null, replay: false, nextRunAt: null, errors: [] };
-    if (record.state === 'running') return owner === jobId ? { ...base, state: 'active' } : undefined;
-    if (owner === jobId || (handedTo && replayIds.includes(owner))) return { ...base, state: 'completed' };
-    return handedTo ? { ...base, state: 'completed', reason: `skipped: already done by ${owner}` } : undefined;
+    const base = {
+      handler,
+      jobId,
+      attemptsMade: 1,
+      finishedAt: null,
+      reason: null,
+      replay: false,
+      nextRunAt: null,
+      errors: [],
+      inDoubt: null,
+    };
+    switch (record.state) {
+      case 'running':
+        return own ? { ...base, state: 'active', attemptsMade: record.attempt ?? 1 } : undefined;
+      case 'in-doubt':
+        return own ? { ...base, state: 'in-doubt', attemptsMade: record.attempt ?? 1, inDoubt: inDoubtWork(record, next) } : undefined;
+      case 'done':
+        // A twin skipped made one try; records written before they kept attempts and times count one too.
+        if (own) return { ...base, state: 'completed', attemptsMade: record.attempts ?? 1, finishedAt: record.at ?? null };
+        if (handedTo && replayIds.includes(owner)) return { ...base, state: 'completed' };
+        return handedTo ? { ...base, state: 'completed', reason: `skipped: already done by ${owner}` } : undefined;
+    }
   }
 
   async function counts(queue: Queue): Promise<Omit<QueueStats, 'queue' | 'handler' | 'done' | 'dead' | 'circuit'>> {
@@ -369,6 +428,7 @@ export function createOperations(deps: OperationsDeps): Operations {
       replay,
       nextRunAt: null,
       errors: (job.stacktrace ?? []).map((stack) => stack.split('\n', 1)[0] ?? stack),
+      inDoubt: null,
     };
     if (state !== 'waiting' && state !== 'delayed') return work;
     return {
@@ -484,9 +544,9 @@ export function createOperations(deps: OperationsDeps): Operations {
     purgeDeadLetterIds: (ids, onProgress) => deadLetters.purgeIds(ids, onProgress),
 
     async showEvent(eventId) {
-      const [kept, names, dead, conflicting] = await Promise.all([
+      const [kept, registry, dead, conflicting] = await Promise.all([
         findDelivery({ connection, queuePrefix }, eventId),
-        handlerNames(),
+        deps.handlers(),
         // Every queue's, intake's too: deliveries that did not decode are not indexed by event id.
         deadLetters.list({ eventId }),
         readConflictingDuplicates(connection, queuePrefix, eventId),
@@ -494,18 +554,25 @@ export function createOperations(deps: OperationsDeps): Operations {
       const handedTo = kept?.handlers ?? [];
       const businessKey = kept ? businessKeyOfBody(kept.body) : undefined;
       const handlers: HandlerWork[] = [];
-      for (const handler of [...new Set([...handedTo, ...names])]) {
+      for (const handler of [...new Set([...handedTo, ...registry.keys()])]) {
         const queue = handlerQueue(handler);
         const replays = Number((await connection.get(replayCounterKey(eventId, handler))) ?? 0);
         const replayIds = Array.from({ length: replays }, (_, i) => replayJobId(eventId, handler, i + 1));
-        for (const [i, jobId] of [handlerJobId(eventId, handler), ...replayIds].entries()) {
-          const job = (await queue.getJob(jobId)) as Job<HandlerJobData> | undefined;
-          if (job) {
-            handlers.push(await workOf(job, handler, i > 0));
-            continue;
-          }
-          if (i > 0) continue;
-          const unit = await unitWithoutJob(handler, eventId, businessKey, { handedTo: handedTo.includes(handler), replayIds });
+        const jobId = handlerJobId(eventId, handler);
+        // Read for the original unit only: a replay claims nothing.
+        const record = businessKey === undefined ? undefined : await once.read(businessKey, handler);
+        const next = nextInDoubt(registry.get(handler));
+        const job = (await queue.getJob(jobId)) as Job<HandlerJobData> | undefined;
+        if (job) {
+          const work = await workOf(job, handler, false);
+          // Its own run in doubt, whatever its job's state; a twin's only if this unit is still to run, since its next claim takes that doubt over.
+          const doubt =
+            record?.state === 'in-doubt' && (record.owner === jobId || work.state === 'waiting' || work.state === 'delayed')
+              ? inDoubtWork(record, next)
+              : null;
+          handlers.push({ ...work, inDoubt: doubt });
+        } else {
+          const unit = unitWithoutJob(handler, jobId, record, { handedTo: handedTo.includes(handler), replayIds, next });
           if (unit) handlers.push(unit);
           else if (handedTo.includes(handler)) {
             handlers.push({
@@ -518,8 +585,13 @@ export function createOperations(deps: OperationsDeps): Operations {
               replay: false,
               nextRunAt: null,
               errors: [],
+              inDoubt: null,
             });
           }
+        }
+        for (const replayId of replayIds) {
+          const replayJob = (await queue.getJob(replayId)) as Job<HandlerJobData> | undefined;
+          if (replayJob) handlers.push(await workOf(replayJob, handler, true));
         }
       }
       if (!kept && handlers.length === 0 && dead.length === 0 && conflicting.length === 0) {

@@ -104,6 +104,7 @@ describe('events show with first tries inline', () => {
         replay: false,
         nextRunAt: null,
         errors: [],
+        inDoubt: null,
       },
       {
         handler: 'slow',
@@ -115,6 +116,7 @@ describe('events show with first tries inline', () => {
         replay: false,
         nextRunAt: null,
         errors: [],
+        inDoubt: null,
       },
     ]);
     expect(report.deadLetters).toEqual([]);

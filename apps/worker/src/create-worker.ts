@@ -276,7 +276,7 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     watchPauses(),
     refreshBreakers(),
     ...[intake, ...workers].map((w) => w.waitUntilReady()),
-    // With the retry settings, so an operator's replay retries as this deployment does.
+    // With the retry settings, so an operator's replay retries as this deployment does, and which handlers have a wasDone.
     registerHandlers(connection, queuePrefix, handlers, { attempts: maxAttempts, backoffMs, maxBackoffMs }),
   ]).then(() => undefined);
   // Surfaces through ready(); unobserved it must not crash the process.

@@ -39,7 +39,12 @@ async function leftByADeadProcess(d: IntakeJobData, transactionId: string): Prom
   if ('status' in claim) throw new Error('expected the claim granted');
   await dead.close();
   const reader = unitRecordReader(h.redis, h.prefix);
-  while (await reader.read(transactionId, 'email')) await new Promise((r) => setTimeout(r, 100));
+  while ((await reader.read(transactionId, 'email'))?.state === 'running') await new Promise((r) => setTimeout(r, 100));
+  expect(await reader.read(transactionId, 'email')).toMatchObject({
+    state: 'in-doubt',
+    owner: handlerJobId(d.eventId, 'email'),
+    attempt: 1,
+  });
 }
 
 /** A `wasDone` that records its calls and answers `answer(call)`. */

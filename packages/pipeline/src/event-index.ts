@@ -129,6 +129,7 @@ export async function findIndexedEvents(
   const events = new Set<string>();
   for (const handler of handlers) {
     const record = await reader.read(transaction, handler);
+    // Every state names the unit whose run it was: running, in doubt (its run never ended) or done.
     const eventId = record && eventIdOfUnit(record.owner, handler);
     if (eventId !== undefined) events.add(eventId);
   }

@@ -19,6 +19,8 @@ export const RegisteredHandler = t.intersection(
       backoffMs: t.number,
       /** Longest retry delay in milliseconds; absent in older entries. */
       maxBackoffMs: t.number,
+      /** Whether the handler has a `wasDone`, which the next run of a unit in doubt asks first; absent in older entries. */
+      wasDone: t.boolean,
     }),
   ],
   'RegisteredHandler',
@@ -32,21 +34,28 @@ export const handlerRegistryKey = (queuePrefix: string): string => projectKey(qu
 export type RetrySettings = Required<Pick<RegisteredHandler, 'attempts' | 'backoffMs' | 'maxBackoffMs'>>;
 
 /**
- * Records the handlers a worker runs, with its retry settings. Entries are
+ * Records the handlers a worker runs, with its retry settings and whether
+ * each has a `wasDone` (so `events show` can say what the next run of a unit
+ * in doubt does). Entries are
  * never removed by workers: a handler taken out of `HANDLERS` may still own
  * dead letters an operator wants to see.
  */
 export async function registerHandlers(
   redis: RedisClient,
   queuePrefix: string,
-  handlers: ReadonlyArray<{ name: string; events: readonly string[] }>,
+  handlers: ReadonlyArray<{ name: string; events: readonly string[]; wasDone?: unknown }>,
   retry?: RetrySettings,
   now = Date.now(),
 ): Promise<void> {
   if (handlers.length === 0) return;
   const fields = handlers.flatMap((h) => [
     h.name,
-    JSON.stringify({ events: [...h.events], registeredAt: now, ...retry } satisfies RegisteredHandler),
+    JSON.stringify({
+      events: [...h.events],
+      registeredAt: now,
+      ...retry,
+      wasDone: typeof h.wasDone === 'function',
+    } satisfies RegisteredHandler),
   ]);
   await redis.hset(handlerRegistryKey(queuePrefix), ...fields);
 }

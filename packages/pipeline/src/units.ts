@@ -79,6 +79,25 @@ export type UnitRecord =
       leaseEnds: number;
     }
   | {
+      /**
+       * A run started and never ended (its process died or froze past its
+       * lease): its effect may or may not have happened. The claim is free:
+       * the next run takes it over and is told it is in doubt (it asks the
+       * handler's `wasDone`, if any, before running again).
+       */
+      state: 'in-doubt';
+      /** The unit (handler job id) whose run it was. */
+      owner: string;
+      /** That run's try. */
+      attempt: number | undefined;
+      /**
+       * Epoch ms (Redis's clock, to the second) its lease ended, unrenewed;
+       * undefined when a later run failed before it could settle the doubt
+       * and gave the claim back still in doubt (that record keeps no time).
+       */
+      leaseEnded: number | undefined;
+    }
+  | {
       state: 'done';
       /** The unit (or replay) that did the effect. */
       owner: string;
@@ -91,9 +110,9 @@ export type UnitRecord =
 const num = (s: string | undefined): number | undefined => (s === undefined || s === '' ? undefined : Number(s));
 
 /**
- * Decodes the record of `handler`; undefined for anything else, and for a
- * claim whose lease ended before `now` (its run's process died: the claim is
- * free).
+ * Decodes the record of `handler`; undefined for anything else. A claim
+ * whose lease ended before `now` is `in-doubt`, as the next claim will find
+ * it: its claim is free, but not as if nothing had run.
  */
 export function decodeUnitRecord(value: string | null | undefined, handler: string, now = Date.now()): UnitRecord | undefined {
   if (!value) return undefined;
@@ -101,9 +120,10 @@ export function decodeUnitRecord(value: string | null | undefined, handler: stri
   const owner = expandOwner(stored, handler);
   if (state === 'd') return { state: 'done', owner, at: a ? parseInt(a, 36) : undefined, attempts: num(b) };
   if (state !== 'r') return undefined;
-  const leaseEnds = Number(c) * 1000;
-  if (!(leaseEnds >= now)) return undefined;
-  return { state: 'running', owner, attempt: num(b), leaseEnds };
+  // The claim script reads a lease it cannot parse as 0, as `release` writes for a claim given back in doubt.
+  const leaseEnds = (Number(c) || 0) * 1000;
+  if (leaseEnds >= now) return { state: 'running', owner, attempt: num(b), leaseEnds };
+  return { state: 'in-doubt', owner, attempt: num(b), leaseEnded: leaseEnds > 0 ? leaseEnds : undefined };
 }
 
 // ---------------------------------------------------------------------------

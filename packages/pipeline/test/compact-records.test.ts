@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { deletePrefix, testRedisUrl, uniquePrefix } from '@vouchflow/test-support';
 import {
   decodeKeptDelivery,
+  decodeUnitRecord,
   deliveryKey,
   encodeKeptDelivery,
   findDelivery,
@@ -89,8 +90,15 @@ describe('once-only records', () => {
       const old = await short.claim({ key, owner: 'replay-a', handler: 'email', attempt: 1 });
       if ('status' in old) throw new Error('expected the claim granted');
       // As if the holder's process had frozen past its lease: the lease ends (to the second) without renewal.
-      await redis.hset(key, 'email', `r:replay-a:${'x'}:1:${Math.floor(Date.now() / 1000) - 1}`);
-      expect(await unitRecordReader(redis, prefix).read('vtx_compact_3', 'email')).toBeUndefined();
+      const ended = Math.floor(Date.now() / 1000) - 1;
+      await redis.hset(key, 'email', `r:replay-a:${'x'}:1:${ended}`);
+      // Free to claim, but not as if nothing had run: its run is in doubt.
+      expect(await unitRecordReader(redis, prefix).read('vtx_compact_3', 'email')).toEqual({
+        state: 'in-doubt',
+        owner: 'replay-a',
+        attempt: 1,
+        leaseEnded: ended * 1000,
+      });
       const next = await records.claim({ key, owner: 'replay-b', handler: 'email', attempt: 1 });
       expect('status' in next).toBe(false);
       expect(await old.done(1)).toBe(false);
@@ -139,13 +147,21 @@ describe('units in doubt', () => {
     const claim = await dying.claim({ key, owner, handler: 'email', attempt });
     if ('status' in claim) throw new Error('expected the claim granted');
     await dying.close();
-    while (await unitRecordReader(redis, prefix).read(businessKey, 'email')) await new Promise((r) => setTimeout(r, 100));
+    // Polled against Redis's clock, which ends the lease: no fixed sleep.
+    while ((await unitRecordReader(redis, prefix).read(businessKey, 'email'))?.state === 'running')
+      await new Promise((r) => setTimeout(r, 100));
     return key;
   }
 
   it('says a claim taken over from a lapsed run is in doubt, naming that run, and keeps the record past the lease', async () => {
     const owner = handlerJobId(eventId, 'email');
     const key = await claimOfADeadProcess('vtx_doubt_1', owner, 3);
+    // Read as the next claim will find it: that run, its try, and when its lease ran out.
+    const record = await unitRecordReader(redis, prefix).read('vtx_doubt_1', 'email');
+    expect(record).toMatchObject({ state: 'in-doubt', owner, attempt: 3 });
+    const { leaseEnded } = record as { leaseEnded: number };
+    expect(leaseEnded).toBeLessThanOrEqual(Date.now());
+    expect(leaseEnded).toBeGreaterThan(Date.now() - 10_000);
     // The record outlives its lease: the retry of a unit whose process died may come much later.
     expect(await redis.pttl(key)).toBeGreaterThan(50_000);
     const next = await records.claim({ key, owner, handler: 'email', attempt: 4 });
@@ -153,6 +169,27 @@ describe('units in doubt', () => {
     expect(next.inDoubt).toEqual({ owner, attempt: 3 });
     expect(await redis.object('ENCODING', key)).toBe('listpack');
     expect(await next.done(4)).toBe(true);
+  });
+
+  it('decodes a claim as running until its lease ends, then as in doubt, by the clock it is given', () => {
+    const owner = handlerJobId('evcus_1', 'email');
+    const claim = 'r:~evcus_1:a1b2c30:2:1700000000';
+    expect(decodeUnitRecord(claim, 'email', 1_700_000_000_000)).toEqual({
+      state: 'running',
+      owner,
+      attempt: 2,
+      leaseEnds: 1_700_000_000_000,
+    });
+    expect(decodeUnitRecord(claim, 'email', 1_700_000_000_001)).toEqual({
+      state: 'in-doubt',
+      owner,
+      attempt: 2,
+      leaseEnded: 1_700_000_000_000,
+    });
+    // Given back in doubt: no token, no lease; an unreadable lease reads as none, as the claim script reads it.
+    expect(decodeUnitRecord('r:~evcus_1:-:2:0', 'email')).toEqual({ state: 'in-doubt', owner, attempt: 2, leaseEnded: undefined });
+    expect(decodeUnitRecord('r:~evcus_1:-:2:soon', 'email')).toEqual({ state: 'in-doubt', owner, attempt: 2, leaseEnded: undefined });
+    expect(decodeUnitRecord('x:~evcus_1', 'email')).toBeUndefined();
   });
 
   it('says nothing of doubt for a first claim, nor after a claim was given back', async () => {
@@ -174,9 +211,14 @@ describe('units in doubt', () => {
     const asked = await records.claim({ key, owner, handler: 'email', attempt: 3 });
     if ('status' in asked) throw new Error('expected the claim granted');
     expect(asked.inDoubt).toEqual({ owner, attempt: 2 });
-    // Its check failed: given back still in doubt, free at once (no lease to wait out).
+    // Its check failed: given back still in doubt, free at once (no lease to wait out), naming the run that never ended.
     expect(await asked.release({ inDoubt: true })).toBe(true);
-    expect(await unitRecordReader(redis, prefix).read('vtx_doubt_3', 'email')).toBeUndefined();
+    expect(await unitRecordReader(redis, prefix).read('vtx_doubt_3', 'email')).toEqual({
+      state: 'in-doubt',
+      owner,
+      attempt: 2,
+      leaseEnded: undefined,
+    });
     const again = await records.claim({ key, owner, handler: 'email', attempt: 4 });
     if ('status' in again) throw new Error('expected the claim granted');
     expect(again.inDoubt).toEqual({ owner, attempt: 2 });

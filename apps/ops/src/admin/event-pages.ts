@@ -7,7 +7,7 @@ import { foundEvent, type FoundEvent, type FoundOutcome } from '../find-events.j
 import type { DeadLetterEntry, EventReport, HandlerWork, Operations } from '../operations.js';
 import { html, Html } from './html.js';
 import { PRINCIPAL_HEADER } from './dashboard.js';
-import { formatTime } from '../cli/format.js';
+import { formatTime, inDoubtShort, inDoubtText } from '../cli/format.js';
 
 /*
  * The dashboard's event pages, beside bull-board's queue view and behind the
@@ -33,6 +33,7 @@ const STYLE = `
   .notice { background: #e6f4ea; padding: .5rem .8rem; } .error { background: #fde7e9; padding: .5rem .8rem; }
   .state-dead { color: #b00020; font-weight: 600; } .state-done, .state-completed { color: #1e7e34; }
   .state-delayed, .state-waiting { color: #8a5a00; }
+  .state-in-doubt, .in-doubt { color: #a33a00; font-weight: 600; } p.in-doubt { margin: 0 0 .3rem; }
   form.inline { display: inline; } input[type=search] { width: 28rem; padding: .4rem; font: inherit; } button { font: inherit; }
 `;
 
@@ -78,7 +79,9 @@ const outcomeCell = (o: FoundOutcome) =>
         : o.finishedAt !== null
           ? ` ${when(o.finishedAt)}`
           : ''
-    }${o.reason ? html` <small>(${o.reason})</small>` : ''}
+    }${o.reason ? html` <small>(${o.reason})</small>` : ''}${
+      o.inDoubt ? html` <small class="in-doubt">in doubt: ${inDoubtShort(o.inDoubt)}</small>` : ''
+    }
   </div>`;
 
 function resultsTable(rows: readonly FoundEvent[]): Html {
@@ -110,14 +113,16 @@ function resultsTable(rows: readonly FoundEvent[]): Html {
 function handlerRow(eventId: string, w: HandlerWork): Html {
   const queue = handlerQueueName(w.handler);
   const waits = w.state === 'waiting' || w.state === 'delayed';
+  // A unit with a job keeps its job's state; that its run is in doubt is said beside it.
+  const inDoubtMark = w.inDoubt && w.state !== 'in-doubt' ? html` <span class="in-doubt">(in doubt)</span>` : '';
   return html`<tr data-handler="${w.handler}">
     <td>${w.handler}${w.replay ? ' (replay)' : ''}</td>
-    <td class="state-${w.state}">${w.state}</td>
+    <td class="state-${w.state}">${w.state}${inDoubtMark}</td>
     <td>${w.attemptsMade}</td>
     <td>${when(w.finishedAt)}</td>
     <td>${waits ? when(w.nextRunAt) : '-'}</td>
     <td>
-      ${w.reason ?? '-'}${
+      ${w.inDoubt ? html`<p class="in-doubt" data-in-doubt>In doubt: ${inDoubtText(w.handler, w.inDoubt)}.</p>` : ''}${w.reason ?? (w.inDoubt ? '' : '-')}${
         w.errors.length > 0
           ? html`<details>
               <summary>${w.errors.length} failed ${w.errors.length === 1 ? 'try' : 'tries'} of its job</summary>

@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import type { RedisMemoryReport } from '@vouchflow/core';
-import type { DeadLetterEntry, EventReport, HandlerStatus, QueueStats, ReplayResult } from '../operations.js';
+import type { DeadLetterEntry, EventReport, HandlerStatus, HandlerWork, InDoubtWork, QueueStats, ReplayResult } from '../operations.js';
 import type { FoundEvent, FoundOutcome } from '../find-events.js';
 
 /*
@@ -119,6 +119,46 @@ export function handlersTable(rows: readonly HandlerStatus[]): string {
   return t.toString();
 }
 
+/** What the next run of a unit in doubt does, said for `handler`. */
+function nextInDoubtText(handler: string, next: InDoubtWork['next']): string {
+  switch (next) {
+    case 'ask-was-done':
+      return `its next run asks ${handler}'s wasDone first: done, it is recorded without running; not done, it runs`;
+    case 'run-again':
+      return `${handler} has no wasDone: its next run runs it again, so its effect may happen twice`;
+    case 'unknown':
+      return `its next run asks ${handler}'s wasDone first if it has one, else runs it again`;
+  }
+}
+
+/**
+ * A unit in doubt in full, for `events show` and the event page: which run,
+ * since when, and what its next run does.
+ */
+export function inDoubtText(handler: string, d: InDoubtWork): string {
+  const since =
+    d.since === null
+      ? 'a later run failed before it could settle the doubt, and gave the claim back still in doubt'
+      : `its worker died or froze; its lease ran out ${formatTime(d.since)}`;
+  return `try ${d.attempt ?? '?'} of ${d.owner} started and never ended (${since}), so its effect may or may not have happened; ${nextInDoubtText(handler, d.next)}`;
+}
+
+const NEXT_IN_DOUBT_SHORT: Record<InDoubtWork['next'], string> = {
+  'ask-was-done': 'next run asks wasDone',
+  'run-again': 'no wasDone: next run runs it again',
+  unknown: 'next run asks wasDone if any',
+};
+
+/** A unit in doubt in a few words, for one line of `events find`: `try 2 never ended, since 2026-11-25 17:30:12Z; next run asks wasDone`. */
+export function inDoubtShort(d: InDoubtWork): string {
+  const since = d.since === null ? '' : `, since ${formatTime(d.since)}`;
+  return `try ${d.attempt ?? '?'} never ended${since}; ${NEXT_IN_DOUBT_SHORT[d.next]}`;
+}
+
+/** `delayed`, `completed (replay)`, `waiting (in doubt)`. */
+const stateCell = (h: HandlerWork): string =>
+  `${h.state}${h.replay ? ' (replay)' : ''}${h.inDoubt && h.state !== 'in-doubt' ? ' (in doubt)' : ''}`;
+
 export function eventReport(r: EventReport): string {
   const lines = [
     `event:     ${r.eventId} (${r.eventType ?? 'type unknown'})`,
@@ -131,16 +171,10 @@ export function eventReport(r: EventReport): string {
   else {
     const t = table(['handler', 'job id', 'state', 'attempts', 'finished', 'next run', 'reason']);
     for (const h of r.handlers)
-      t.push([
-        h.handler,
-        h.jobId,
-        h.replay ? `${h.state} (replay)` : h.state,
-        h.attemptsMade,
-        formatTime(h.finishedAt),
-        formatTime(h.nextRunAt),
-        oneLine(h.reason, 60),
-      ]);
+      t.push([h.handler, h.jobId, stateCell(h), h.attemptsMade, formatTime(h.finishedAt), formatTime(h.nextRunAt), oneLine(h.reason, 60)]);
     lines.push(t.toString());
+    const doubts = r.handlers.flatMap((h) => (h.inDoubt ? [`  ${h.handler}: ${inDoubtText(h.handler, h.inDoubt)}`] : []));
+    if (doubts.length > 0) lines.push('', 'In doubt:', ...doubts);
   }
   if (r.deadLetters.length > 0)
     lines.push('', `Dead letters: ${r.deadLetters.map((d) => `${d.id} (${d.handler ?? 'decode'})`).join(', ')}`);
@@ -170,7 +204,8 @@ export function outcomeLine(o: FoundOutcome): string {
         ? ` ${formatTime(o.finishedAt)}`
         : '';
   const why = o.reason ? ` (${oneLine(o.reason.replace(/^skipped: /, ''), 60)})` : '';
-  return `${o.handler}: ${what}${when}${why}`;
+  const doubt = !o.inDoubt ? '' : o.outcome === 'in-doubt' ? ` (${inDoubtShort(o.inDoubt)})` : ` [in doubt: ${inDoubtShort(o.inDoubt)}]`;
+  return `${o.handler}: ${what}${when}${why}${doubt}`;
 }
 
 export function foundEventsTable(rows: readonly FoundEvent[]): string {
