@@ -128,9 +128,12 @@ describe('the Grafana dashboard and the alert rules name what the apps export', 
   it('every dashboard query names metrics and labels the apps export', () => {
     const dashboard = JSON.parse(readFileSync(resolve(ROOT, 'deploy/grafana/vouchflow.json'), 'utf8')) as {
       uid: string;
-      panels: Array<{ type: string; title: string; panels?: unknown[]; targets?: Array<{ expr: string }> }>;
+      panels: Array<{ id: number; type: string; title: string; panels?: unknown[]; targets?: Array<{ expr: string }> }>;
     };
     expect(dashboard.uid).toBe('vouchflow');
+    // Grafana tells panels (and their links, repeats, library panels) apart by id.
+    const ids = dashboard.panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
     const queries = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ title: p.title, expr: t.expr })));
     expect(queries.length).toBeGreaterThanOrEqual(15);
     for (const { title, expr } of queries) checkExpr(`panel "${title}"`, expr);
