@@ -7,7 +7,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeUnitRecord, handlerJobId, onceKey, unitRecordReader, unitRecords } from '@vouchflow/pipeline';
 import type { AnyHandler, HandlerContext } from '@vouchflow/handler-kit';
+import { runHandler } from '@vouchflow/handler-kit/testing';
 import type { IntakeJobData } from '@vouchflow/pipeline';
+import { createCrmHandler } from '@vouchflow/handlers';
+import { startHubSpot, type HubSpotStandIn } from '@vouchflow/test-support';
 import type { RunningWorker } from '../src/create-worker.js';
 import { Harness, delivery, settled, testHandler } from './support.js';
 
@@ -24,25 +27,25 @@ async function metric(worker: RunningWorker, name: string, labels: Record<string
   return values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((sum, v) => sum + v.value, 0);
 }
 
-const inDoubt = (worker: RunningWorker, resolution: string) =>
-  metric(worker, 'vouchflow_units_in_doubt_total', { handler: 'email', resolution });
+const inDoubt = (worker: RunningWorker, resolution: string, handler = 'email') =>
+  metric(worker, 'vouchflow_units_in_doubt_total', { handler, resolution });
 
 /** As a worker process killed during the unit's first run leaves it: claimed by its owner, then no renewal, the lease run out. */
-async function leftByADeadProcess(d: IntakeJobData, transactionId: string): Promise<void> {
+async function leftByADeadProcess(d: IntakeJobData, transactionId: string, handler = 'email'): Promise<void> {
   const dead = unitRecords(h.redis, h.prefix, { leaseMs: 1000, keepMs: 60_000 });
   const claim = await dead.claim({
     key: onceKey(h.prefix, transactionId),
-    owner: handlerJobId(d.eventId, 'email'),
-    handler: 'email',
+    owner: handlerJobId(d.eventId, handler),
+    handler,
     attempt: 1,
   });
   if ('status' in claim) throw new Error('expected the claim granted');
   await dead.close();
   const reader = unitRecordReader(h.redis, h.prefix);
-  while ((await reader.read(transactionId, 'email'))?.state === 'running') await new Promise((r) => setTimeout(r, 100));
-  expect(await reader.read(transactionId, 'email')).toMatchObject({
+  while ((await reader.read(transactionId, handler))?.state === 'running') await new Promise((r) => setTimeout(r, 100));
+  expect(await reader.read(transactionId, handler)).toMatchObject({
     state: 'in-doubt',
-    owner: handlerJobId(d.eventId, 'email'),
+    owner: handlerJobId(d.eventId, handler),
     attempt: 1,
   });
 }
@@ -157,5 +160,52 @@ describe('a unit not in doubt', () => {
       ['email:vtx_clean_first', 1, false],
     ]);
     expect(await metric(worker, 'vouchflow_units_in_doubt_total', { handler: 'email' })).toBe(0);
+  });
+});
+
+describe('the crm handler, in doubt', () => {
+  let hub: HubSpotStandIn;
+  beforeEach(async () => {
+    hub = await startHubSpot();
+    h.onClose(() => hub.close());
+  });
+  const crm = () =>
+    createCrmHandler({ baseUrl: hub.url, token: 't', idProperty: 'voucherify_customer_id', redis: h.redis, queuePrefix: h.prefix });
+
+  /** The HubSpot side of the run that died: the crm handler's own upsert, ending as `ending` says. */
+  async function deadRunsUpsert(d: IntakeJobData, ending: 'dropped-after-applying' | 'dropped'): Promise<void> {
+    hub.upsertEnding = ending;
+    expect((await runHandler(crm(), JSON.parse(d.body))).status).toBe('failed');
+    hub.upsertEnding = 'answered';
+  }
+
+  it('died after HubSpot took the upsert: confirmed from the contact, recorded done, no second upsert', async () => {
+    const d = delivery({ transactionId: 'vtx_crm_doubt_yes' });
+    await deadRunsUpsert(d, 'dropped-after-applying');
+    await leftByADeadProcess(d, 'vtx_crm_doubt_yes', 'crm');
+    const worker = await h.start([crm()]);
+    const done = settled(worker, 'crm');
+    await h.send(d);
+    const [unit] = await done;
+    expect(unit!.result).toEqual({ skipped: expect.stringContaining('as wasDone confirmed') as string });
+    expect(hub.upserts()).toHaveLength(1);
+    expect(hub.reads()).toHaveLength(1);
+    expect(await inDoubt(worker, 'confirmed_done', 'crm')).toBe(1);
+    expect(decodeUnitRecord(await h.redis.hget(onceKey(h.prefix, 'vtx_crm_doubt_yes'), 'crm'), 'crm')).toMatchObject({ state: 'done' });
+  });
+
+  it('died before HubSpot took it: wasDone finds no contact, the upsert runs once', async () => {
+    const d = delivery({ transactionId: 'vtx_crm_doubt_no' });
+    await deadRunsUpsert(d, 'dropped');
+    await leftByADeadProcess(d, 'vtx_crm_doubt_no', 'crm');
+    const worker = await h.start([crm()]);
+    const done = settled(worker, 'crm');
+    await h.send(d);
+    const [unit] = await done;
+    expect(unit!.result).toEqual({ done: true });
+    expect(hub.reads()).toHaveLength(1);
+    expect(hub.upserts()).toHaveLength(2);
+    expect(hub.contacts.get('cust_2p0TvCOvB25HWUrW9JFf4czJ')).toMatchObject({ loyalty_points_balance: '2641' });
+    expect(await inDoubt(worker, 'ran_again', 'crm')).toBe(1);
   });
 });

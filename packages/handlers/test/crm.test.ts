@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { runHandler } from '@vouchflow/handler-kit/testing';
-import { deletePrefix, testRedisUrl, uniquePrefix } from '@vouchflow/test-support';
+import { deletePrefix, startHubSpot, testRedisUrl, uniquePrefix, type HubSpotStandIn } from '@vouchflow/test-support';
 import { createCrmHandler } from '@vouchflow/handlers';
 import { json, startHttp, type TestHttp } from './support/http.js';
 import { pointsAdded, pointsExpired, transactionCreated } from './support/deliveries.js';
@@ -174,5 +174,161 @@ describe('crm (HubSpot)', () => {
     (delivery.data['voucher'] as Record<string, unknown>)['holder_id'] = null;
     const run = await runHandler(crm(), delivery);
     expect(run).toMatchObject({ status: 'skipped', skipped: 'the event names no customer' });
+  });
+});
+
+/** Asks `wasDone` as the worker asks it for a unit in doubt: with the context `runHandler` builds, `inDoubt` true. */
+async function askWasDone(handler: ReturnType<typeof createCrmHandler>, delivery: unknown) {
+  let answer: boolean | undefined;
+  const run = await runHandler(
+    {
+      name: handler.name,
+      events: handler.events,
+      timeoutMs: handler.timeoutMs,
+      handle: async (event: never, ctx) => {
+        answer = await handler.wasDone!(event, ctx);
+      },
+    },
+    delivery,
+    { inDoubt: true },
+  );
+  return { answer, run };
+}
+
+describe('crm in doubt: wasDone reads the contact back', () => {
+  let hub: HubSpotStandIn;
+  beforeEach(async () => {
+    hub = await startHubSpot();
+  });
+  afterEach(async () => {
+    await hub.close();
+  });
+
+  const inDoubt = () =>
+    createCrmHandler({ baseUrl: hub.url, token: 'pat-na1-test', idProperty: 'voucherify_customer_id', redis, queuePrefix: prefix });
+  const applied = () => redis.get(`{${prefix}}:crm:applied:${CUSTOMER}`);
+
+  it('a run that died after HubSpot took the upsert: true, without writing again, and its change recorded', async () => {
+    const handler = inDoubt();
+    // The run that died: HubSpot applied the upsert, its answer never reached the run, nothing was recorded.
+    hub.upsertEnding = 'dropped-after-applying';
+    expect((await runHandler(handler, pointsAdded())).status).toBe('failed');
+    expect(hub.contacts.get(CUSTOMER)).toMatchObject({ loyalty_points_balance: '2641' });
+    expect(await applied()).toBeNull();
+    hub.upsertEnding = 'answered';
+
+    const { answer, run } = await askWasDone(handler, pointsAdded());
+    expect(run.status).toBe('done');
+    expect(answer).toBe(true);
+    expect(hub.upserts()).toHaveLength(1);
+    expect(hub.reads()).toHaveLength(1);
+    const read = hub.reads()[0]!;
+    expect(read.path).toBe(`/crm/v3/objects/contacts/${CUSTOMER}`);
+    expect(read.query.get('idProperty')).toBe('voucherify_customer_id');
+    expect(read.query.get('properties')!.split(',').sort()).toEqual([
+      'loyalty_card_code',
+      'loyalty_last_points_change',
+      'loyalty_last_transaction_at',
+      'loyalty_last_transaction_type',
+      'loyalty_points_balance',
+      'loyalty_points_total',
+    ]);
+    // Recorded as the dead run would have: an older change arriving now does not overwrite it.
+    expect(await applied()).toBe(String(Date.parse('2024-03-11T15:27:44.884Z')));
+    const older = await runHandler(handler, pointsAdded({ at: '2024-03-11T15:00:00.000Z', balance: 2600 }));
+    expect(older.status).toBe('skipped');
+    expect(hub.upserts()).toHaveLength(1);
+  });
+
+  it('a run that died before HubSpot took it: false, and the run that follows writes it', async () => {
+    const handler = inDoubt();
+    hub.upsertEnding = 'dropped';
+    expect((await runHandler(handler, pointsAdded())).status).toBe('failed');
+    expect(hub.contacts.has(CUSTOMER)).toBe(false);
+    hub.upsertEnding = 'answered';
+
+    const { answer } = await askWasDone(handler, pointsAdded());
+    expect(answer).toBe(false);
+    expect(await applied()).toBeNull();
+    expect((await runHandler(handler, pointsAdded(), { inDoubt: true })).status).toBe('done');
+    expect(hub.upserts()).toHaveLength(2);
+    expect(hub.contacts.get(CUSTOMER)).toMatchObject({ loyalty_points_balance: '2641', loyalty_last_points_change: '40' });
+    // Asked again now, the contact answers yes.
+    expect((await askWasDone(handler, pointsAdded())).answer).toBe(true);
+  });
+
+  it('false when the contact holds another change, or a value in another form', async () => {
+    const handler = inDoubt();
+    // An earlier change of this customer is what HubSpot holds.
+    await runHandler(handler, pointsAdded({ at: '2024-03-11T15:00:00.000Z', balance: 2600 }));
+    expect((await askWasDone(handler, pointsAdded({ at: '2024-03-11T16:00:00.000Z', balance: 3000 }))).answer).toBe(false);
+
+    // The same change, but HubSpot keeps the time as a date: not provably this change's write.
+    await runHandler(handler, pointsAdded({ at: '2024-03-11T16:00:00.000Z', balance: 3000 }));
+    expect((await askWasDone(handler, pointsAdded({ at: '2024-03-11T16:00:00.000Z', balance: 3000 }))).answer).toBe(true);
+    hub.contacts.get(CUSTOMER)!['loyalty_last_transaction_at'] = '2024-03-11';
+    expect((await askWasDone(handler, pointsAdded({ at: '2024-03-11T16:00:00.000Z', balance: 3000 }))).answer).toBe(false);
+  });
+
+  it('reads and records under the customer lock: an older change arriving meanwhile waits, then is skipped', async () => {
+    const handler = inDoubt();
+    const newer = pointsAdded({ at: '2024-03-11T16:00:00.000Z', balance: 3000 });
+    hub.upsertEnding = 'dropped-after-applying';
+    await runHandler(handler, newer);
+    hub.upsertEnding = 'answered';
+
+    // Hold the read back: the older change starts while wasDone is between its read and its record.
+    let readArrived!: () => void;
+    let answerRead!: () => void;
+    const reading = new Promise<void>((r) => (readArrived = r));
+    hub.pause = (request) => {
+      if (request.method !== 'GET') return Promise.resolve();
+      readArrived();
+      return new Promise<void>((r) => (answerRead = r));
+    };
+    const asked = askWasDone(handler, newer);
+    await reading;
+    expect(await redis.exists(`{${prefix}}:crm:lock:${CUSTOMER}`)).toBe(1);
+    const older = runHandler(handler, pointsAdded({ at: '2024-03-11T15:00:00.000Z', balance: 2600 }));
+    answerRead();
+
+    expect((await asked).answer).toBe(true);
+    expect((await older).status).toBe('skipped');
+    expect(hub.upserts()).toHaveLength(1);
+    expect(hub.contacts.get(CUSTOMER)).toMatchObject({ loyalty_points_balance: '3000' });
+  });
+
+  it('false without asking HubSpot when a newer change is applied: the run that follows skips it', async () => {
+    const handler = inDoubt();
+    await runHandler(handler, pointsAdded({ at: '2024-03-11T16:00:00.000Z', balance: 3000 }));
+    const older = pointsAdded({ at: '2024-03-11T15:00:00.000Z', balance: 2600 });
+    expect((await askWasDone(handler, older)).answer).toBe(false);
+    expect(hub.reads()).toHaveLength(0);
+    expect((await runHandler(handler, older, { inDoubt: true })).status).toBe('skipped');
+    expect(hub.upserts()).toHaveLength(1);
+  });
+
+  it('a read HubSpot refuses for now fails the check: 429 retries later, 503 with backoff', async () => {
+    const handler = inDoubt();
+    await runHandler(handler, pointsAdded());
+    hub.readStatus = 429;
+    const limited = await askWasDone(handler, pointsAdded());
+    expect(limited.answer).toBeUndefined();
+    expect(limited.run).toMatchObject({ status: 'failed', errorKind: 'retry-later', retryAfterMs: 10_000 });
+    hub.readStatus = 503;
+    expect((await askWasDone(handler, pointsAdded())).run).toMatchObject({
+      status: 'failed',
+      errorKind: 'retryable',
+      error: { message: 'HubSpot 503: the stand-in was told to refuse reads' },
+    });
+    expect(hub.upserts()).toHaveLength(1);
+  });
+
+  it('false for an event that names no customer (the run that follows skips it)', async () => {
+    const delivery = pointsAdded();
+    delivery.data['customer'] = null;
+    (delivery.data['voucher'] as Record<string, unknown>)['holder_id'] = null;
+    expect((await askWasDone(inDoubt(), delivery)).answer).toBe(false);
+    expect(hub.requests).toHaveLength(0);
   });
 });

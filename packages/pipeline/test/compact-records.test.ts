@@ -124,7 +124,7 @@ describe('a batch', () => {
         ),
       ),
     );
-    expect(await Promise.all(claims.map((c) => ('status' in c ? false : c.done(1))))).toEqual(claims.map(() => true));
+    expect(await Promise.all(claims.map((c) => ('status' in c ? Promise.resolve(false) : c.done(1))))).toEqual(claims.map(() => true));
     const after = await unitRecordReader(redis, prefix).doneTotals();
     for (const handler of handlers) expect((after[handler] ?? 0) - (before[handler] ?? 0)).toBe(facts.length);
     for (const [i, fact] of facts.entries()) {

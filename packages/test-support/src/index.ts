@@ -7,3 +7,4 @@ export { startRedisCluster, type RedisCluster } from './redis-cluster.js';
 export { createTestDatabase, startTcpProxy, type TestDatabase, type TcpProxy } from './postgres.js';
 export { waitForEvent, openQueueEvents, type QueueEventName } from './queue-events.js';
 export { runProcess, runOps, scrapeMetric, type ProcessRun } from './processes.js';
+export { startHubSpot, type HubSpotStandIn, type HubSpotRequest, type UpsertEnding } from './hubspot.js';
