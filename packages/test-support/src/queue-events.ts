@@ -1,4 +1,4 @@
-import { QueueEvents, QueueKeys } from 'bullmq';
+import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 
 export type QueueEventName = 'completed' | 'failed' | 'delayed' | 'waiting' | 'active' | 'stalled';
@@ -45,20 +45,25 @@ export async function openQueueEvents(url: string, bullPrefix: string, queueName
   // Left to itself, QueueEvents reads from `$`: the stream's end when its first
   // XREAD reaches Redis, a round trip after waitUntilReady() resolves. An
   // event added in between (a job that goes active as soon as the test sends
-  // it) was never seen, and the wait for it ran out. Start from the stream's
-  // last entry as of now instead.
-  const lastEventId = await lastEntryId(connection, new QueueKeys(bullPrefix).toKey(queueName, 'events'));
+  // it) was never seen, and the wait for it ran out. Start from the
+  // entries added from now on instead: a stream entry's id is the Redis clock's
+  // millisecond it was added in, so the id of Redis's "now" is that point.
+  const lastEventId = await redisNowId(connection);
   const qe = new QueueEvents(queueName, { connection, prefix: bullPrefix, lastEventId });
   await qe.waitUntilReady();
   return qe;
 }
 
-/** The id of a stream's last entry; `0-0` (before any entry) when it has none or does not exist yet. */
-async function lastEntryId(connection: { host: string; port: number }, key: string): Promise<string> {
+/**
+ * A stream id for Redis's current millisecond, less one: XREAD returns what
+ * comes after it, so every entry added from now on (and a few of this very
+ * millisecond, harmless to a waiter that matches what it waits for).
+ */
+async function redisNowId(connection: { host: string; port: number }): Promise<string> {
   const redis = new Redis(connection);
   try {
-    const [last] = await redis.xrevrange(key, '+', '-', 'COUNT', 1);
-    return last?.[0] ?? '0-0';
+    const [seconds, micros] = await redis.time();
+    return `${Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - 1}-0`;
   } finally {
     await redis.quit();
   }
