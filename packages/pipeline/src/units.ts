@@ -386,6 +386,13 @@ export interface UnitRecords {
   close(): Promise<void>;
 }
 
+/**
+ * A string cjson can decode: JSON.stringify writes a lone surrogate (which an
+ * event id from a delivery may hold) as a `\uD800`-style escape that cjson refuses,
+ * failing the whole batch. It becomes U+FFFD, as it would in any UTF-8 argument.
+ */
+const wellFormed = (s: string): string => (s as string & { toWellFormed(): string }).toWellFormed();
+
 const ms = (n: number): string => String(Math.max(1, Math.round(n)));
 
 /** The unit records of the deployment whose keys start with `queuePrefix`, for one process. */
@@ -410,7 +417,7 @@ export function unitRecords(redis: RedisClient, queuePrefix: string, options: Un
             // ARGV[1] is the operations; the values follow.
             o.args[5] = String(values.length + 1);
           }
-          return o.args;
+          return o.args.map(wellFormed);
         }),
       );
       const replies = await send(String(batch.length + 1), ...batch.map((o) => o.key), totals, ops, ...values);

@@ -129,6 +129,16 @@ describe('the event index', () => {
     expect(await ids({ code: 'TURN' })).toEqual(['evcus_turn_new']);
   });
 
+  it('indexes an event whose id holds anything a delivery can carry, a lone surrogate too, without failing its batch', async () => {
+    const odd = ['evcus_a|b\nc%d', 'evcus_\ud800_lone', 'evcus_ünï_😀'];
+    await Promise.all(
+      odd.map((eventId, i) =>
+        indexEvent(records, prefix, { eventId, receivedAt: Date.now() + i, delivery: delivery({ id: 'cust_odd' }) }, HOUR),
+      ),
+    );
+    expect(await ids({ customer: 'cust_odd' })).toEqual(['evcus_ünï_😀', 'evcus_\ufffd_lone', 'evcus_a|b\nc%d']);
+  });
+
   it('finds a transaction’s event through the once-only records, by the unit or replay that did the effect', async () => {
     const handlers = ['email', 'crm'];
     const tx = 'vtx_0e6d44043e9e51d377';
