@@ -264,13 +264,14 @@ export function createWorker(deps: WorkerDeps): RunningWorker {
     await recordMemorySample(connection, queuePrefix, processed - sampledProcessed);
     sampledProcessed = processed;
   };
-  const memorySampler =
-    deps.memorySampleMs === undefined
-      ? undefined
-      : setInterval(() => {
-          sampleMemory().catch((err: unknown) => logger.debug('redis memory sample failed', { error: coerceError(err).message }));
-        }, deps.memorySampleMs);
+  const takeMemorySample = (): void => {
+    sampleMemory().catch((err: unknown) => logger.debug('redis memory sample failed', { error: coerceError(err).message }));
+  };
+  const memorySampler = deps.memorySampleMs === undefined ? undefined : setInterval(takeMemorySample, deps.memorySampleMs);
   memorySampler?.unref();
+  // A first sample at start, before any delivery: without it, the deliveries of the first interval had no
+  // sample before them, and a short burst (everything processed within one interval) gave no figure at all.
+  if (memorySampler) takeMemorySample();
 
   const readyPromise = Promise.all([
     watchPauses(),
