@@ -126,6 +126,19 @@ export interface HandlerWork {
   inDoubt: InDoubtWork | null;
 }
 
+/** A unit as a report starts it: no try made, nothing known yet. */
+const noWork = (handler: string, jobId: string): Omit<HandlerWork, 'state'> => ({
+  handler,
+  jobId,
+  attemptsMade: 0,
+  finishedAt: null,
+  reason: null,
+  replay: false,
+  nextRunAt: null,
+  errors: [],
+  inDoubt: null,
+});
+
 /**
  * A dead letter as every output shows it (`--json`, the admin API, `events show`):
  * its `delivery` is the same value as an event report's, the body parsed when it is
@@ -376,17 +389,7 @@ export function createOperations(deps: OperationsDeps): Operations {
     if (!record) return undefined;
     const { owner } = record;
     const own = owner === jobId;
-    const base = {
-      handler,
-      jobId,
-      attemptsMade: 1,
-      finishedAt: null,
-      reason: null,
-      replay: false,
-      nextRunAt: null,
-      errors: [],
-      inDoubt: null,
-    };
+    const base = { ...noWork(handler, jobId), attemptsMade: 1 };
     switch (record.state) {
       case 'running':
         return own ? { ...base, state: 'active', attemptsMade: record.attempt ?? 1 } : undefined;
@@ -575,18 +578,7 @@ export function createOperations(deps: OperationsDeps): Operations {
           const unit = unitWithoutJob(handler, jobId, record, { handedTo: handedTo.includes(handler), replayIds, next });
           if (unit) handlers.push(unit);
           else if (handedTo.includes(handler)) {
-            handlers.push({
-              handler,
-              jobId,
-              state: 'gone',
-              attemptsMade: 0,
-              finishedAt: null,
-              reason: null,
-              replay: false,
-              nextRunAt: null,
-              errors: [],
-              inDoubt: null,
-            });
+            handlers.push({ ...noWork(handler, jobId), state: 'gone' });
           }
         }
         for (const replayId of replayIds) {

@@ -8,3 +8,4 @@ export { createTestDatabase, startTcpProxy, type TestDatabase, type TcpProxy } f
 export { waitForEvent, openQueueEvents, type QueueEventName } from './queue-events.js';
 export { runProcess, runOps, scrapeMetric, type ProcessRun } from './processes.js';
 export { startHubSpot, type HubSpotStandIn, type HubSpotRequest, type UpsertEnding } from './hubspot.js';
+export { listenOnLoopback } from './loopback.js';

@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '@vouchflow/test-support';
 
 export interface SeenRequest {
   method: string;
@@ -29,14 +28,9 @@ export async function startHttp(respond: TestHttp['respond']): Promise<TestHttp>
       state.respond(seen, res);
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  state.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  const listening = await listenOnLoopback(server);
+  state.url = listening.url;
+  state.close = listening.close;
   return state;
 }
 
