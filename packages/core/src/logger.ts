@@ -16,11 +16,16 @@ export interface LoggerOptions {
   stream?: NodeJS.WritableStream;
 }
 
+// A value as it is unless it could pass for more than one field (a space, '=' or a quote) or for a line of its
+// own (a control character: a newline in a sender's event id must not forge a line): then quoted, escaped.
+const PLAIN = /^[^\s="\p{Cc}]*$/u;
+const fieldValue = (v: unknown): string => (typeof v === 'string' && PLAIN.test(v) ? v : (JSON.stringify(v) ?? String(v)));
+
 const readable = winston.format.printf((info) => {
   const { level, message, timestamp, app, stack, ...rest } = info as Record<string, unknown>;
   const fields = Object.entries(rest)
     .filter(([k]) => typeof k === 'string')
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .map(([k, v]) => `${k}=${fieldValue(v)}`)
     .join(' ');
   const text = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
   const where = app ? `[${text(app)}] ` : '';

@@ -115,3 +115,52 @@ describe('subscribesTo', () => {
     expect(subscribesTo(['voucher.loyalty_card.points_added'], 'customer.voucher.loyalty_card.points_added')).toBe(false);
   });
 });
+
+describe('runHandler with inDoubt, as the worker runs a unit in doubt', () => {
+  const effects: string[] = [];
+  const downstream = new Set<string>();
+  const checked = defineHandler({
+    name: 'checked',
+    events: ['customer.voucher.loyalty_card.points_added'],
+    async handle(event, ctx) {
+      effects.push(ctx.idempotencyKey);
+      downstream.add(ctx.idempotencyKey);
+    },
+    async wasDone(event, ctx) {
+      if (ctx.attempt === 13) throw new RetryLaterError('downstream busy', { delayMs: 5_000 });
+      return downstream.has(ctx.idempotencyKey);
+    },
+  });
+
+  it('asks wasDone first: false runs handle, true ends the run without it', async () => {
+    effects.length = 0;
+    downstream.clear();
+    const first = await runHandler(checked, 'points_added', { inDoubt: true });
+    expect(first).toMatchObject({ status: 'done', wasDone: false });
+    expect(first.ctx.inDoubt).toBe(true);
+    expect(effects).toEqual(['checked:vtx_0e6d44043e9e51d377']);
+    const again = await runHandler(checked, 'points_added', { inDoubt: true });
+    expect(again).toMatchObject({ status: 'skipped', wasDone: true });
+    expect(effects).toHaveLength(1);
+  });
+
+  it('never asks wasDone outside doubt, and a throwing wasDone fails the run without handle', async () => {
+    effects.length = 0;
+    downstream.add('checked:vtx_0e6d44043e9e51d377');
+    const plain = await runHandler(checked, 'points_added');
+    expect(plain.status).toBe('done');
+    expect(plain.wasDone).toBeUndefined();
+    expect(effects).toHaveLength(1);
+    const failing = await runHandler(checked, 'points_added', { inDoubt: true, attempt: 13 });
+    expect(failing).toMatchObject({ status: 'failed', errorKind: 'retry-later', retryAfterMs: 5_000 });
+    expect(failing.wasDone).toBeUndefined();
+    expect(effects).toHaveLength(1);
+  });
+
+  it('runs handle, told it is in doubt, when the handler has no wasDone', async () => {
+    const run = await runHandler(pointsAdded, 'points_added', { inDoubt: true });
+    expect(run).toMatchObject({ status: 'done' });
+    expect(run.ctx.inDoubt).toBe(true);
+    expect(run.wasDone).toBeUndefined();
+  });
+});

@@ -177,7 +177,10 @@ describe('crm (HubSpot)', () => {
   });
 });
 
-/** Asks `wasDone` as the worker asks it for a unit in doubt: with the context `runHandler` builds, `inDoubt` true. */
+/**
+ * Asks `wasDone` alone, with the context `runHandler` builds for a unit in
+ * doubt; `runHandler(…, { inDoubt: true })` would go on to `handle` after a false.
+ */
 async function askWasDone(handler: ReturnType<typeof createCrmHandler>, delivery: unknown) {
   let answer: boolean | undefined;
   const run = await runHandler(

@@ -31,7 +31,13 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** @defaultValue `${handler.name}:${transaction id, else event id}`, as the worker computes it */
   idempotencyKey?: string;
-  /** What `ctx.inDoubt` reports (an earlier run never ended). `runHandler` only runs `handle`; call `wasDone` yourself. @defaultValue false */
+  /**
+   * Runs the unit as the worker runs one in doubt (an earlier run never
+   * ended): `ctx.inDoubt` is true, and the handler's `wasDone`, if it has one,
+   * is asked first, with the same context. `true` ends the run without
+   * `handle` (status `skipped`); `false` runs `handle`; a throw is the run's
+   * failure. @defaultValue false
+   */
   inDoubt?: boolean;
 }
 
@@ -43,6 +49,8 @@ export type RunResult = {
   ctx: HandlerContext;
   /** Every line it logged through `ctx.logger`. */
   logs: LogLine[];
+  /** With `inDoubt`, what `wasDone` answered; undefined when it was not asked (no `wasDone`, not in doubt) or threw. */
+  wasDone?: boolean;
 } & (
   | { status: 'done'; outcome: void }
   | { status: 'skipped'; outcome: HandlerOutcome; skipped: string }
@@ -57,7 +65,13 @@ export type RunResult = {
 );
 
 /** A structural handler is enough: plain-JavaScript handlers are tested the same way. */
-type Runnable = Pick<AnyHandler, 'name' | 'events' | 'timeoutMs'> & { handle(event: never, ctx: HandlerContext): Promise<unknown> };
+type Runnable = Pick<AnyHandler, 'name' | 'events' | 'timeoutMs'> & {
+  handle(event: never, ctx: HandlerContext): Promise<unknown>;
+  wasDone?(event: never, ctx: HandlerContext): Promise<boolean>;
+};
+
+/** The reason a unit in doubt ends without running, as the worker words it. */
+const CONFIRMED_BY_WAS_DONE = 'already done, as wasDone confirmed';
 
 /**
  * Runs a handler once, the way the worker would: the delivery is decoded with
@@ -95,8 +109,16 @@ export async function runHandler(handler: Runnable, delivery: unknown, options: 
     errors: { PermanentError, RetryLaterError },
   };
 
-  const base = { event, ctx, logs: lines };
+  let base: { event: AnyHandlerEvent; ctx: HandlerContext; logs: LogLine[]; wasDone?: boolean } = { event, ctx, logs: lines };
   try {
+    if (ctx.inDoubt && handler.wasDone) {
+      // Only `true` counts, as in the worker: anything else runs the handler.
+      const answer = (await handler.wasDone(event as never, ctx)) === true;
+      base = { ...base, wasDone: answer };
+      if (answer) return { ...base, status: 'skipped', outcome: { skipped: CONFIRMED_BY_WAS_DONE }, skipped: CONFIRMED_BY_WAS_DONE };
+      // An answer after the signal aborted (timeout, shutdown) does not let the effect start.
+      ctx.signal.throwIfAborted();
+    }
     const outcome = (await handler.handle(event as never, ctx)) as HandlerOutcome | void;
     if (outcome && typeof outcome.skipped === 'string') return { ...base, status: 'skipped', outcome, skipped: outcome.skipped };
     return { ...base, status: 'done', outcome: undefined };
