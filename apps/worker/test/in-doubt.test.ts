@@ -50,6 +50,22 @@ async function leftByADeadProcess(d: IntakeJobData, transactionId: string, handl
   });
 }
 
+/**
+ * A delivery about `transactionId` whose unit of `handler` a killed worker left
+ * in doubt (`before` plays what that run did downstream), sent to a fresh worker
+ * running `handler`; resolves once that unit settles.
+ */
+async function sendInDoubt(handler: AnyHandler, transactionId: string, before?: (d: IntakeJobData) => Promise<void>) {
+  const d = delivery({ transactionId });
+  await before?.(d);
+  await leftByADeadProcess(d, transactionId, handler.name);
+  const worker = await h.start([handler]);
+  const done = settled(worker, handler.name);
+  await h.send(d);
+  const [unit] = await done;
+  return { d, worker, unit: unit! };
+}
+
 /** A `wasDone` that records its calls and answers `answer(call)`. */
 function asking(answer: (call: number) => boolean | Promise<boolean>) {
   const calls: HandlerContext[] = [];
@@ -64,16 +80,11 @@ describe('a unit in doubt', () => {
   it('is recorded done without running when wasDone confirms the effect', async () => {
     const check = asking(() => true);
     const email = testHandler('email', undefined, { wasDone: check.wasDone });
-    const d = delivery({ transactionId: 'vtx_doubt_yes' });
-    await leftByADeadProcess(d, 'vtx_doubt_yes');
-    const worker = await h.start([email]);
-    const done = settled(worker, 'email');
-    await h.send(d);
-    const [unit] = await done;
+    const { d, worker, unit } = await sendInDoubt(email, 'vtx_doubt_yes');
     expect(email.calls).toHaveLength(0);
     expect(check.calls).toHaveLength(1);
     expect(check.calls[0]).toMatchObject({ inDoubt: true, idempotencyKey: 'email:vtx_doubt_yes', attempt: 1 });
-    expect(unit!.result).toEqual({ skipped: expect.stringContaining('as wasDone confirmed') as string });
+    expect(unit.result).toEqual({ skipped: expect.stringContaining('as wasDone confirmed') as string });
     expect(decodeUnitRecord(await h.redis.hget(onceKey(h.prefix, 'vtx_doubt_yes'), 'email'), 'email')).toMatchObject({
       state: 'done',
       owner: handlerJobId(d.eventId, 'email'),
@@ -86,16 +97,11 @@ describe('a unit in doubt', () => {
   it('runs once when wasDone finds no effect, telling the handler it is in doubt', async () => {
     const check = asking(() => false);
     const email = testHandler('email', undefined, { wasDone: check.wasDone });
-    const d = delivery({ transactionId: 'vtx_doubt_no' });
-    await leftByADeadProcess(d, 'vtx_doubt_no');
-    const worker = await h.start([email]);
-    const done = settled(worker, 'email');
-    await h.send(d);
-    const [unit] = await done;
+    const { worker, unit } = await sendInDoubt(email, 'vtx_doubt_no');
     expect(check.calls).toHaveLength(1);
     expect(email.calls).toHaveLength(1);
     expect(email.calls[0]!.ctx.inDoubt).toBe(true);
-    expect(unit!.result).toEqual({ done: true });
+    expect(unit.result).toEqual({ done: true });
     expect(decodeUnitRecord(await h.redis.hget(onceKey(h.prefix, 'vtx_doubt_no'), 'email'), 'email')).toMatchObject({ state: 'done' });
     expect(await inDoubt(worker, 'ran_again')).toBe(1);
     expect(await inDoubt(worker, 'confirmed_done')).toBe(0);
@@ -103,12 +109,7 @@ describe('a unit in doubt', () => {
 
   it('runs again, told by ctx.inDoubt, when its handler has no wasDone', async () => {
     const email = testHandler('email');
-    const d = delivery({ transactionId: 'vtx_doubt_unchecked' });
-    await leftByADeadProcess(d, 'vtx_doubt_unchecked');
-    const worker = await h.start([email]);
-    const done = settled(worker, 'email');
-    await h.send(d);
-    await done;
+    const { worker } = await sendInDoubt(email, 'vtx_doubt_unchecked');
     expect(email.calls).toHaveLength(1);
     expect(email.calls[0]!.ctx.inDoubt).toBe(true);
     expect(await inDoubt(worker, 'ran_unchecked')).toBe(1);
@@ -120,18 +121,13 @@ describe('a unit in doubt', () => {
       return true;
     });
     const email = testHandler('email', undefined, { wasDone: check.wasDone });
-    const d = delivery({ transactionId: 'vtx_doubt_fails' });
-    await leftByADeadProcess(d, 'vtx_doubt_fails');
-    const worker = await h.start([email]);
-    const done = settled(worker, 'email');
-    await h.send(d);
-    const [unit] = await done;
+    const { worker, unit } = await sendInDoubt(email, 'vtx_doubt_fails');
     expect(email.calls).toHaveLength(0);
     expect(check.calls.map((c) => [c.attempt, c.inDoubt])).toEqual([
       [1, true],
       [2, true],
     ]);
-    expect(unit!.result).toEqual({ skipped: expect.stringContaining('as wasDone confirmed') as string });
+    expect(unit.result).toEqual({ skipped: expect.stringContaining('as wasDone confirmed') as string });
     expect(await inDoubt(worker, 'check_failed')).toBe(1);
     expect(await inDoubt(worker, 'confirmed_done')).toBe(1);
     expect(await metric(worker, 'vouchflow_handler_failed_total', { handler: 'email' })).toBe(1);
@@ -180,14 +176,8 @@ describe('the crm handler, in doubt', () => {
   }
 
   it('died after HubSpot took the upsert: confirmed from the contact, recorded done, no second upsert', async () => {
-    const d = delivery({ transactionId: 'vtx_crm_doubt_yes' });
-    await deadRunsUpsert(d, 'dropped-after-applying');
-    await leftByADeadProcess(d, 'vtx_crm_doubt_yes', 'crm');
-    const worker = await h.start([crm()]);
-    const done = settled(worker, 'crm');
-    await h.send(d);
-    const [unit] = await done;
-    expect(unit!.result).toEqual({ skipped: expect.stringContaining('as wasDone confirmed') as string });
+    const { worker, unit } = await sendInDoubt(crm(), 'vtx_crm_doubt_yes', (d) => deadRunsUpsert(d, 'dropped-after-applying'));
+    expect(unit.result).toEqual({ skipped: expect.stringContaining('as wasDone confirmed') as string });
     expect(hub.upserts()).toHaveLength(1);
     expect(hub.reads()).toHaveLength(1);
     expect(await inDoubt(worker, 'confirmed_done', 'crm')).toBe(1);
@@ -195,14 +185,8 @@ describe('the crm handler, in doubt', () => {
   });
 
   it('died before HubSpot took it: wasDone finds no contact, the upsert runs once', async () => {
-    const d = delivery({ transactionId: 'vtx_crm_doubt_no' });
-    await deadRunsUpsert(d, 'dropped');
-    await leftByADeadProcess(d, 'vtx_crm_doubt_no', 'crm');
-    const worker = await h.start([crm()]);
-    const done = settled(worker, 'crm');
-    await h.send(d);
-    const [unit] = await done;
-    expect(unit!.result).toEqual({ done: true });
+    const { worker, unit } = await sendInDoubt(crm(), 'vtx_crm_doubt_no', (d) => deadRunsUpsert(d, 'dropped'));
+    expect(unit.result).toEqual({ done: true });
     expect(hub.reads()).toHaveLength(1);
     expect(hub.upserts()).toHaveLength(2);
     expect(hub.contacts.get('cust_2p0TvCOvB25HWUrW9JFf4czJ')).toMatchObject({ loyalty_points_balance: '2641' });
