@@ -23,8 +23,9 @@ import { unitRecordReader, type UnitRecords } from './units.js';
  * `<customer>` is the customer id, else the source id, else the e-mail. Keys
  * end in an {@link eventIdSegment} of the value (safe characters, over-long
  * values hashed); members are event ids with `%`, `|` and line breaks
- * percent-encoded, as the batch protocol's text wants; aliases hold the
- * customer as it is.
+ * percent-encoded: the batch protocol was once '|'-separated text, and
+ * members already stored that way must keep decoding the same. Aliases
+ * hold the customer as it is.
  */
 
 /** Most events kept per customer and per voucher code: the newest win. */
